@@ -1,0 +1,202 @@
+r"""Backpropagation as loops over neurons and weights, the way the textbook draws it.
+
+Layer ``layer`` has weights ``w`` of shape (n_out, n_in): ``w[j, k]`` joins neuron k of the
+previous layer to neuron j of this one. Rows of ``a_prev``, ``z``, ``a`` and ``delta`` are the
+samples of a mini-batch (one row for the post's pure SGD). With z = w a_prev + b, a = sigma(z),
+C the cost averaged over the batch and delta = dC/dz, the four equations of backpropagation are
+
+    BP1  delta^L[j]     = dC/da^L[j] * sigma'(z^L[j])                  (output_delta)
+    BP2  delta^l[k]     = (sum_j w^{l+1}[j, k] delta^{l+1}[j]) * sigma'(z^l[k])   (backward)
+    BP3  dC/db^l[j]     = delta^l[j]                                   (backward)
+    BP4  dC/dw^l[j, k]  = delta^l[j] * a^{l-1}[k]                      (backward)
+
+each averaged over the samples of the batch, and the update with momentum is v <- mu v - eta
+(grad + l2 w), w <- w + v (update).
+
+Every function here is plain Python, so it can be run and stepped through in a debugger (the
+``"python"`` backend). ``KERNELS`` holds the same functions compiled by numba (the ``"loops"``
+backend); ``register_jitable`` lets compiled code call a plain function by compiling it too.
+The loops go neuron by neuron with the batch inside, so each weight row is read once per batch.
+"""
+from types import SimpleNamespace
+
+import numba
+import numpy as np
+from numba.extending import register_jitable
+
+from .activations import CROSS_ENTROPY, sigmoid, sigmoid_prime, softmax_row
+
+
+@register_jitable
+def forward(w, b, a_prev, z, a, softmax):
+    r"""Feed one layer forward: z[s, j] = b[j] + sum_k w[j, k] a_prev[s, k], a = sigma(z) or softmax(z)."""
+    n_out, n_in = w.shape
+    for j in range(n_out):
+        for s in range(a_prev.shape[0]):
+            total = b[j]
+            for k in range(n_in):
+                total += w[j, k] * a_prev[s, k]
+            z[s, j] = total
+    for s in range(a_prev.shape[0]):
+        if softmax:
+            softmax_row(z[s], a[s])
+        else:
+            for j in range(n_out):
+                a[s, j] = sigmoid(z[s, j])
+
+
+@register_jitable
+def output_delta(a, y, delta, cost, softmax):
+    r"""BP1, the output layer's error delta[s, j] = dC/dz[s, j].
+
+    cross-entropy (sigmoid or softmax):  delta = a - y            (sigma' cancels)
+    quadratic, sigmoid:                  delta = (a - y) a (1 - a)
+    quadratic, softmax:                  delta[j] = a[j] ((a[j] - y[j]) - sum_i (a[i] - y[i]) a[i])
+    """
+    for s in range(a.shape[0]):
+        if cost == CROSS_ENTROPY:
+            for j in range(a.shape[1]):
+                delta[s, j] = a[s, j] - y[s, j]
+        elif softmax:
+            dot = a[s, 0] * 0
+            for i in range(a.shape[1]):
+                dot += (a[s, i] - y[s, i]) * a[s, i]
+            for j in range(a.shape[1]):
+                delta[s, j] = a[s, j] * ((a[s, j] - y[s, j]) - dot)
+        else:
+            for j in range(a.shape[1]):
+                delta[s, j] = (a[s, j] - y[s, j]) * sigmoid_prime(a[s, j])
+
+
+@register_jitable
+def backward(w, delta, a_prev, grad_w, grad_b, delta_prev, hidden):
+    r"""Carry the error back through one layer.
+
+    BP3, BP4:  grad_b[j] = mean_s delta[s, j],  grad_w[j, k] = mean_s delta[s, j] a_prev[s, k]
+    BP2 (when the previous layer is hidden), the weighted error of each previous neuron k:
+               delta_prev[s, k] = (sum_j w[j, k] delta[s, j]) * a_prev[s, k] (1 - a_prev[s, k])
+    """
+    n_out, n_in = w.shape
+    n = delta.shape[0]
+    if hidden:
+        delta_prev[:, :] = 0
+    for j in range(n_out):
+        grad_b[j] = 0
+        grad_w[j, :] = 0
+        for s in range(n):
+            d = delta[s, j]
+            grad_b[j] += d
+            for k in range(n_in):
+                grad_w[j, k] += d * a_prev[s, k]
+                if hidden:
+                    delta_prev[s, k] += w[j, k] * d
+        grad_b[j] /= n
+        for k in range(n_in):
+            grad_w[j, k] /= n
+    if hidden:
+        for s in range(n):
+            for k in range(n_in):
+                delta_prev[s, k] *= sigmoid_prime(a_prev[s, k])
+
+
+@register_jitable
+def update(w, b, grad_w, grad_b, v_w, v_b, eta, mu, l2):
+    r"""Momentum SGD on one layer: v <- mu v - eta (grad + l2 w), w <- w + v (biases: no l2)."""
+    n_out, n_in = w.shape
+    for j in range(n_out):
+        for k in range(n_in):
+            v_w[j, k] = mu * v_w[j, k] - eta * (grad_w[j, k] + l2 * w[j, k])
+            w[j, k] += v_w[j, k]
+        v_b[j] = mu * v_b[j] - eta * grad_b[j]
+        b[j] += v_b[j]
+
+
+@register_jitable
+def feedforward(weights, biases, zs, activations, n, softmax):
+    """Forward through every layer for the first n rows of activations[0]."""
+    last = len(weights) - 1
+    for layer in range(len(weights)):
+        forward(weights[layer], biases[layer], activations[layer][:n], zs[layer][:n],
+                activations[layer + 1][:n], softmax and layer == last)
+
+
+@register_jitable
+def backprop(weights, biases, zs, activations, deltas, grad_w, grad_b, y, n, cost, softmax):
+    """Gradients of the cost averaged over the first n rows of activations[0] and y."""
+    feedforward(weights, biases, zs, activations, n, softmax)
+    last = len(weights) - 1
+    output_delta(activations[last + 1][:n], y[:n], deltas[last][:n], cost, softmax)
+    for layer in range(last, -1, -1):
+        hidden = layer > 0
+        # The input layer has no delta: it gets a stand-in buffer that backward leaves alone.
+        backward(weights[layer], deltas[layer][:n], activations[layer][:n], grad_w[layer],
+                 grad_b[layer], deltas[max(layer - 1, 0)][:n], hidden)
+
+
+@register_jitable
+def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost, softmax,
+              zs, activations, deltas, grad_w, grad_b, y_batch):
+    """One pass of mini-batch SGD over the rows of x and y, taken in the given order."""
+    for start in range(0, order.shape[0], batch_size):
+        n = min(batch_size, order.shape[0] - start)
+        for s in range(n):
+            activations[0][s, :] = x[order[start + s]]
+            y_batch[s, :] = y[order[start + s]]
+        backprop(weights, biases, zs, activations, deltas, grad_w, grad_b, y_batch, n, cost, softmax)
+        for layer in range(len(weights)):
+            update(weights[layer], biases[layer], grad_w[layer], grad_b[layer], v_w[layer],
+                   v_b[layer], eta, mu, l2)
+
+
+PLAIN = SimpleNamespace(feedforward=feedforward, backprop=backprop, sgd_epoch=sgd_epoch)
+
+# reassoc and contract let LLVM vectorize the sums (a reordering, within rounding of numpy's);
+# full fastmath would also assume no NaN or inf, which the training guard relies on seeing.
+_jit = numba.njit(cache=True, fastmath={"reassoc", "contract"})
+KERNELS = SimpleNamespace(feedforward=_jit(feedforward), backprop=_jit(backprop),
+                          sgd_epoch=_jit(sgd_epoch))
+
+
+class LoopBackend:
+    """Runs the loop kernels, compiled (``KERNELS``) or as plain Python (``PLAIN``)."""
+
+    def __init__(self, kernels):
+        self.kernels = kernels
+
+    @staticmethod
+    def _buffers(sizes, rows, dtype):
+        """Per-layer work arrays for a batch of ``rows`` samples: zs, activations, deltas."""
+        zs = tuple(np.empty((rows, n), dtype) for n in sizes[1:])
+        activations = tuple(np.empty((rows, n), dtype) for n in sizes)
+        deltas = tuple(np.empty((rows, n), dtype) for n in sizes[1:])
+        return zs, activations, deltas
+
+    def feedforward(self, weights, biases, x, softmax):
+        sizes = [x.shape[1]] + [w.shape[0] for w in weights]
+        zs, activations, _ = self._buffers(sizes, x.shape[0], x.dtype)
+        activations[0][:] = x
+        self.kernels.feedforward(tuple(weights), tuple(biases), zs, activations, x.shape[0], softmax)
+        return list(activations)
+
+    def backprop(self, weights, biases, x, y, cost, softmax):
+        sizes = [x.shape[1]] + [w.shape[0] for w in weights]
+        zs, activations, deltas = self._buffers(sizes, x.shape[0], x.dtype)
+        activations[0][:] = x
+        grad_w = tuple(np.empty_like(w) for w in weights)
+        grad_b = tuple(np.empty_like(b) for b in biases)
+        self.kernels.backprop(tuple(weights), tuple(biases), zs, activations, deltas, grad_w, grad_b,
+                              y, x.shape[0], cost, softmax)
+        return list(grad_w), list(grad_b)
+
+    def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
+                  softmax):
+        sizes = [x.shape[1]] + [w.shape[0] for w in weights]
+        rows = min(batch_size, len(order))
+        zs, activations, deltas = self._buffers(sizes, rows, x.dtype)
+        grad_w = tuple(np.empty_like(w) for w in weights)
+        grad_b = tuple(np.empty_like(b) for b in biases)
+        y_batch = np.empty((rows, y.shape[1]), y.dtype)
+        dtype = x.dtype.type  # a Python float learning rate would turn float32 sums into float64
+        self.kernels.sgd_epoch(tuple(weights), tuple(biases), tuple(v_w), tuple(v_b), x, y, order,
+                               batch_size, dtype(eta), dtype(mu), dtype(l2), cost, softmax,
+                               zs, activations, deltas, grad_w, grad_b, y_batch)

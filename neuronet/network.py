@@ -1,0 +1,204 @@
+"""The network: parameters in plain numpy arrays, and a choice of backend to run them.
+
+A ``Network((784, 30, 10))`` is the post's ``Network`` of ``Layer``s of ``Neuron``s with the
+neurons folded into arrays: ``weights[layer][j, k]`` joins neuron k of one layer to neuron j of
+the next, ``biases[layer][j]`` is neuron j's bias. The backend says how the arithmetic is done:
+
+    "loops"       loops over neurons and weights, compiled by numba (``loops.KERNELS``)
+    "python"      the very same loops, not compiled: slow, but a debugger can step through them
+    "vectorized"  one numpy expression per layer (``vectorized``)
+
+All three give the same numbers to within rounding, so a network can switch backend at any time.
+Arguments are checked here, at the public boundary; the kernels trust what they are given.
+"""
+import math
+from numbers import Real
+
+import numpy as np
+
+from .activations import COSTS, OUTPUTS, cost as cost_per_sample
+from .loops import KERNELS, PLAIN, LoopBackend
+from .vectorized import VectorizedBackend
+
+BACKENDS = {"loops": LoopBackend(KERNELS), "python": LoopBackend(PLAIN),
+            "vectorized": VectorizedBackend()}
+
+
+def _normal(rng, n_out, n_in):
+    """Weights N(0, 1/n_in): each z starts with variance about 1, where the sigmoid is not flat."""
+    return rng.normal(0, 1 / math.sqrt(n_in), (n_out, n_in)), rng.normal(0, 1, n_out)
+
+
+def _uniform(rng, n_out, n_in):
+    """The post's initialisation, uniform in [0, 0.4): all positive, so large layers saturate."""
+    return rng.uniform(0, 0.4, (n_out, n_in)), rng.uniform(0, 0.4, n_out)
+
+
+INITS = {"normal": _normal, "uniform": _uniform}
+DTYPES = ("float64", "float32")
+
+
+def _choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not known; use one of {', '.join(map(repr, allowed))}")
+    return value
+
+
+def check_rate(name, value, *, allow_zero=False):
+    """A finite real number > 0 (or >= 0 with allow_zero)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
+    return float(value)
+
+
+def check_array(name, value, n_cols, dtype):
+    """A 1-D (one sample) or 2-D (rows of samples) finite real array with n_cols columns.
+
+    Returns it as a C-contiguous 2-D array of ``dtype`` and whether it was 1-D.
+    """
+    array = np.asarray(value)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.floating)
+                                     or np.issubdtype(array.dtype, np.integer)):
+        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}; "
+                        f"convert it with np.asarray({name}, dtype=float)")
+    if array.ndim not in (1, 2) or array.shape[-1] != n_cols or array.size == 0:
+        raise ValueError(f"{name} must have shape ({n_cols},) for one sample or (n, {n_cols}) for n "
+                         f">= 1 samples, got shape {array.shape}")
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinity at index "
+                         f"{tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])}; "
+                         "clean or rescale the data first")
+    return array.reshape(-1, n_cols), array.ndim == 1
+
+
+class Network:
+    """A fully connected feed-forward network of sigmoid neurons.
+
+    ``Network((2, 3, 1))`` has 2 inputs, a hidden layer of 3 neurons and 1 output neuron; its
+    ``weights`` are arrays of shapes (3, 2) and (1, 3), its ``biases`` of shapes (3,) and (1,).
+    The input layer has no parameters. ``output`` is the output layer's activation ("sigmoid" or
+    "softmax"), ``cost`` the cost minimised ("quadratic" or "cross_entropy"). ``init="uniform"``
+    reproduces the post's failing initialisation. Random numbers come only from
+    ``numpy.random.default_rng(seed)``, drawn layer by layer, weights then biases.
+    """
+
+    def __init__(self, shape, *, backend="loops", seed=None, init="normal", output="sigmoid",
+                 cost="quadratic", dtype="float64"):
+        try:
+            sizes = tuple(shape)
+        except TypeError:
+            raise TypeError(f"shape must be a sequence of layer sizes such as (784, 30, 10), "
+                            f"got {shape!r}") from None
+        if len(sizes) < 2:
+            raise ValueError(f"shape needs at least two layers (inputs and outputs), got {sizes!r}")
+        for i, n in enumerate(sizes):
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+                raise ValueError(f"shape[{i}] must be an integer >= 1, got {n!r} in {sizes!r}")
+        self.sizes = tuple(int(n) for n in sizes)
+        self.backend = backend
+        self.output = _choice("output", output, OUTPUTS)
+        self.cost = _choice("cost", cost, tuple(COSTS))
+        self.dtype = np.dtype(_choice("dtype", np.dtype(dtype).name, DTYPES))
+        make = INITS[_choice("init", init, tuple(INITS))]
+        rng = np.random.default_rng(seed)
+        self.weights, self.biases = [], []
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+            w, b = make(rng, n_out, n_in)
+            self.weights.append(w.astype(self.dtype))
+            self.biases.append(b.astype(self.dtype))
+        self.velocity_w = [np.zeros_like(w) for w in self.weights]
+        self.velocity_b = [np.zeros_like(b) for b in self.biases]
+
+    def __repr__(self):
+        return (f"Network({self.sizes}, backend={self.backend!r}, output={self.output!r}, "
+                f"cost={self.cost!r})")
+
+    @property
+    def backend(self):
+        return self._backend
+
+    @backend.setter
+    def backend(self, name):
+        self._backend = _choice("backend", name, tuple(BACKENDS))
+
+    def parameters(self):
+        """weights and biases, checked after any assignment by the user, ready for the kernels."""
+        for kind, arrays, shapes in (("weights", self.weights, zip(self.sizes[1:], self.sizes[:-1])),
+                                     ("biases", self.biases, ((n,) for n in self.sizes[1:]))):
+            if len(arrays) != len(self.sizes) - 1:
+                raise ValueError(f"net.{kind} has {len(arrays)} arrays but the network has "
+                                 f"{len(self.sizes) - 1} layers of parameters")
+            for layer, (array, shape) in enumerate(zip(arrays, shapes)):
+                if (not isinstance(array, np.ndarray) or array.shape != tuple(shape)
+                        or array.dtype != self.dtype or not array.flags.c_contiguous):
+                    found = (f"{type(array).__name__} of shape {getattr(array, 'shape', None)}, "
+                             f"dtype {getattr(array, 'dtype', None)}")
+                    raise ValueError(f"net.{kind}[{layer}] must be a C-contiguous {self.dtype} "
+                                     f"array of shape {tuple(shape)}, got {found}; assign "
+                                     f"np.ascontiguousarray(value, dtype='{self.dtype}')")
+        return self.weights, self.biases
+
+    def _run(self):
+        return BACKENDS[self.backend]
+
+    def predict(self, x):
+        """Output activations for one sample (n_in,) or a batch (n, n_in)."""
+        x, single = check_array("x", x, self.sizes[0], self.dtype)
+        a = self._run().feedforward(*self.parameters(), x, self.output == "softmax")[-1]
+        return a[0] if single else a
+
+    def loss(self, x, y):
+        """The cost averaged over the samples (rows of x and y)."""
+        x, y = self._pair(x, y)
+        a = self._run().feedforward(*self.parameters(), x, self.output == "softmax")[-1]
+        return float(np.mean(cost_per_sample(a, y, COSTS[self.cost], self.output)))
+
+    def gradients(self, x, y):
+        """(grad_w, grad_b): the gradient of the cost averaged over the batch; nothing changes."""
+        x, y = self._pair(x, y)
+        return self._run().backprop(*self.parameters(), x, y, COSTS[self.cost],
+                                    self.output == "softmax")
+
+    def train(self, x, y, learning_rate, *, momentum=0.0, weight_decay=0.0):
+        """One SGD step on one sample, the post's ``train``; returns its cost before the step.
+
+        With the default quadratic cost that is the post's total error 0.5 * sum((a - y)**2).
+        """
+        x, y = self._pair(x, y)
+        if x.shape[0] != 1:
+            raise ValueError(f"train takes one sample, x of shape ({self.sizes[0]},), got "
+                             f"{x.shape[0]} rows; use fit for mini-batches")
+        error = self.loss(x, y)
+        self.step(x, y, learning_rate, momentum=momentum, weight_decay=weight_decay)
+        return error
+
+    def step(self, x, y, learning_rate, *, momentum=0.0, weight_decay=0.0, batch_size=None,
+             order=None):
+        """SGD over the rows of x and y in mini-batches (all rows at once by default), in place."""
+        eta = check_rate("learning_rate", learning_rate)
+        mu = check_rate("momentum", momentum, allow_zero=True)
+        l2 = check_rate("weight_decay", weight_decay, allow_zero=True)
+        x, y = self._pair(x, y)
+        batch_size = x.shape[0] if batch_size is None else batch_size
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        order = np.arange(x.shape[0]) if order is None else np.asarray(order, dtype=np.int64)
+        if mu >= 1:
+            raise ValueError(f"momentum must be < 1 or the velocity never decays, got {mu!r}")
+        weights, biases = self.parameters()
+        self._run().sgd_epoch(weights, biases, self.velocity_w, self.velocity_b, x, y, order,
+                              int(batch_size), eta, mu, l2, COSTS[self.cost],
+                              self.output == "softmax")
+
+    def _pair(self, x, y):
+        x, _ = check_array("x", x, self.sizes[0], self.dtype)
+        y, _ = check_array("y", y, self.sizes[-1], self.dtype)
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"x has {x.shape[0]} samples but y has {y.shape[0]}; give one target "
+                             "row per input row")
+        return x, y

@@ -1,0 +1,76 @@
+r"""The vectorized twin of ``loops``: the same steps, one numpy expression per layer.
+
+Names and shapes are those of ``loops``: ``w`` is (n_out, n_in), rows of ``a_prev``, ``z``, ``a``
+and ``delta`` are samples. Where ``loops`` sums over k with a loop, this sums with a matrix
+product, so the two agree to the rounding of those sums, not bit for bit.
+
+    BP1  delta^L = dC/da^L * sigma'(z^L)
+    BP2  delta^l = (delta^{l+1} w^{l+1}) * sigma'(z^l)
+    BP3  dC/db^l = mean over samples of delta^l
+    BP4  dC/dw^l = delta^l.T a^{l-1} / n
+"""
+import numpy as np
+
+from .activations import CROSS_ENTROPY, sigmoid_array, softmax_array
+
+
+def forward(w, b, a_prev, softmax):
+    r"""z = a_prev w^T + b, a = sigma(z) or softmax(z)."""
+    z = a_prev @ w.T + b
+    return z, softmax_array(z) if softmax else sigmoid_array(z)
+
+
+def output_delta(a, y, cost, softmax):
+    r"""BP1: a - y for cross-entropy; (a - y) a (1 - a) for quadratic sigmoid;
+    a ((a - y) - sum_i (a_i - y_i) a_i) for quadratic softmax."""
+    if cost == CROSS_ENTROPY:
+        return a - y
+    if softmax:
+        return a * ((a - y) - np.sum((a - y) * a, axis=1, keepdims=True))
+    return (a - y) * (a * (1 - a))
+
+
+def backward(w, delta, a_prev, hidden):
+    r"""BP3, BP4 averaged over the batch, and BP2's delta for the previous layer if it is hidden."""
+    n = delta.shape[0]
+    grad_w = delta.T @ a_prev / n
+    grad_b = delta.sum(axis=0) / n
+    delta_prev = (delta @ w) * (a_prev * (1 - a_prev)) if hidden else None
+    return grad_w, grad_b, delta_prev
+
+
+def update(w, b, grad_w, grad_b, v_w, v_b, eta, mu, l2):
+    r"""Momentum SGD in place: v <- mu v - eta (grad + l2 w), w <- w + v (biases: no l2)."""
+    v_w[:] = mu * v_w - eta * (grad_w + l2 * w)
+    w += v_w
+    v_b[:] = mu * v_b - eta * grad_b
+    b += v_b
+
+
+class VectorizedBackend:
+    """The numpy backend, with the same methods as ``loops.LoopBackend``."""
+
+    def feedforward(self, weights, biases, x, softmax):
+        activations = [x]
+        for layer, (w, b) in enumerate(zip(weights, biases)):
+            _, a = forward(w, b, activations[-1], softmax and layer == len(weights) - 1)
+            activations.append(a)
+        return activations
+
+    def backprop(self, weights, biases, x, y, cost, softmax):
+        activations = self.feedforward(weights, biases, x, softmax)
+        delta = output_delta(activations[-1], y, cost, softmax)
+        grad_w, grad_b = [None] * len(weights), [None] * len(weights)
+        for layer in range(len(weights) - 1, -1, -1):
+            grad_w[layer], grad_b[layer], delta = backward(weights[layer], delta, activations[layer],
+                                                           layer > 0)
+        return grad_w, grad_b
+
+    def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
+                  softmax):
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            grad_w, grad_b = self.backprop(weights, biases, x[rows], y[rows], cost, softmax)
+            for layer in range(len(weights)):
+                update(weights[layer], biases[layer], grad_w[layer], grad_b[layer], v_w[layer],
+                       v_b[layer], eta, mu, l2)
