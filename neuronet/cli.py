@@ -1,0 +1,624 @@
+"""The command line: ``neuronet compare | train | gradcheck | predict | data``.
+
+``neuronet compare`` is the main command: it trains one network twice from the same seed, with
+the compiled loops and with the vectorized twin, in lock-step chunks of SGD steps over the same
+shuffled order, and reports accuracy, time and the largest parameter difference between them.
+Two correct implementations round differently (they add the same numbers in a different order),
+and unstable training can amplify those 1e-16 differences step after step; compare measures the
+difference after every chunk and says plainly which of the two happened.
+
+Every command prints plain fixed-width text to stdout; progress bars go to stderr and appear only
+on a terminal. Bad input (options, data files, network files) ends with one line
+``neuronet: error: ...`` and exit code 2.
+"""
+import argparse
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from . import plots
+from .activations import COSTS, OUTPUTS, cost as cost_per_sample
+from .data import DATASETS, ROLES, load_fashion_mnist, load_mnist, locate, verify
+from .gradcheck import gradcheck
+from .network import BACKENDS, INITS, Network
+from .saving import load, save
+from .train import CHUNK, DivergenceError, Epoch, evaluate, guarded_step, one_hot
+
+AGREE = 1e-9         # largest parameter difference still called agreement (float64 rounds at 1e-16)
+GRADCHECK_OK = 1e-7  # largest relative error gradcheck passes; its five-point slope reaches ~1e-12
+PYTHON_MAX_WEIGHTS = 10_000  # above this the uncompiled loops take minutes to gradcheck
+NIELSEN = dict(shape=(784, 30, 10), batch_size=10, learning_rate=3.0)  # his book, chapter 1
+TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+LOADERS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}
+
+
+# --- argument types: each says what was wrong and what to write instead ---------------------
+
+def _shape(text):
+    sizes = []
+    for part in text.split(","):
+        try:
+            sizes.append(int(part))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a list of layer sizes ({part.strip()!r} is not a whole number); "
+                "write it like 784,30,10") from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least two layer sizes, each >= 1, "
+                                         "like 784,30,10")
+    return tuple(sizes)
+
+
+def _number(low, high=math.inf, *, low_ok, what):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (math.isfinite(value) and (value >= low if low_ok else value > low)
+                and value < high):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+    return parse
+
+
+def _count(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _folder(text):
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: no such folder")
+    return text
+
+
+def _png(text):
+    path = Path(text)
+    if path.suffix.lower() != ".png":
+        raise argparse.ArgumentTypeError(f"{text}: the figure is written as PNG; name it *.png")
+    if not path.parent.resolve().is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: folder {path.parent} does not exist")
+    return path
+
+
+def _writable(text):
+    path = Path(text)
+    if not path.parent.resolve().is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: folder {path.parent} does not exist")
+    return path
+
+
+def _cost(text):
+    return text.replace("-", "_")  # accept cross-entropy as well as cross_entropy
+
+
+positive = _number(0, low_ok=False, what="a finite number > 0")
+non_negative = _number(0, low_ok=True, what="a finite number >= 0")
+momentum_range = _number(0, 1, low_ok=True, what="in [0, 1) (at 1 the velocity never decays)")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors as the one line every neuronet error is."""
+
+    def error(self, message):
+        print(f"neuronet: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _data_options(parser, datasets=tuple(DATASETS)):
+    group = parser.add_argument_group("data")
+    group.add_argument("--dataset", choices=datasets, default="mnist",
+                       help="which images to use (default: %(default)s)")
+    group.add_argument("--data", metavar="DIR", type=_folder,
+                       help="folder holding the four IDX files, directly or in a subfolder "
+                            "mnist/ or fashion-mnist/ (default: $NEURONET_DATA, then the cache)")
+    group.add_argument("--cache", metavar="DIR",
+                       help="where fetched files are kept (default: $NEURONET_CACHE or "
+                            "~/.cache/neuronet)")
+    group.add_argument("--no-download", action="store_true",
+                       help="fail instead of fetching files that are missing")
+
+
+def _network_options(parser, *, shape=NIELSEN["shape"]):
+    group = parser.add_argument_group("network")
+    group.add_argument("--shape", type=_shape, default=shape, metavar="N,N,...",
+                       help="layer sizes, inputs first (default: %s)"
+                            % ",".join(map(str, shape)))
+    group.add_argument("--output", choices=OUTPUTS, default="sigmoid",
+                       help="output layer activation (default: %(default)s)")
+    group.add_argument("--cost", type=_cost, choices=tuple(COSTS), default="quadratic",
+                       help="cost minimised (default: %(default)s)")
+    group.add_argument("--init", choices=tuple(INITS), default="normal",
+                       help="initial weights: normal N(0, 1/n_in), or the post's failing "
+                            "uniform [0, 0.4) (default: %(default)s)")
+    group.add_argument("--seed", type=int, default=0,
+                       help="seed for the initial weights and the shuffling (default: %(default)s)")
+
+
+def _training_options(parser, *, epochs):
+    group = parser.add_argument_group("training (defaults: Nielsen's chapter 1 settings)")
+    group.add_argument("--epochs", type=_count, default=epochs,
+                       help="passes over the training set (default: %(default)s)")
+    group.add_argument("--batch-size", type=_count, default=NIELSEN["batch_size"],
+                       help="samples per SGD step; 1 is the post's pure SGD (default: %(default)s)")
+    group.add_argument("--learning-rate", type=positive, default=NIELSEN["learning_rate"],
+                       metavar="ETA", help="SGD step size eta (default: %(default)s)")
+    group.add_argument("--momentum", type=momentum_range, default=0.0, metavar="MU",
+                       help="momentum coefficient mu in [0, 1) (default: %(default)s)")
+    group.add_argument("--weight-decay", type=non_negative, default=0.0, metavar="LAMBDA",
+                       help="L2 coefficient lambda of (lambda/2)|w|^2 added to the cost; "
+                            "Nielsen's lmbda/n (default: %(default)s)")
+    group.add_argument("--train-size", type=_count, metavar="N",
+                       help="train on the first N training images only (default: all)")
+    group.add_argument("--plot", type=_png, metavar="FILE.png",
+                       help="also draw the run as a PNG (needs pip install 'neuronet[plot]')")
+
+
+def build_parser():
+    parser = Parser(prog="neuronet", description="Backpropagation as per-neuron loops compiled "
+                    "with numba, beside its vectorized numpy twin.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    compare = commands.add_parser(
+        "compare", help="train the same network with the loops and the vectorized backends and "
+        "compare accuracy, speed and parameters", description=run_compare.__doc__)
+    _network_options(compare)
+    _training_options(compare, epochs=1)
+    compare.add_argument("--chunk", type=_count, default=1000, metavar="STEPS",
+                         help="SGD steps between parameter comparisons (default: %(default)s)")
+    compare.add_argument("--python", type=_count, metavar="N",
+                         help="also time the uncompiled python backend on the first N training "
+                              "images against the loops (about 50 images/s; default: off)")
+    _data_options(compare)
+    compare.set_defaults(run=run_compare)
+
+    train = commands.add_parser("train", help="train one network, scoring it after each epoch",
+                                description=run_train.__doc__)
+    _network_options(train)
+    _training_options(train, epochs=30)
+    train.add_argument("--backend", choices=tuple(BACKENDS), default="loops",
+                       help="how the arithmetic is done (default: %(default)s)")
+    train.add_argument("--save", type=_writable, metavar="FILE.npz",
+                       help="save the trained network (read it back with neuronet predict)")
+    _data_options(train)
+    train.set_defaults(run=run_train)
+
+    check = commands.add_parser("gradcheck", help="check backpropagation against numerical "
+                                "derivatives", description=run_gradcheck.__doc__)
+    _network_options(check)
+    check.add_argument("--load", type=Path, metavar="FILE.npz",
+                       help="check a saved network instead of building one")
+    check.add_argument("--backend", choices=tuple(BACKENDS), action="append",
+                       help="backend to check; repeat for several (default: all three)")
+    check.add_argument("--samples", type=_count, default=10, metavar="N",
+                       help="images in the batch whose cost is differentiated (default: "
+                            "%(default)s)")
+    check.add_argument("--random", action="store_true",
+                       help="use random inputs and labels instead of test images (needs no data)")
+    _data_options(check)
+    check.set_defaults(run=run_gradcheck)
+
+    predict = commands.add_parser("predict", help="classify images with a saved network",
+                                  description=run_predict.__doc__)
+    predict.add_argument("network", type=Path, metavar="FILE.npz",
+                         help="a network saved by neuronet train --save")
+    predict.add_argument("--images", type=_count, default=10, metavar="N",
+                         help="test images to list (default: %(default)s)")
+    predict.add_argument("--input", type=Path, metavar="FILE.npy",
+                         help="classify the rows of this (n, inputs) array instead")
+    predict.add_argument("--backend", choices=tuple(BACKENDS), default="loops",
+                         help="how the arithmetic is done (default: %(default)s)")
+    _data_options(predict)
+    predict.set_defaults(run=run_predict)
+
+    data = commands.add_parser("data", help="fetch the datasets if missing and verify their md5s",
+                               description=run_data.__doc__)
+    _data_options(data, datasets=tuple(DATASETS) + ("all",))
+    data.set_defaults(run=run_data)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line; returns the exit code (0 fine, 1 a check failed, 2 bad input)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, OSError, DivergenceError) as error:  # DataError and PlotError included
+        print(f"neuronet: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("neuronet: interrupted", file=sys.stderr)
+        return 130
+
+
+# --- shared steps ----------------------------------------------------------------------------
+
+def _load_data(args, shape, train_size=None):
+    """(x, y), (x_test, y_test) and the size of the whole training set, checked against shape."""
+    (x, y), (x_test, y_test) = LOADERS[args.dataset](
+        args.data, cache_dir=args.cache, download=not args.no_download, progress=True)
+    name, n_all = TITLES[args.dataset], len(x)
+    if shape[0] != x.shape[1] or shape[-1] != 10:
+        raise ValueError(f"--shape {_dashes(shape, ',')} does not fit {name}: it needs "
+                         f"{x.shape[1]} inputs (the pixels) and 10 outputs (the classes), like "
+                         f"{x.shape[1]},30,10")
+    if train_size is not None:
+        if train_size > n_all:
+            raise ValueError(f"--train-size {train_size:,} is more than the {n_all:,} training "
+                             f"images of {name}")
+        x, y = x[:train_size], y[:train_size]
+    return (x, y), (x_test, y_test), n_all
+
+
+def _network(args, backend):
+    return Network(args.shape, backend=backend, seed=args.seed, init=args.init,
+                   output=args.output, cost=args.cost)
+
+
+def _short(value):
+    """A number as a person writes it: 3.0, 0.0001, 8.3e-5, 1e-9."""
+    return repr(float(value)).replace("e-0", "e-")
+
+
+def _dashes(shape, sep="-"):
+    return sep.join(map(str, shape))
+
+
+def _describe(args, n_train, n_test, n_all):
+    subset = f"{n_train:,} of {n_all:,}" if n_train < n_all else f"{n_train:,}"
+    extras = "".join(f", {name} {_short(value)}" for name, value in
+                     (("momentum", args.momentum), ("weight decay", args.weight_decay)) if value)
+    return (f"{_dashes(args.shape)} {args.output}/{args.cost} on {TITLES[args.dataset]} "
+            f"({subset} train, {n_test:,} test), batch {args.batch_size}, learning rate "
+            f"{_short(args.learning_rate)}{extras}, seed {args.seed}")
+
+
+def _bar(total, desc, unit):
+    # disable=None: a bar on a terminal, nothing in logs, pipes and tests
+    return tqdm(total=total, desc=desc, unit=unit, leave=False, disable=None, file=sys.stderr)
+
+
+def _say(line):
+    tqdm.write(line, file=sys.stdout)  # print without tearing a progress bar on the terminal
+    sys.stdout.flush()
+
+
+def post_error(net, x, targets):
+    """The post's error, 0.5 (a - y)^2 averaged over output neurons and samples."""
+    return float(0.5 * np.mean((net.predict(x) - targets) ** 2))
+
+
+# --- compare -----------------------------------------------------------------------------------
+
+def largest_difference(a, b):
+    """The largest |difference| between the weights and biases of two networks."""
+    return max(float(np.max(np.abs(p - q)))
+               for p, q in zip(a.weights + a.biases, b.weights + b.biases))
+
+
+@dataclass
+class Lockstep:
+    """What training several networks side by side recorded."""
+    seconds: dict                                    # backend -> time in its step calls, per epoch
+    accuracy: dict                                   # backend -> test accuracy, per epoch
+    diffs: list = field(default_factory=list)        # (step, largest parameter difference)
+    epoch_of_check: list = field(default_factory=list)  # epoch of each entry of diffs
+    steps: int = 0
+    samples: int = 0
+
+
+def lockstep(nets, x, targets, *, epochs, learning_rate, batch_size, momentum, weight_decay,
+             seed, chunk, test=None, on_epoch=None, bar_desc="training"):
+    """Train ``nets`` (backend -> Network, same start) in lock-step; returns a Lockstep.
+
+    Each epoch shuffles by ``numpy.random.default_rng(seed)`` as ``fit`` does; every net then takes
+    the same ``chunk`` SGD steps in turn, each timed on its own, and the largest parameter
+    difference from the first net is recorded after every chunk. ``test=(x, labels)`` is scored
+    after each epoch with each net's own backend (``python`` nets are scored with ``loops``:
+    the same kernels, compiled). ``on_epoch(epoch, record)`` is called after each epoch.
+    """
+    names = list(nets)
+    first = nets[names[0]]
+    record = Lockstep({n: [] for n in names}, {n: [] for n in names})
+    settings = dict(batch_size=batch_size, momentum=momentum, weight_decay=weight_decay)
+    rng = np.random.default_rng(seed)
+    per_chunk = chunk * batch_size
+    with _bar(epochs * math.ceil(len(x) / batch_size), bar_desc, "step") as bar:
+        for epoch in range(1, epochs + 1):
+            order = rng.permutation(len(x))
+            seconds = dict.fromkeys(names, 0.0)
+            for start in range(0, len(x), per_chunk):
+                part = order[start:start + per_chunk]
+                for name, net in nets.items():
+                    begin = time.perf_counter()
+                    net.step(x, targets, learning_rate, order=part, **settings)
+                    seconds[name] += time.perf_counter() - begin
+                    if not all(np.isfinite(p).all() for p in net.weights + net.biases):
+                        raise DivergenceError(
+                            f"training diverged in epoch {epoch}, steps {record.steps + 1:,} to "
+                            f"{record.steps + math.ceil(len(part) / batch_size):,}: the {name} "
+                            f"network's parameters became NaN or infinite. Lower the learning "
+                            f"rate (now {_short(learning_rate)}) or the momentum")
+                steps = math.ceil(len(part) / batch_size)
+                record.steps += steps
+                record.samples += len(part)
+                record.diffs.append((record.steps, max(
+                    (largest_difference(first, nets[n]) for n in names[1:]), default=0.0)))
+                record.epoch_of_check.append(epoch)
+                bar.update(steps)
+            for name, net in nets.items():
+                record.seconds[name].append(seconds[name])
+                if test is not None:
+                    backend = net.backend
+                    net.backend = "loops" if backend == "python" else backend
+                    record.accuracy[name].append(evaluate(net, *test)[1])
+                    net.backend = backend
+            if on_epoch is not None:
+                on_epoch(epoch, record)
+    return record
+
+
+def verdict(diffs, *, threshold=AGREE, gradient_diff=0.0, learning_rate=None):
+    """Say whether the backends agree, from the (step, difference) series lockstep recorded.
+
+    Agreement is a final difference <= threshold. Otherwise the message gives the step where
+    the difference first exceeded the threshold and how fast it grew, and reads it: a
+    difference that starts at rounding level and grows steadily is rounding amplified by
+    unstable training; a gradient difference far above rounding before any training is a bug.
+    """
+    if not diffs:
+        return "no training steps were taken, so there is nothing to compare"
+    steps, final = diffs[-1]
+    if final <= threshold:
+        return (f"parameters agree to {final:.1e} after {steps:,} steps "
+                f"(threshold {_short(threshold)})")
+    crossed = next(step for step, d in diffs if not d <= threshold)
+    lines = [f"parameters DIFFER by {final:.1e} after {steps:,} steps (threshold {_short(threshold)}); "
+             f"the difference first exceeded {_short(threshold)} at step {crossed:,}."]
+    positive = [(s, d) for s, d in diffs if d > 0 and math.isfinite(d)]
+    if len(positive) >= 2 and positive[-1][0] > positive[0][0]:
+        (s0, d0), (s1, d1) = positive[0], positive[-1]
+        factor = (d1 / d0) ** (10_000 / (s1 - s0))
+        lines.append(f"It grew from {d0:.1e} at step {s0:,} to {d1:.1e} at step {s1:,}, "
+                     f"a factor of about {factor:.3g} per 10,000 steps.")
+    if gradient_diff > threshold:
+        lines.append(f"The gradients already differed by {gradient_diff:.1e} on one batch before "
+                     "any training: that is not rounding; one backend computes something else.")
+    else:
+        rate = f" (now {_short(learning_rate)})" if learning_rate is not None else ""
+        lines.append("This is rounding amplified by unstable training, not a bug: the backends "
+                     "add the same numbers in a different order, so each step rounds differently "
+                     "by about 1e-16, and training this unstable magnifies such differences "
+                     "step after step; both runs are equally valid. Lower the learning rate"
+                     f"{rate} and the backends agree.")
+    return "\n  ".join(lines)
+
+
+def run_compare(args):
+    """Train the same network from the same seed with the compiled loops and the vectorized
+    backend, in lock-step, and compare test accuracy, training time and parameters per epoch;
+    then the speed ratio and whether the two agree. The defaults are the post's network done
+    right, 784-30-10 on MNIST with Nielsen's settings, for one epoch."""
+    if args.plot:
+        plots.require()  # fail now, not after the training
+    (x, y), (x_test, y_test), n_all = _load_data(args, args.shape, args.train_size)
+    targets = one_hot(y, args.shape[-1])
+    settings = dict(learning_rate=args.learning_rate, batch_size=args.batch_size,
+                    momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed,
+                    chunk=args.chunk)
+    print(f"neuronet compare: {_describe(args, len(x), len(x_test), n_all)}")
+
+    nets = {name: _network(args, name) for name in ("loops", "vectorized")}
+    _warm_up(args, x, targets)
+    batch = np.random.default_rng(args.seed).permutation(len(x))[:args.batch_size]
+    gradients = {name: net.gradients(x[batch], targets[batch]) for name, net in nets.items()}
+    gradient_diff = max(float(np.max(np.abs(p - q))) for p, q in zip(
+        sum(gradients["loops"], []), sum(gradients["vectorized"], [])))
+    print(f"gradients on one batch ({len(batch)} images): largest difference {gradient_diff:.1e}")
+    print("epoch  loops acc  vectorized acc  loops s  vectorized s  max |param diff|")
+
+    def row(epoch, record):
+        diff = max(d for (_, d), e in zip(record.diffs, record.epoch_of_check) if e == epoch)
+        _say(f"{epoch:>5}  {100 * record.accuracy['loops'][-1]:>7.2f} %  "
+             f"{100 * record.accuracy['vectorized'][-1]:>12.2f} %  "
+             f"{record.seconds['loops'][-1]:>7.2f}  {record.seconds['vectorized'][-1]:>12.2f}  "
+             f"{diff:>16.1e}")
+
+    record = lockstep(nets, x, targets, epochs=args.epochs, test=(x_test, y_test), on_epoch=row,
+                      **settings)
+    if args.python:
+        _compare_python(args, x, targets, settings)
+
+    rates = {name: record.samples / max(sum(record.seconds[name]), 1e-12) for name in nets}
+    fast, slow = sorted(rates, key=rates.get, reverse=True)
+    print(f"summary: loops trained at {rates['loops']:,.0f} samples/s, vectorized at "
+          f"{rates['vectorized']:,.0f} samples/s: {fast} {rates[fast] / rates[slow]:.1f}x faster")
+    same = int(np.sum(nets["loops"].predict(x_test).argmax(axis=1)
+                      == nets["vectorized"].predict(x_test).argmax(axis=1)))
+    predictions = (f"test predictions {'identical' if same == len(x_test) else 'agree'} for "
+                   f"{same:,} of {len(x_test):,} images")
+    agreed = record.diffs[-1][1] <= AGREE
+    print("agreement: " + verdict(record.diffs, gradient_diff=gradient_diff,
+                                  learning_rate=args.learning_rate)
+          + ("; " if agreed else "\n  ") + predictions
+          + ("" if agreed else f" ({100 * same / len(x_test):.2f} %)"))
+    if args.plot:
+        plots.plot_compare(record.accuracy, record.diffs, AGREE, args.plot,
+                           f"neuronet compare: {_dashes(args.shape)} on {TITLES[args.dataset]}, "
+                           f"learning rate {_short(args.learning_rate)}")
+        print(f"plot written to {args.plot}")
+    return 0
+
+
+def _warm_up(args, x, targets):
+    """Compile the numba kernels on a throwaway network, so no timing includes compiling."""
+    net = _network(args, "loops")
+    n = min(len(x), args.batch_size)
+    net.step(x[:n], targets[:n], args.learning_rate, batch_size=args.batch_size,
+             momentum=args.momentum, weight_decay=args.weight_decay)
+    net.predict(x[:1])
+
+
+def _compare_python(args, x, targets, settings):
+    n = min(args.python, len(x))
+    nets = {name: _network(args, name) for name in ("loops", "python")}
+    record = lockstep(nets, x[:n], targets[:n], epochs=1, bar_desc="python backend", **settings)
+    rates = {name: n / max(record.seconds[name][0], 1e-12) for name in nets}
+    print(f"python backend on the first {n:,} training images (1 epoch, {record.steps:,} steps): "
+          f"{rates['python']:,.0f} samples/s, loops {rates['loops'] / rates['python']:,.0f}x "
+          f"faster; parameters differ from the loops' by {record.diffs[-1][1]:.1e}")
+
+
+# --- train -------------------------------------------------------------------------------------
+
+def run_train(args):
+    """Train one network by mini-batch SGD, printing the held-out cost, accuracy and the post's
+    error (0.5 (a - y)^2 averaged over outputs and images) after each epoch, on the test images.
+    Training equals neuronet.fit with the same settings and seed."""
+    if args.plot:
+        plots.require()
+    (x, y), (x_test, y_test), n_all = _load_data(args, args.shape, args.train_size)
+    targets, test_targets = one_hot(y, args.shape[-1]), one_hot(y_test, args.shape[-1])
+    net = _network(args, args.backend)
+    print(f"neuronet train: {_describe(args, len(x), len(x_test), n_all)}, "
+          f"backend {args.backend}, init {args.init}")
+    if args.backend == "python":
+        print("(held-out scores computed with the loops backend: the same kernels, compiled)")
+    print("epoch        cost  accuracy  post error  seconds")
+    history = []
+    rng = np.random.default_rng(args.seed)
+    chunk = max(args.batch_size, CHUNK - CHUNK % args.batch_size)  # as fit chunks
+    for epoch in range(1, args.epochs + 1):
+        order = rng.permutation(len(x))
+        start = time.perf_counter()
+        with _bar(len(x), f"epoch {epoch}/{args.epochs}", "image") as bar:
+            for first in range(0, len(x), chunk):
+                guarded_step(net, x, targets, args.learning_rate, order[first:first + chunk],
+                             epoch, first // args.batch_size, batch_size=args.batch_size,
+                             momentum=args.momentum, weight_decay=args.weight_decay)
+                bar.update(min(chunk, len(x) - first))
+        seconds = time.perf_counter() - start
+        net.backend = "loops" if args.backend == "python" else args.backend
+        history.append(Epoch(epoch, *evaluate(net, x_test, y_test), seconds))
+        error = post_error(net, x_test, test_targets)
+        net.backend = args.backend
+        _say(f"{epoch:>5}  {history[-1].cost:>10.6f}  {100 * history[-1].accuracy:>6.2f} %  "
+             f"{error:>10.6f}  {seconds:>7.2f}")
+    right = round(history[-1].accuracy * len(x_test))
+    print(f"final held-out accuracy: {100 * history[-1].accuracy:.2f} % ({right:,} of "
+          f"{len(x_test):,} test images)")
+    if args.save:
+        save(net, args.save)
+        print(f"network saved to {args.save}")
+    if args.plot:
+        plots.plot_training(history, args.plot, f"neuronet train: {_dashes(args.shape)} "
+                            f"{args.output}/{args.cost} on {TITLES[args.dataset]}, learning rate "
+                            f"{_short(args.learning_rate)}")
+        print(f"plot written to {args.plot}")
+    return 0
+
+
+# --- gradcheck ---------------------------------------------------------------------------------
+
+def run_gradcheck(args):
+    """Check each backend's backpropagation against five-point central differences, one
+    parameter at a time, on a batch of test images (or random data with --random); a layer
+    passes when its largest relative error is at most 1e-7. Exit code 1 if any layer fails."""
+    net = load(args.load) if args.load else _network(args, "loops")
+    sizes = net.sizes
+    if args.random:
+        rng = np.random.default_rng(args.seed)
+        x = rng.random((args.samples, sizes[0]))
+        y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], args.samples)]
+        source = f"{args.samples} random inputs"
+    else:
+        _, (x_test, y_test), _ = _load_data(args, sizes)
+        x, y = x_test[:args.samples], one_hot(y_test[:args.samples], sizes[-1])
+        source = f"the first {len(x)} {TITLES[args.dataset]} test images"
+    weights = sum(w.size for w in net.weights)
+    print(f"neuronet gradcheck: {_dashes(sizes)} {net.output}/{net.cost}"
+          f"{' from ' + str(args.load) if args.load else ''} on {source}; "
+          f"pass at relative error <= {_short(GRADCHECK_OK)}")
+    print("backend     layer  weights  biases  max error w  max error b  result")
+    failed = False
+    for backend in args.backend or tuple(BACKENDS):
+        if backend == "python" and weights > PYTHON_MAX_WEIGHTS:
+            print(f"{backend:<10}  skipped: {weights:,} weights is more than {PYTHON_MAX_WEIGHTS:,}, "
+                  "too slow uncompiled; use a smaller --shape to check it")
+            continue
+        net.backend = backend
+        for check in gradcheck(net, x, y):
+            ok = check.max_error <= GRADCHECK_OK
+            failed |= not ok
+            print(f"{backend:<10}  {check.layer:>5}  {check.checked_w:>7,}  {check.checked_b:>6,}"
+                  f"  {check.max_error_w:>11.1e}  {check.max_error_b:>11.1e}  "
+                  f"{'PASS' if ok else 'FAIL'}")
+    print("gradcheck: " + ("FAIL" if failed else "PASS"))
+    return 1 if failed else 0
+
+
+# --- predict -----------------------------------------------------------------------------------
+
+def run_predict(args):
+    """Classify images with a network saved by `neuronet train --save`: list the first test
+    images with their labels and report the accuracy over the whole test set, or with --input
+    print the most active output (the class) of each row of a .npy array."""
+    net = load(args.network, backend=args.backend)
+    if args.input is not None:
+        try:
+            x = np.load(args.input, allow_pickle=False)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{args.input}: no such file") from None
+        if x.ndim == 1:
+            x = x.reshape(1, -1)
+        classes = net.predict(x).argmax(axis=1)  # predict checks the shape and values
+        if np.max(x) > 1:
+            print(f"note: {args.input} holds values up to {np.max(x):g}; the network was trained "
+                  "on pixels scaled to [0, 1] (divide by 255)", file=sys.stderr)
+        print("  row  class")
+        for i, c in enumerate(classes):
+            print(f"{i:>5}  {c:>5}")
+        return 0
+    _, (x_test, y_test), _ = _load_data(args, net.sizes)
+    predicted = net.predict(x_test).argmax(axis=1)
+    print(f"neuronet predict: {args.network} ({_dashes(net.sizes)}) on {TITLES[args.dataset]} "
+          "test images")
+    print("image  label  predicted")
+    for i in range(min(args.images, len(x_test))):
+        mark = "" if predicted[i] == y_test[i] else "  wrong"
+        print(f"{i:>5}  {y_test[i]:>5}  {predicted[i]:>9}{mark}")
+    right = int(np.sum(predicted == y_test))
+    print(f"accuracy on all {len(x_test):,} test images: {100 * right / len(x_test):.2f} % "
+          f"({right:,} right)")
+    return 0
+
+
+# --- data --------------------------------------------------------------------------------------
+
+def run_data(args):
+    """Find each dataset's four IDX files (fetching them into the cache if missing) and check
+    their md5 sums against the published ones. Exit code 1 if any file is BAD."""
+    names = tuple(DATASETS) if args.dataset == "all" else (args.dataset,)
+    bad = 0
+    for name in names:
+        paths = locate(name, args.data, cache_dir=args.cache, download=not args.no_download,
+                       progress=True)
+        print(f"{TITLES[name]}:")
+        for role, (path, md5, ok) in zip(ROLES, verify(paths, name)):
+            bad += not ok
+            print(f"  {role:<12}  {md5}  {'OK ' if ok else 'BAD'}  {path}")
+    print("all files OK" if not bad else
+          f"{bad} file{'s' if bad > 1 else ''} BAD: not the published data; delete "
+          "and fetch again, or point --data at good copies")
+    return 1 if bad else 0
