@@ -14,6 +14,7 @@ on a terminal. Bad input (options, data files, network files) ends with one line
 import argparse
 import math
 import sys
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -384,14 +385,20 @@ def verdict(diffs, *, threshold=AGREE, gradient_diff=0.0, learning_rate=None):
         return (f"parameters agree to {final:.1e} after {steps:,} steps "
                 f"(threshold {_short(threshold)})")
     crossed = next(step for step, d in diffs if not d <= threshold)
-    lines = [f"parameters DIFFER by {final:.1e} after {steps:,} steps (threshold {_short(threshold)}); "
-             f"the difference first exceeded {_short(threshold)} at step {crossed:,}."]
+    lines = [f"parameters DIFFER by {final:.1e} after {steps:,} steps (threshold "
+             f"{_short(threshold)}); the difference first exceeded it at step {crossed:,}."]
+    # The growth rate is read while the difference is still small: once it nears the size of
+    # the parameters themselves (~1) it cannot grow at the same rate any more.
     positive = [(s, d) for s, d in diffs if d > 0 and math.isfinite(d)]
-    if len(positive) >= 2 and positive[-1][0] > positive[0][0]:
-        (s0, d0), (s1, d1) = positive[0], positive[-1]
-        factor = (d1 / d0) ** (10_000 / (s1 - s0))
+    large = next((i for i, (_, d) in enumerate(positive) if d > 1e-6), len(positive) - 1)
+    growing = positive[:large + 1]
+    if len(growing) >= 2 and growing[-1][0] > growing[0][0]:
+        (s0, d0), (s1, d1) = growing[0], growing[-1]
+        per = 10_000 if s1 - s0 >= 10_000 else 1_000
+        factor = (d1 / d0) ** (per / (s1 - s0))
+        factor = f"{factor:,.0f}" if factor >= 100 else f"{factor:.2g}"
         lines.append(f"It grew from {d0:.1e} at step {s0:,} to {d1:.1e} at step {s1:,}, "
-                     f"a factor of about {factor:.3g} per 10,000 steps.")
+                     f"a factor of about {factor} per {per:,} steps.")
     if gradient_diff > threshold:
         lines.append(f"The gradients already differed by {gradient_diff:.1e} on one batch before "
                      "any training: that is not rounding; one backend computes something else.")
@@ -401,8 +408,8 @@ def verdict(diffs, *, threshold=AGREE, gradient_diff=0.0, learning_rate=None):
                      "add the same numbers in a different order, so each step rounds differently "
                      "by about 1e-16, and training this unstable magnifies such differences "
                      "step after step; both runs are equally valid. Lower the learning rate"
-                     f"{rate} and the backends agree.")
-    return "\n  ".join(lines)
+                     f"{rate} or the momentum until training is stable, and the backends agree.")
+    return "\n  ".join(textwrap.fill(line, 98, subsequent_indent="    ") for line in lines)
 
 
 def run_compare(args):
@@ -425,7 +432,8 @@ def run_compare(args):
     gradients = {name: net.gradients(x[batch], targets[batch]) for name, net in nets.items()}
     gradient_diff = max(float(np.max(np.abs(p - q))) for p, q in zip(
         sum(gradients["loops"], []), sum(gradients["vectorized"], [])))
-    print(f"gradients on one batch ({len(batch)} images): largest difference {gradient_diff:.1e}")
+    print(f"gradients on one batch ({len(batch)} image{'s' if len(batch) > 1 else ''}): "
+          f"largest difference {gradient_diff:.1e}")
     print("epoch  loops acc  vectorized acc  loops s  vectorized s  max |param diff|")
 
     def row(epoch, record):
@@ -477,7 +485,8 @@ def _compare_python(args, x, targets, settings):
     rates = {name: n / max(record.seconds[name][0], 1e-12) for name in nets}
     print(f"python backend on the first {n:,} training images (1 epoch, {record.steps:,} steps): "
           f"{rates['python']:,.0f} samples/s, loops {rates['loops'] / rates['python']:,.0f}x "
-          f"faster; parameters differ from the loops' by {record.diffs[-1][1]:.1e}")
+          f"faster; parameters differ from the loops' by {record.diffs[-1][1]:.1e} "
+          f"({'agree' if record.diffs[-1][1] <= AGREE else 'DIFFER'} at threshold {_short(AGREE)})")
 
 
 # --- train -------------------------------------------------------------------------------------
@@ -554,8 +563,8 @@ def run_gradcheck(args):
     failed = False
     for backend in args.backend or tuple(BACKENDS):
         if backend == "python" and weights > PYTHON_MAX_WEIGHTS:
-            print(f"{backend:<10}  skipped: {weights:,} weights is more than {PYTHON_MAX_WEIGHTS:,}, "
-                  "too slow uncompiled; use a smaller --shape to check it")
+            print(f"{backend:<10}  skipped: {weights:,} weights is more than "
+                  f"{PYTHON_MAX_WEIGHTS:,}, too slow uncompiled; use a smaller --shape to check it")
             continue
         net.backend = backend
         for check in gradcheck(net, x, y):

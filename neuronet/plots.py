@@ -62,7 +62,8 @@ def plot_compare(accuracies, diffs, threshold, path, title):
     zeros = sum(d == 0 for _, d in diffs)
     label = "largest |parameter difference|" + (f" ({zeros} checks exactly 0)" if zeros else "")
     ax_diff.plot(steps, shown, "o-", markersize=3, color="tab:purple", label=label)
-    ax_diff.axhline(threshold, color="gray", linestyle="--", label=f"threshold {threshold:g}")
+    ax_diff.axhline(threshold, color="gray", linestyle="--",
+                    label=f"threshold {threshold:.0e}".replace("e-0", "e-"))
     ax_diff.set(xlabel="SGD step", ylabel="max |difference|", yscale="log",
                 title="parameter difference between backends")
     ax_diff.legend(loc="best")

@@ -1,0 +1,311 @@
+"""The command line, run in-process through ``main(argv)``.
+
+Most tests use a tiny IDX dataset written here (200 training and 100 test images, each class a
+bright band of rows, so it can be learnt), so they need no download and take seconds; the
+tests marked ``data`` use the real MNIST files in NEURONET_DATA.
+"""
+import os
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neuronet import Network, fit, load, load_mnist, save
+from neuronet import cli
+from neuronet.cli import main, verdict
+from neuronet.gradcheck import LayerCheck
+
+
+def write_idx(path, array):
+    """Write a uint8 array as an IDX file: magic 0x0000080N (N dimensions), sizes, bytes."""
+    array = np.asarray(array, dtype=np.uint8)
+    with open(path, "wb") as f:
+        f.write(struct.pack(">I", 0x0800 | array.ndim))
+        f.write(struct.pack(f">{array.ndim}i", *array.shape))
+        f.write(array.tobytes())
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A folder with MNIST-shaped IDX files: 200 train, 100 test images of 28 x 28 pixels."""
+    folder = tmp_path_factory.mktemp("tiny-mnist")
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 200), ("t10k", 100)):
+        labels = rng.integers(0, 10, n)
+        images = rng.integers(0, 60, (n, 28, 28))
+        for image, label in zip(images, labels):
+            image[2 * label:2 * label + 3] += 150  # class c lights rows 2c to 2c + 2
+        write_idx(folder / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels)
+    return folder
+
+
+def run(capsys, *argv):
+    """(exit code, stdout, stderr) of ``neuronet argv...``."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit:  # argparse's own exits: --help, bad options
+        code = exit.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def real_data():
+    folder = os.environ.get("NEURONET_DATA")
+    if not folder:
+        pytest.fail("NEURONET_DATA is not set: point it at the folder holding mnist/ and "
+                    "fashion-mnist/ (CI sets it to the shared data folder)")
+    return folder
+
+
+# --- compare -------------------------------------------------------------------------------
+
+def test_compare_stable_settings_agree(capsys, tiny):
+    code, out, err = run(capsys, "compare", "--data", tiny, "--epochs", 2)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == ("neuronet compare: 784-30-10 sigmoid/quadratic on MNIST (200 train, 100 "
+                        "test), batch 10, learning rate 3.0, seed 0")
+    assert re.fullmatch(r"gradients on one batch \(10 images\): largest difference \S+e-1[5-9]",
+                        lines[1])
+    assert lines[2] == "epoch  loops acc  vectorized acc  loops s  vectorized s  max |param diff|"
+    row = r"\s+{}\s+\d+\.\d\d %\s+\d+\.\d\d %\s+\d+\.\d\d\s+\d+\.\d\d\s+\d\.\de-\d\d"
+    assert re.fullmatch(row.format(1), lines[3]) and re.fullmatch(row.format(2), lines[4])
+    assert len(lines[3]) == len(lines[2])  # fixed-width columns line up under the header
+    assert re.fullmatch(r"summary: loops trained at [\d,]+ samples/s, vectorized at [\d,]+ "
+                        r"samples/s: (loops|vectorized) \d+\.\dx faster", lines[5])
+    assert re.fullmatch(r"agreement: parameters agree to \S+ after 40 steps \(threshold 1e-9\); "
+                        r"test predictions identical for 100 of 100 images", lines[6])
+    assert err == ""
+
+
+@pytest.mark.slow
+def test_compare_explains_real_drift(capsys, tiny):
+    # Found by trying: softmax with momentum 0.9 at learning rate 1 on this data is unstable,
+    # and the backends' 1e-16 rounding differences grow about 5,000-fold per 1,000 steps.
+    code, out, err = run(capsys, "compare", "--data", tiny, "--output", "softmax", "--cost",
+                         "cross-entropy", "--learning-rate", 1, "--momentum", 0.9,
+                         "--batch-size", 1, "--epochs", 20, "--chunk", 200)
+    assert code == 0, err
+    assert "momentum 0.9" in out.splitlines()[0]
+    assert len(re.findall(r"(?m)^\s+\d+\s+\d+\.\d\d %", out)) == 20
+    verdict_text = " ".join(out[out.index("agreement:"):].split())
+    assert re.search(r"parameters DIFFER by \S+ after 4,000 steps \(threshold 1e-9\); the "
+                     r"difference first exceeded it at step [\d,]+\.", verdict_text)
+    assert re.search(r"It grew from \S+e-1\d at step 200 to \S+ at step [\d,]+, a factor of "
+                     r"about [\d,]+ per 1,000 steps\.", verdict_text)
+    assert "rounding amplified by unstable training, not a bug" in verdict_text
+    assert "Lower the learning rate (now 1.0)" in verdict_text
+    assert re.search(r"test predictions (identical|agree) for \d+ of 100 images", verdict_text)
+
+
+def test_verdict_on_synthetic_series():
+    assert verdict([(1000, 0.0), (2000, 3e-15)]) == ("parameters agree to 3.0e-15 after 2,000 "
+                                                     "steps (threshold 1e-9)")
+    series = [(10_000 * i, 1e-15 * 10.0 ** i) for i in range(1, 11)]  # x10 per 10,000 steps
+    text = " ".join(verdict(series, learning_rate=0.5).split())
+    assert "parameters DIFFER by 1.0e-05 after 100,000 steps" in text
+    assert "first exceeded it at step 70,000" in text
+    assert "a factor of about 10 per 10,000 steps" in text
+    assert "not a bug" in text and "(now 0.5)" in text
+    # A gradient difference far above rounding before training is not rounding.
+    text = " ".join(verdict(series, gradient_diff=1e-3).split())
+    assert "that is not rounding" in text and "not a bug" not in text
+
+
+def test_compare_with_python_backend_and_plot(capsys, tiny, tmp_path):
+    figure = tmp_path / "compare.png"
+    code, out, err = run(capsys, "compare", "--data", tiny, "--python", 20, "--plot", figure)
+    assert code == 0, err
+    assert re.search(r"python backend on the first 20 training images \(1 epoch, 2 steps\): "
+                     r"[\d,]+ samples/s, loops [\d,]+x faster; parameters differ from the loops' "
+                     r"by \S+ \(agree at threshold 1e-9\)", out)
+    assert f"plot written to {figure}" in out
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compare.png"]  # no temporary left
+
+
+def test_lockstep_chunks_hold_whole_batches(tiny):
+    (x, y), _ = load_mnist(tiny, download=False)
+    targets = np.eye(10)[y]
+    nets = {b: Network((784, 5, 10), backend=b, seed=1) for b in ("loops", "vectorized")}
+    record = cli.lockstep(nets, x, targets, epochs=2, learning_rate=0.5, batch_size=7,
+                          momentum=0.0, weight_decay=0.0, seed=0, chunk=10)
+    # 200 images in batches of 7 is 29 steps an epoch, checked after steps 10, 20 and 29.
+    assert [s for s, _ in record.diffs] == [10, 20, 29, 39, 49, 58]
+    assert record.samples == 400 and len(record.seconds["loops"]) == 2
+    reference = Network((784, 5, 10), seed=1)
+    fit(reference, x, y, epochs=2, learning_rate=0.5, batch_size=7, seed=0)
+    for w, w_ref in zip(nets["loops"].weights, reference.weights):
+        np.testing.assert_array_equal(w, w_ref)  # same shuffles, same steps as fit
+
+
+# --- train and predict ------------------------------------------------------------------------
+
+def test_train_save_predict_round_trip(capsys, tiny, tmp_path):
+    saved, figure = tmp_path / "net.npz", tmp_path / "train.png"
+    code, out, err = run(capsys, "train", "--data", tiny, "--shape", "784,20,10", "--epochs", 3,
+                         "--learning-rate", 1.5, "--momentum", 0.5, "--seed", 3, "--save", saved,
+                         "--plot", figure)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("neuronet train: 784-20-10 sigmoid/quadratic on MNIST (200 train, "
+                               "100 test), batch 10, learning rate 1.5, momentum 0.5, seed 3")
+    assert lines[1] == "epoch        cost  accuracy  post error  seconds"
+    rows = [re.fullmatch(r"\s+(\d)\s+(\d\.\d{6})\s+(\d+\.\d\d) %\s+(\d\.\d{6})\s+\d+\.\d\d", line)
+            for line in lines[2:5]]
+    assert [int(r[1]) for r in rows] == [1, 2, 3]
+    # With the quadratic cost the post's error is the cost divided by the 10 outputs.
+    assert all(abs(float(r[2]) / 10 - float(r[4])) < 2e-6 for r in rows)
+    final = re.fullmatch(r"final held-out accuracy: (\d+\.\d\d) % \((\d+) of 100 test images\)",
+                         lines[5])
+    assert final and final[1] == rows[-1][3]
+    assert f"network saved to {saved}" in out and figure.read_bytes()[:4] == b"\x89PNG"
+
+    # The saved network is exactly what fit makes with the same settings.
+    (x, y), (x_test, y_test) = load_mnist(tiny, download=False)
+    reference = Network((784, 20, 10), seed=3)
+    fit(reference, x, y, epochs=3, learning_rate=1.5, momentum=0.5, seed=3)
+    net = load(saved)
+    for got, want in zip(net.weights + net.biases, reference.weights + reference.biases):
+        np.testing.assert_array_equal(got, want)
+
+    code, out, err = run(capsys, "predict", saved, "--data", tiny, "--images", 4)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[1] == "image  label  predicted"
+    predicted = net.predict(x_test).argmax(axis=1)
+    for i, line in enumerate(lines[2:6]):
+        assert line.split()[:3] == [str(i), str(y_test[i]), str(predicted[i])]
+        assert line.endswith("wrong") == (predicted[i] != y_test[i])
+    assert lines[6] == (f"accuracy on all 100 test images: {final[1]} % ({final[2]} right)")
+
+    rows = tmp_path / "rows.npy"
+    np.save(rows, x_test[:3])
+    code, out, err = run(capsys, "predict", saved, "--input", rows)
+    assert code == 0, err
+    assert out.split() == ["row", "class"] + [str(v) for i in range(3)
+                                              for v in (i, predicted[i])]
+
+
+def test_train_reports_the_posts_failure(capsys, tiny):
+    # The post's failing row: uniform init and learning rate 0.0001 barely move the error.
+    code, out, err = run(capsys, "train", "--data", tiny, "--init", "uniform", "--learning-rate",
+                         0.0001, "--epochs", 2)
+    assert code == 0, err
+    errors = [float(line.split()[4]) for line in out.splitlines()[2:4]]
+    assert errors[0] > 0.4 and abs(errors[1] - errors[0]) < 1e-4  # outputs stuck near 1
+
+
+# --- gradcheck -------------------------------------------------------------------------------
+
+def test_gradcheck_random_passes(capsys):
+    code, out, err = run(capsys, "gradcheck", "--random", "--shape", "20,5,3")
+    assert code == 0, err
+    rows = [line.split() for line in out.splitlines()[2:-1]]
+    assert [(r[0], r[1], r[-1]) for r in rows] == [
+        (backend, layer, "PASS") for backend in ("loops", "python", "vectorized")
+        for layer in ("0", "1")]
+    assert out.splitlines()[-1] == "gradcheck: PASS"
+
+
+def test_gradcheck_skips_python_on_large_networks(capsys):
+    code, out, err = run(capsys, "gradcheck", "--random", "--shape", "784,30,10", "--samples", 2,
+                         "--backend", "python", "--backend", "vectorized")
+    assert code == 0, err
+    assert "python      skipped: 23,820 weights is more than 10,000, too slow" in out
+    assert re.search(r"(?m)^vectorized\s+1\s+200\s+10\s", out)
+
+
+def test_gradcheck_fails_with_exit_code_1(capsys, monkeypatch, tmp_path):
+    def wrong(net, x, y):
+        return [LayerCheck(0, 1, 1, 3e-4, 0.0)]
+
+    monkeypatch.setattr(cli, "gradcheck", wrong)
+    saved = tmp_path / "net.npz"
+    save(Network((4, 2)), saved)
+    code, out, _ = run(capsys, "gradcheck", "--load", saved, "--random", "--backend", "loops")
+    assert code == 1
+    assert re.search(r"(?m)^loops\s+0\s+1\s+1\s+3\.0e-04\s+0\.0e\+00\s+FAIL$", out)
+    assert out.splitlines()[-1] == "gradcheck: FAIL"
+
+
+# --- bad input: one line, exit code 2 ---------------------------------------------------------
+
+@pytest.mark.parametrize("argv,words", [
+    (["compare", "--dataset", "kmnist"], "argument --dataset: invalid choice: 'kmnist'"),
+    (["compare", "--shape", "784,x,10"], "'784,x,10' is not a list of layer sizes ('x' is not a "
+                                         "whole number); write it like 784,30,10"),
+    (["train", "--shape", "784"], "give at least two layer sizes"),
+    (["compare", "--learning-rate", "-0.5"], "argument --learning-rate: must be a finite number "
+                                             "> 0, got -0.5"),
+    (["train", "--momentum", "1"], "argument --momentum: must be in [0, 1)"),
+    (["train", "--epochs", "0"], "argument --epochs: must be at least 1, got 0"),
+    (["train", "--plot", "curves.pdf"], "name it *.png"),
+    (["gradcheck", "--random", "--load", "missing.npz"], "missing.npz: no such network file"),
+    (["predict", "missing.npz"], "missing.npz: no such network file"),
+    (["compare", "--data", "/no/such/folder"], "/no/such/folder: no such folder"),
+    (["compare", "--train-size", "201", "--data", "TINY"], "--train-size 201 is more than the 200 "
+                                                           "training images of MNIST"),
+    (["train", "--shape", "100,10", "--data", "TINY"], "--shape 100,10 does not fit MNIST: it "
+                                                       "needs 784 inputs"),
+    (["data", "--data", "EMPTY", "--cache", "EMPTY", "--no-download"], "mnist files not found"),
+    ([], "the following arguments are required: COMMAND"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, tiny, tmp_path, monkeypatch, argv, words):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "EMPTY").mkdir()
+    argv = [str(tiny) if a == "TINY" else a for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert err.startswith("neuronet: error: ") and words in err, err
+    assert "Traceback" not in err
+    if "Sources tried" not in err:  # the data module lists each source on a line of its own
+        assert err.count("\n") == 1, err
+
+
+# --- data ------------------------------------------------------------------------------------
+
+def test_data_flags_files_that_are_not_the_published_ones(capsys, tiny):
+    code, out, err = run(capsys, "data", "--data", tiny, "--no-download")
+    assert code == 1, err
+    lines = out.splitlines()
+    assert lines[0] == "MNIST:"
+    for line, role in zip(lines[1:5], ("train_images", "train_labels", "test_images",
+                                       "test_labels")):
+        assert re.fullmatch(rf"  {role}\s+[0-9a-f]{{32}}  BAD  {re.escape(str(tiny))}/\S+", line)
+    assert lines[5].startswith("4 files BAD")
+
+
+@pytest.mark.data
+def test_data_on_the_real_files(capsys):
+    code, out, err = run(capsys, "data", "--data", real_data(), "--dataset", "all",
+                         "--no-download")
+    assert code == 0, err
+    assert out.count(" OK ") == 8 and "BAD" not in out
+    assert "6bbc9ace898e44ae57da46a324031adb" in out  # MNIST's training images
+    assert out.splitlines()[-1] == "all files OK"
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_compare_on_real_mnist(capsys):
+    code, out, err = run(capsys, "compare", "--data", real_data(), "--train-size", 2000)
+    assert code == 0, err
+    assert out.startswith("neuronet compare: 784-30-10 sigmoid/quadratic on MNIST (2,000 of "
+                          "60,000 train, 10,000 test), batch 10, learning rate 3.0, seed 0\n")
+    accuracy = float(re.search(r"(?m)^\s+1\s+(\d+\.\d\d) %", out)[1])
+    assert 75 < accuracy < 95  # 200 steps of Nielsen's network on 2,000 images
+    assert re.search(r"agreement: parameters agree to \S+ after 200 steps \(threshold 1e-9\); "
+                     r"test predictions identical for 10,000 of 10,000 images", out)
+
+
+def test_python_dash_m_runs_the_cli():
+    done = subprocess.run([sys.executable, "-m", "neuronet", "gradcheck", "--help"],
+                          capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stderr
+    assert "usage: neuronet gradcheck" in done.stdout and "--samples N" in done.stdout
