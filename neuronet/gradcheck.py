@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .network import Network, check_rate
+from .network import Network, check_count, check_rate
 
 
 @dataclass
@@ -47,8 +47,7 @@ def gradcheck(net, x, y, *, h=1e-3, floor=1e-6, max_per_layer=200, seed=0):
         raise TypeError(f"net must be a neuronet.Network, got {type(net).__name__}")
     check_rate("h", h)
     check_rate("floor", floor)
-    if isinstance(max_per_layer, bool) or not isinstance(max_per_layer, int) or max_per_layer < 1:
-        raise ValueError(f"max_per_layer must be an integer >= 1, got {max_per_layer!r}")
+    check_count("max_per_layer", max_per_layer)
     x, y = net._pair(x, y)
     grad_w, grad_b = net.gradients(x, y)
     rng = np.random.default_rng(seed)

@@ -54,6 +54,13 @@ def check_rate(name, value, *, allow_zero=False):
     return float(value)
 
 
+def check_count(name, value):
+    """An integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
 def check_array(name, value, n_cols, dtype):
     """A 1-D (one sample) or 2-D (rows of samples) finite real array with n_cols columns.
 
@@ -95,10 +102,7 @@ class Network:
                             f"got {shape!r}") from None
         if len(sizes) < 2:
             raise ValueError(f"shape needs at least two layers (inputs and outputs), got {sizes!r}")
-        for i, n in enumerate(sizes):
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-                raise ValueError(f"shape[{i}] must be an integer >= 1, got {n!r} in {sizes!r}")
-        self.sizes = tuple(int(n) for n in sizes)
+        self.sizes = tuple(check_count(f"shape[{i}]", n) for i, n in enumerate(sizes))
         self.backend = backend
         self.output = _choice("output", output, OUTPUTS)
         self.cost = _choice("cost", cost, tuple(COSTS))
@@ -182,17 +186,20 @@ class Network:
         eta = check_rate("learning_rate", learning_rate)
         mu = check_rate("momentum", momentum, allow_zero=True)
         l2 = check_rate("weight_decay", weight_decay, allow_zero=True)
-        x, y = self._pair(x, y)
-        batch_size = x.shape[0] if batch_size is None else batch_size
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-        order = np.arange(x.shape[0]) if order is None else np.asarray(order, dtype=np.int64)
         if mu >= 1:
             raise ValueError(f"momentum must be < 1 or the velocity never decays, got {mu!r}")
+        x, y = self._pair(x, y)
+        batch_size = check_count("batch_size", x.shape[0] if batch_size is None else batch_size)
+        order = np.arange(x.shape[0]) if order is None else np.asarray(order)
+        if order.ndim != 1 or order.dtype.kind not in "iu" or (
+                order.size and (order.min() < 0 or order.max() >= x.shape[0])):
+            # The compiled kernels do not check bounds: a bad index would read foreign memory.
+            raise ValueError(f"order must be a 1-D array of row indices from 0 to {x.shape[0] - 1},"
+                             f" got dtype {order.dtype}, shape {order.shape}")
+        order = order.astype(np.int64, copy=False)
         weights, biases = self.parameters()
         self._run().sgd_epoch(weights, biases, self.velocity_w, self.velocity_b, x, y, order,
-                              int(batch_size), eta, mu, l2, COSTS[self.cost],
+                              batch_size, eta, mu, l2, COSTS[self.cost],
                               self.output == "softmax")
 
     def _pair(self, x, y):

@@ -80,6 +80,10 @@ def test_bad_momentum_and_batch_size():
         net.train(np.zeros(4), np.zeros(2), 0.1, momentum=-0.5)
     with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
         net.step(np.zeros((2, 4)), np.zeros((2, 2)), 0.1, batch_size=0)
+    with pytest.raises(ValueError, match="order must be a 1-D array of row indices from 0 to 1"):
+        net.step(np.zeros((2, 4)), np.zeros((2, 2)), 0.1, order=[0, 2])
+    with pytest.raises(ValueError, match="order must be .* got dtype float64"):
+        net.step(np.zeros((2, 4)), np.zeros((2, 2)), 0.1, order=[0.0, 1.0])
     with pytest.raises(ValueError, match="train takes one sample"):
         net.train(np.zeros((2, 4)), np.zeros((2, 2)), 0.1)
 

@@ -86,6 +86,7 @@ def test_sigmoid_is_stable_everywhere():
     np.testing.assert_allclose(sigmoid_array(-z[5:]), 1 - sigmoid_array(z[5:]), atol=1e-16)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["loops", "vectorized"])
 def test_800_hidden_neurons_train_without_warning_or_nan(backend):
     # The post's 800-neuron case overflowed exp and gave NaN; even its all-positive
@@ -129,6 +130,7 @@ def test_gradcheck_passes_every_parameter_of_a_small_network(backend, output, co
     assert all(np.array_equal(a, b) for a, b in zip(before, net.weights + net.biases))
 
 
+@pytest.mark.slow
 def test_gradcheck_samples_a_large_network():
     x, y = mnist_shaped(4, seed=2)
     checks = gradcheck(Network((784, 100, 10), seed=1), x, y, max_per_layer=50)

@@ -1,0 +1,130 @@
+"""Training that learns: mini-batch SGD over epochs, with a held-out score after each.
+
+``fit`` is Nielsen's ``SGD`` in scikit-learn's habits: shuffle the training set each epoch from
+the seed, step through it in mini-batches (``batch_size=1`` is the post's pure SGD), then report
+the cost and accuracy on held-out data. The returned history is a list of one ``Epoch`` each.
+
+Training is watched for divergence without slowing it: the parameters are checked after each
+chunk of steps, and only when a check fails is the chunk replayed from a snapshot one step at a
+time, to name the epoch, step and layer where a value first stopped being finite.
+"""
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from .activations import COSTS, cost as cost_per_sample
+from .network import Network, check_array, check_count, check_rate
+
+CHUNK = 2000  # steps between finiteness checks; a check costs one pass over the parameters
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a NaN or infinity; the message names where."""
+
+
+@dataclass
+class Epoch:
+    epoch: int
+    cost: float          # held-out cost (training cost when there is no held-out set)
+    accuracy: float      # held-out fraction classified right
+    seconds: float       # time spent training this epoch, evaluation excluded
+
+
+def one_hot(labels, n_classes, name="y"):
+    """Integer labels (n,) as rows of a (n, n_classes) identity; 2-D targets pass through."""
+    labels = np.asarray(labels)
+    if labels.ndim == 2:
+        return labels
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"{name} must be integer class labels of shape (n,) or targets of shape "
+                        f"(n, {n_classes}), got dtype {labels.dtype} and shape {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"{name} holds labels from {labels.min()} to {labels.max()}, but the "
+                         f"network has {n_classes} outputs (labels 0 to {n_classes - 1})")
+    return np.eye(n_classes)[labels]
+
+
+def evaluate(net, x, y):
+    """(mean cost, accuracy) of the network on samples x with labels or targets y."""
+    x, _ = check_array("x", x, net.sizes[0], net.dtype)
+    targets = one_hot(y, net.sizes[-1])
+    a = net.predict(x)
+    cost = float(np.mean(cost_per_sample(a, targets, COSTS[net.cost], net.output)))
+    return cost, float(np.mean(a.argmax(axis=1) == targets.argmax(axis=1)))
+
+
+def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight_decay=0.0,
+        validation=None, seed=None, progress=False, on_epoch=None):
+    """Train ``net`` in place by mini-batch SGD; returns the history, one ``Epoch`` each.
+
+    ``y`` holds integer labels (n,) or target rows (n, n_outputs). ``validation=(x, y)`` is
+    scored after each epoch; without it the training set is. ``on_epoch(epoch)`` is called
+    with each ``Epoch`` as soon as it is scored. ``weight_decay`` is the L2
+    coefficient lambda of (lambda/2) |w|^2 added to the cost (Nielsen's lmbda / n).
+    """
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a neuronet.Network, got {type(net).__name__}")
+    check_count("epochs", epochs)
+    check_count("batch_size", batch_size)
+    check_rate("learning_rate", learning_rate)
+    x, _ = check_array("x", x, net.sizes[0], net.dtype)
+    targets = one_hot(y, net.sizes[-1])
+    if len(targets) != len(x):
+        raise ValueError(f"x has {len(x)} samples but y has {len(targets)}; give one label per "
+                         "sample")
+    x_val, y_val = (x, targets) if validation is None else validation
+    settings = dict(momentum=momentum, weight_decay=weight_decay, batch_size=batch_size)
+    rng = np.random.default_rng(seed)
+    history = []
+    for epoch in range(1, epochs + 1):
+        order = rng.permutation(len(x))
+        start = time.perf_counter()
+        bar = tqdm(total=len(x), desc=f"epoch {epoch}/{epochs}", unit="sample", leave=False,
+                   disable=not progress)
+        # Chunks hold whole mini-batches so that chunked training equals unchunked training.
+        chunk = max(batch_size, CHUNK - CHUNK % batch_size)
+        for first in range(0, len(x), chunk):
+            guarded_step(net, x, targets, learning_rate, order[first:first + chunk], epoch,
+                         first // batch_size, **settings)
+            bar.update(min(chunk, len(x) - first))
+        bar.close()
+        seconds = time.perf_counter() - start
+        history.append(Epoch(epoch, *evaluate(net, x_val, y_val), seconds))
+        if on_epoch is not None:
+            on_epoch(history[-1])
+    return history
+
+
+def guarded_step(net, x, y, learning_rate, order, epoch, first_step, *, batch_size, **settings):
+    """``net.step`` over the rows in ``order``, raising DivergenceError if a value turns non-finite."""
+    snapshot = _state(net)
+    net.step(x, y, learning_rate, batch_size=batch_size, order=order, **settings)
+    if _all_finite(net):
+        return
+    _restore(net, snapshot)  # replay one mini-batch at a time to find the first bad step
+    for i, start in enumerate(range(0, len(order), batch_size)):
+        net.step(x, y, learning_rate, batch_size=batch_size, order=order[start:start + batch_size],
+                 **settings)
+        for layer, (w, b) in enumerate(zip(net.weights, net.biases)):
+            if not (np.isfinite(w).all() and np.isfinite(b).all()):
+                raise DivergenceError(
+                    f"training diverged at epoch {epoch}, step {first_step + i + 1} (of the "
+                    f"epoch): layer {layer}'s weights or biases became NaN or infinite. Lower the "
+                    f"learning rate (now {learning_rate}) or the momentum, or scale the inputs "
+                    "to [0, 1]")
+    raise AssertionError("a chunk diverged but its replay did not")  # non-deterministic kernels
+
+
+def _state(net):
+    return [p.copy() for p in net.weights + net.biases + net.velocity_w + net.velocity_b]
+
+
+def _restore(net, state):
+    for target, saved in zip(net.weights + net.biases + net.velocity_w + net.velocity_b, state):
+        target[...] = saved
+
+
+def _all_finite(net):
+    return all(np.isfinite(p).all() for p in net.weights + net.biases)
