@@ -500,6 +500,7 @@ def run_train(args):
     (x, y), (x_test, y_test), n_all = _load_data(args, args.shape, args.train_size)
     targets, test_targets = one_hot(y, args.shape[-1]), one_hot(y_test, args.shape[-1])
     net = _network(args, args.backend)
+    _warm_up(args, x, targets)  # so the first epoch's seconds do not include compiling
     print(f"neuronet train: {_describe(args, len(x), len(x_test), n_all)}, "
           f"backend {args.backend}, init {args.init}")
     if args.backend == "python":
@@ -561,16 +562,18 @@ def run_gradcheck(args):
           f"pass at relative error <= {_short(GRADCHECK_OK)}")
     print("backend     layer  weights  biases  max error w  max error b  result")
     failed = False
-    for backend in args.backend or tuple(BACKENDS):
+    backends = args.backend or tuple(BACKENDS)
+    for backend in tqdm(backends, desc="gradcheck", unit="backend", leave=False, disable=None,
+                        file=sys.stderr):
         if backend == "python" and weights > PYTHON_MAX_WEIGHTS:
-            print(f"{backend:<10}  skipped: {weights:,} weights is more than "
+            _say(f"{backend:<10}  skipped: {weights:,} weights is more than "
                   f"{PYTHON_MAX_WEIGHTS:,}, too slow uncompiled; use a smaller --shape to check it")
             continue
         net.backend = backend
         for check in gradcheck(net, x, y):
             ok = check.max_error <= GRADCHECK_OK
             failed |= not ok
-            print(f"{backend:<10}  {check.layer:>5}  {check.checked_w:>7,}  {check.checked_b:>6,}"
+            _say(f"{backend:<10}  {check.layer:>5}  {check.checked_w:>7,}  {check.checked_b:>6,}"
                   f"  {check.max_error_w:>11.1e}  {check.max_error_b:>11.1e}  "
                   f"{'PASS' if ok else 'FAIL'}")
     print("gradcheck: " + ("FAIL" if failed else "PASS"))
@@ -591,7 +594,10 @@ def run_predict(args):
             raise FileNotFoundError(f"{args.input}: no such file") from None
         if x.ndim == 1:
             x = x.reshape(1, -1)
-        classes = net.predict(x).argmax(axis=1)  # predict checks the shape and values
+        try:
+            classes = net.predict(x).argmax(axis=1)  # predict checks the shape and values
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{args.input}: {error}") from None
         if np.max(x) > 1:
             print(f"note: {args.input} holds values up to {np.max(x):g}; the network was trained "
                   "on pixels scaled to [0, 1] (divide by 255)", file=sys.stderr)

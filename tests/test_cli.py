@@ -191,6 +191,11 @@ def test_train_save_predict_round_trip(capsys, tiny, tmp_path):
     assert out.split() == ["row", "class"] + [str(v) for i in range(3)
                                               for v in (i, predicted[i])]
 
+    np.save(rows, x_test[:3, :100])
+    code, _, err = run(capsys, "predict", saved, "--input", rows)
+    assert code == 2 and err == (f"neuronet: error: {rows}: x must have shape (784,) for one "
+                                 "sample or (n, 784) for n >= 1 samples, got shape (3, 100)\n")
+
 
 def test_train_reports_the_posts_failure(capsys, tiny):
     # The post's failing row: uniform init and learning rate 0.0001 barely move the error.
