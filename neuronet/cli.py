@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import plots
-from .activations import COSTS, OUTPUTS, cost as cost_per_sample
+from .activations import COSTS, OUTPUTS
 from .data import DATASETS, ROLES, load_fashion_mnist, load_mnist, locate, verify
 from .gradcheck import gradcheck
 from .network import BACKENDS, INITS, Network

@@ -144,6 +144,17 @@ def test_lockstep_chunks_hold_whole_batches(tiny):
         np.testing.assert_array_equal(w, w_ref)  # same shuffles, same steps as fit
 
 
+def test_lockstep_names_the_backend_that_diverged(tiny):
+    (x, y), _ = load_mnist(tiny, download=False)
+    nets = {b: Network((784, 5, 10), backend=b, seed=1) for b in ("loops", "vectorized")}
+    nets["loops"].weights[0][0, 0] = np.inf  # inf - inf on the first update: NaN
+    with pytest.raises(cli.DivergenceError, match=r"training diverged in epoch 1, steps 1 to 3: "
+                       r"the loops network's parameters became NaN or infinite\. Lower the "
+                       r"learning rate \(now 0\.5\)"):
+        cli.lockstep(nets, x, np.eye(10)[y], epochs=1, learning_rate=0.5, batch_size=10,
+                     momentum=0.0, weight_decay=0.0, seed=0, chunk=3)
+
+
 # --- train and predict ------------------------------------------------------------------------
 
 def test_train_save_predict_round_trip(capsys, tiny, tmp_path):
