@@ -1,0 +1,331 @@
+r"""Fast loop kernels: the same backpropagation as ``loops``, in fewer passes over the weights.
+
+At small batch sizes the time of an SGD step is the time to stream the weights through the core,
+so these kernels change the order of the work, not the arithmetic (same names, same layout
+``w[j, k]``, the inner loop over k so LLVM can vectorize it):
+
+* ``backward_update`` fuses BP2, BP3, BP4 and the momentum update of one layer into one pass
+  over its weights. For each neuron j, while its row ``w[j, :]`` is still the old one, it adds
+  ``w[j, k] delta[s, j]`` into the previous layer's delta (BP2 needs the old weights), forms
+  the gradient ``grad_w[j, k] = mean_s delta[s, j] a_prev[s, k]`` (BP4) and updates the weight
+  at once, so no (n_out, n_in) gradient array is written and read back. With one sample the
+  gradient is not stored at all; with a mini-batch it lives in one row buffer ``grad_row``.
+* ``forward_parallel`` and ``backward_update_parallel`` split the neurons of a layer between
+  threads with ``numba.prange``. BP2 sums over j, which the threads share out, so there the
+  hidden deltas are formed first, from the old weights, split by blocks of k instead.
+
+``FUSED`` and ``PARALLEL`` hold the compiled epochs; the functions themselves stay plain Python
+(run them with ``NUMBA_DISABLE_JIT=1`` or call ``FUSED.sgd_epoch.py_func``), and the tests check
+them against the three plain kernels of ``loops``. Accumulators start from the arrays' dtype
+(``w.dtype.type(...)``), so float32 networks stay float32 throughout the weight loops.
+"""
+from types import SimpleNamespace
+
+import numba
+import numpy as np
+from numba.extending import register_jitable
+
+from .activations import sigmoid, sigmoid_prime, softmax_row
+from .loops import output_delta
+
+# Hidden deltas in the parallel kernel are split in blocks of this many inputs k: 64 float64 are
+# 8 cache lines, enough to vectorize and few enough that 784 inputs make 13 blocks for 2 threads.
+K_BLOCK = 64
+
+# Handing a layer to the threads costs a few microseconds; a 784-30 layer (23,520 weights) takes
+# about 3 us a pass on one core and gained nothing from two in the prototype (0.8x), while output
+# layers such as 100-10 are smaller still. Below this many weights a layer stays on one thread.
+PARALLEL_MIN_WEIGHTS = 32_768
+
+_FASTMATH = {"reassoc", "contract"}  # the flags of loops.KERNELS, for the reasons given there
+_jit = numba.njit(cache=True, fastmath=_FASTMATH)
+# prange only splits loops in a function compiled with parallel=True, so the two parallel layer
+# kernels are compiled on their own (their plain Python stays at ``.py_func``).
+_parallel_jit = numba.njit(cache=True, fastmath=_FASTMATH, parallel=True)
+
+
+@register_jitable
+def activate(z, a, softmax):
+    """a = sigma(z) or softmax(z), row by row (the second half of ``loops.forward``)."""
+    for s in range(z.shape[0]):
+        if softmax:
+            softmax_row(z[s], a[s])
+        else:
+            for j in range(z.shape[1]):
+                a[s, j] = sigmoid(z[s, j])
+
+
+@register_jitable
+def update_row(w, b, v_w, v_b, j, grad_row, grad_b, eta, mu, l2):
+    r"""Momentum SGD on neuron j's row: v <- mu v - eta (grad + l2 w), w <- w + v (bias: no l2)."""
+    for k in range(w.shape[1]):
+        v_w[j, k] = mu * v_w[j, k] - eta * (grad_row[k] + l2 * w[j, k])
+        w[j, k] += v_w[j, k]
+    v_b[j] = mu * v_b[j] - eta * grad_b
+    b[j] += v_b[j]
+
+
+@register_jitable
+def update_row_one_sample(w, b, v_w, v_b, j, d, a_prev, eta, mu, l2):
+    r"""``update_row`` for a batch of one, where grad_w[j, k] = d a_prev[k] is formed in place."""
+    for k in range(w.shape[1]):
+        v_w[j, k] = mu * v_w[j, k] - eta * (d * a_prev[k] + l2 * w[j, k])
+        w[j, k] += v_w[j, k]
+    v_b[j] = mu * v_b[j] - eta * d
+    b[j] += v_b[j]
+
+
+@register_jitable
+def gradient_row(delta, a_prev, j, grad_row):
+    r"""BP3, BP4 for neuron j: grad_row[k] = mean_s delta[s, j] a_prev[s, k]; returns mean_s delta[s, j].
+
+    Four samples at a time, so each load and store of grad_row[k] carries four multiply-adds.
+    """
+    n, n_in = a_prev.shape
+    zero = a_prev.dtype.type(0)
+    for k in range(n_in):
+        grad_row[k] = zero
+    grad_b = zero
+    s = 0
+    while s + 4 <= n:
+        d0, d1, d2, d3 = delta[s, j], delta[s + 1, j], delta[s + 2, j], delta[s + 3, j]
+        grad_b += d0 + d1 + d2 + d3
+        for k in range(n_in):
+            grad_row[k] += (d0 * a_prev[s, k] + d1 * a_prev[s + 1, k]
+                            + d2 * a_prev[s + 2, k] + d3 * a_prev[s + 3, k])
+        s += 4
+    for s in range(s, n):
+        d = delta[s, j]
+        grad_b += d
+        for k in range(n_in):
+            grad_row[k] += d * a_prev[s, k]
+    n_float = a_prev.dtype.type(n)
+    for k in range(n_in):
+        grad_row[k] /= n_float
+    return grad_b / n_float
+
+
+@register_jitable
+def hidden_deltas_finish(a_prev, delta_prev):
+    r"""BP2's last factor: delta_prev[s, k] *= sigma'(z[s, k]) = a_prev[s, k] (1 - a_prev[s, k])."""
+    for s in range(delta_prev.shape[0]):
+        for k in range(delta_prev.shape[1]):
+            delta_prev[s, k] *= sigmoid_prime(a_prev[s, k])
+
+
+@register_jitable
+def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row, eta, mu, l2, hidden):
+    r"""BP2, BP3, BP4 and the update of one layer, one pass over its weights, row by row.
+
+    For each neuron j, before its row changes:
+        delta_prev[s, k] += w[j, k] delta[s, j]            (BP2's sum over j, old weights)
+        grad_w[j, k]      = mean_s delta[s, j] a_prev[s, k] (BP4; BP3 for the bias)
+        v[j, k] <- mu v[j, k] - eta (grad_w[j, k] + l2 w[j, k]),  w[j, k] <- w[j, k] + v[j, k]
+    and at the end delta_prev[s, k] *= a_prev[s, k] (1 - a_prev[s, k]).
+    """
+    n_out, n_in = w.shape
+    n = delta.shape[0]
+    if hidden:
+        zero = w.dtype.type(0)
+        for s in range(n):
+            for k in range(n_in):
+                delta_prev[s, k] = zero
+    for j in range(n_out):
+        if hidden:
+            for s in range(n):
+                d = delta[s, j]
+                for k in range(n_in):
+                    delta_prev[s, k] += w[j, k] * d
+        if n == 1:
+            update_row_one_sample(w, b, v_w, v_b, j, delta[0, j], a_prev[0], eta, mu, l2)
+        else:
+            grad_b = gradient_row(delta, a_prev, j, grad_row)
+            update_row(w, b, v_w, v_b, j, grad_row, grad_b, eta, mu, l2)
+    if hidden:
+        hidden_deltas_finish(a_prev, delta_prev)
+
+
+@register_jitable
+def forward_neuron(w, b, a_prev, z, j):
+    r"""Neuron j's weighted inputs z[s, j] = b[j] + sum_k w[j, k] a_prev[s, k] for every sample s.
+
+    Four samples at a time, so each w[j, k] loaded feeds four multiply-adds, not one.
+    """
+    n, n_in = a_prev.shape
+    s = 0
+    while s + 4 <= n:
+        z0 = z1 = z2 = z3 = b[j]
+        for k in range(n_in):
+            z0 += w[j, k] * a_prev[s, k]
+            z1 += w[j, k] * a_prev[s + 1, k]
+            z2 += w[j, k] * a_prev[s + 2, k]
+            z3 += w[j, k] * a_prev[s + 3, k]
+        z[s, j], z[s + 1, j], z[s + 2, j], z[s + 3, j] = z0, z1, z2, z3
+        s += 4
+    for s in range(s, n):
+        total = b[j]
+        for k in range(n_in):
+            total += w[j, k] * a_prev[s, k]
+        z[s, j] = total
+
+
+@register_jitable
+def forward(w, b, a_prev, z, a, softmax):
+    r"""``loops.forward`` by ``forward_neuron``: z[s, j] = b[j] + sum_k w[j, k] a_prev[s, k], a = sigma(z)."""
+    for j in range(w.shape[0]):
+        forward_neuron(w, b, a_prev, z, j)
+    activate(z, a, softmax)
+
+
+@_parallel_jit
+def forward_parallel(w, b, a_prev, z, a, softmax):
+    r"""``forward`` with the neurons j shared between threads."""
+    for j in numba.prange(w.shape[0]):
+        forward_neuron(w, b, a_prev, z, j)
+    activate(z, a, softmax)
+
+
+@_parallel_jit
+def backward_update_parallel(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_rows, eta, mu, l2,
+                             hidden):
+    r"""``backward_update`` on threads: first BP2 from the old weights, by blocks of inputs k,
+
+        delta_prev[s, k] = (sum_j w[j, k] delta[s, j]) a_prev[s, k] (1 - a_prev[s, k]),
+
+    then BP3, BP4 and the update, the rows j split in ``grad_rows.shape[0]`` chunks, one per
+    thread, each with its own row buffer for the gradient."""
+    n_out, n_in = w.shape
+    n = delta.shape[0]
+    if hidden:
+        zero = w.dtype.type(0)
+        for block in numba.prange((n_in + K_BLOCK - 1) // K_BLOCK):
+            first, stop = block * K_BLOCK, min(n_in, (block + 1) * K_BLOCK)
+            for s in range(n):
+                for k in range(first, stop):
+                    delta_prev[s, k] = zero
+                for j in range(n_out):
+                    d = delta[s, j]
+                    for k in range(first, stop):
+                        delta_prev[s, k] += w[j, k] * d
+                for k in range(first, stop):
+                    delta_prev[s, k] *= sigmoid_prime(a_prev[s, k])
+    chunks = grad_rows.shape[0]
+    for chunk in numba.prange(chunks):
+        for j in range(chunk * n_out // chunks, (chunk + 1) * n_out // chunks):
+            if n == 1:
+                update_row_one_sample(w, b, v_w, v_b, j, delta[0, j], a_prev[0], eta, mu, l2)
+            else:
+                grad_b = gradient_row(delta, a_prev, j, grad_rows[chunk])
+                update_row(w, b, v_w, v_b, j, grad_rows[chunk], grad_b, eta, mu, l2)
+
+
+@register_jitable
+def load_batch(x, y, order, start, n, activations, y_batch):
+    """Copy the rows order[start:start + n] of x and y into the batch buffers."""
+    for s in range(n):
+        activations[0][s, :] = x[order[start + s]]
+        y_batch[s, :] = y[order[start + s]]
+
+
+@register_jitable
+def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost, softmax,
+              zs, activations, deltas, grad_rows, y_batch):
+    """``loops.sgd_epoch`` with ``backward_update``: forward, BP1, then one pass per layer."""
+    last = len(weights) - 1
+    for start in range(0, order.shape[0], batch_size):
+        n = min(batch_size, order.shape[0] - start)
+        load_batch(x, y, order, start, n, activations, y_batch)
+        for layer in range(last + 1):
+            forward(weights[layer], biases[layer], activations[layer][:n], zs[layer][:n],
+                    activations[layer + 1][:n], softmax and layer == last)
+        output_delta(activations[last + 1][:n], y_batch[:n], deltas[last][:n], cost, softmax)
+        for layer in range(last, -1, -1):
+            # The input layer has no delta: it gets a stand-in buffer that is left alone.
+            backward_update(weights[layer], biases[layer], v_w[layer], v_b[layer],
+                            deltas[layer][:n], activations[layer][:n],
+                            deltas[max(layer - 1, 0)][:n], grad_rows[layer][0], eta, mu, l2,
+                            layer > 0)
+
+
+@register_jitable
+def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
+                       softmax, zs, activations, deltas, grad_rows, y_batch):
+    """``sgd_epoch`` with the neurons of each large layer shared between threads."""
+    last = len(weights) - 1
+    for start in range(0, order.shape[0], batch_size):
+        n = min(batch_size, order.shape[0] - start)
+        load_batch(x, y, order, start, n, activations, y_batch)
+        for layer in range(last + 1):
+            if weights[layer].size >= PARALLEL_MIN_WEIGHTS:
+                forward_parallel(weights[layer], biases[layer], activations[layer][:n],
+                                 zs[layer][:n], activations[layer + 1][:n],
+                                 softmax and layer == last)
+            else:
+                forward(weights[layer], biases[layer], activations[layer][:n], zs[layer][:n],
+                        activations[layer + 1][:n], softmax and layer == last)
+        output_delta(activations[last + 1][:n], y_batch[:n], deltas[last][:n], cost, softmax)
+        for layer in range(last, -1, -1):
+            if weights[layer].size >= PARALLEL_MIN_WEIGHTS:
+                backward_update_parallel(weights[layer], biases[layer], v_w[layer], v_b[layer],
+                                         deltas[layer][:n], activations[layer][:n],
+                                         deltas[max(layer - 1, 0)][:n], grad_rows[layer], eta,
+                                         mu, l2, layer > 0)
+            else:
+                backward_update(weights[layer], biases[layer], v_w[layer], v_b[layer],
+                                deltas[layer][:n], activations[layer][:n],
+                                deltas[max(layer - 1, 0)][:n], grad_rows[layer][0], eta, mu, l2,
+                                layer > 0)
+
+
+FUSED = SimpleNamespace(sgd_epoch=_jit(sgd_epoch))
+PARALLEL = SimpleNamespace(sgd_epoch=_jit(sgd_epoch_parallel))
+
+
+def aligned_empty(shape, dtype, align=64):
+    """An uninitialised C-contiguous array whose data starts on an ``align``-byte boundary.
+
+    numpy only promises 16 bytes; a row that straddles cache lines differently from run to run
+    made the kernels up to 1.6x slower in the prototype (issue 4), so buffers start on a line.
+    """
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(size + align, np.uint8)
+    offset = -raw.ctypes.data % align
+    return raw[offset:offset + size].view(dtype).reshape(shape)
+
+
+def aligned_copy(array, align=64):
+    """``array`` copied into a fresh aligned buffer (see ``aligned_empty``)."""
+    out = aligned_empty(array.shape, array.dtype, align)
+    out[...] = array
+    return out
+
+
+class FastBackend:
+    """The fused kernels behind ``LoopBackend``'s interface (``FUSED`` or ``PARALLEL``)."""
+
+    def __init__(self, kernels, chunks=None):
+        self.kernels = kernels
+        self.chunks = chunks
+
+    def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
+                  softmax):
+        sizes = [x.shape[1]] + [w.shape[0] for w in weights]
+        rows = min(batch_size, len(order))
+        dtype = x.dtype
+        zs = tuple(aligned_empty((rows, n), dtype) for n in sizes[1:])
+        activations = tuple(aligned_empty((rows, n), dtype) for n in sizes)
+        deltas = tuple(aligned_empty((rows, n), dtype) for n in sizes[1:])
+        chunks = self.chunks or numba.get_num_threads()
+        grad_rows = tuple(aligned_empty((chunks, n), dtype) for n in sizes[:-1])
+        y_batch = aligned_empty((rows, y.shape[1]), y.dtype)
+        scalar = dtype.type  # a Python float learning rate would turn float32 sums into float64
+        self.kernels.sgd_epoch(tuple(weights), tuple(biases), tuple(v_w), tuple(v_b), x, y, order,
+                               batch_size, scalar(eta), scalar(mu), scalar(l2), cost, softmax,
+                               zs, activations, deltas, grad_rows, y_batch)
+
+
+FAST = FastBackend(FUSED)
+"""What ``LoopBackend(KERNELS).sgd_epoch`` runs: the fused kernels on one thread. ``PARALLEL``
+is left to be chosen (``FastBackend(PARALLEL)``): on a 2-core machine shared with other work its
+threads wait for cores, and it ran slower than one thread (``python benchmarks/report.py``)."""

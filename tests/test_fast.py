@@ -1,0 +1,175 @@
+"""The fused and parallel kernels of ``fast`` give the numbers of the plain kernels of ``loops``.
+
+Tolerance for float64, 1e-12: the kernels do the same arithmetic as ``loops`` and
+``vectorized`` with the sums in another order (four samples at a time, blocks of inputs, SIMD
+lanes), and the bound argued in test_agreement.py (n eps sum|terms| for sums of n <= 784 terms
+of a few units) applies unchanged: under 1e-12. Measured differences sit below 1e-15.
+
+Tolerance for float32, 1e-4 against float64: the same bound with eps = 6e-8 (float32) is
+784 * 6e-8 * 3 = 1.4e-4 for the worst sum; sums of terms of mixed sign grow like sqrt(n) eps,
+and the differences measured here are a few 1e-7 (printed with -s).
+"""
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numba
+import numpy as np
+import pytest
+
+from neuronet import Network
+from neuronet import fast, loops
+from neuronet.activations import COSTS
+from neuronet.network import BACKENDS
+
+from conftest import mnist_shaped
+
+TOL = 1e-12
+TOL_FLOAT32 = 1e-4
+JIT = not numba.config.DISABLE_JIT
+
+PLAIN_COMPILED = loops.LoopBackend(loops.KERNELS, fused=False)
+IMPLEMENTATIONS = {
+    "fused": fast.FastBackend(fast.FUSED),
+    "parallel": fast.FastBackend(fast.PARALLEL),
+    "parallel-3-chunks": fast.FastBackend(fast.PARALLEL, chunks=3),
+    "fused-python": fast.FastBackend(SimpleNamespace(sgd_epoch=fast.FUSED.sgd_epoch.py_func)
+                                     if JIT else fast.FUSED),
+}
+
+SHAPES = [(3, 1, 2), (5, 1, 3, 1), (7, 9, 6, 4), (12, 40, 3), (1, 1)]
+
+
+def largest_difference(arrays_a, arrays_b):
+    return max(float(np.max(np.abs(a - b))) for a, b in zip(arrays_a, arrays_b))
+
+
+def epoch(backend, shape, batch_size, momentum, weight_decay, output="sigmoid",
+          cost="quadratic", dtype="float64", samples=11):
+    """A network after one epoch of SGD over ``samples`` samples in a shuffled order."""
+    x, y = mnist_shaped(samples, seed=5, n_in=shape[0], n_out=shape[-1])
+    order = np.random.default_rng(6).permutation(samples)
+    net = Network(shape, seed=4, output=output, cost=cost, dtype=dtype)
+    x, y = x.astype(dtype), y.astype(dtype)
+    backend.sgd_epoch(net.weights, net.biases, net.velocity_w, net.velocity_b, x, y, order,
+                      batch_size, 0.5, momentum, weight_decay, COSTS[cost], output == "softmax")
+    return net
+
+
+def state(net):
+    return net.weights + net.biases + net.velocity_w + net.velocity_b
+
+
+@pytest.mark.parametrize("name", IMPLEMENTATIONS)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda shape: "-".join(map(str, shape)))
+@pytest.mark.parametrize("batch_size", [1, 4, 5, 11], ids=lambda n: f"batch{n}")
+def test_fast_epoch_agrees_with_plain_kernels(name, shape, batch_size):
+    # Batch 5 leaves a remainder after the blocks of four samples; 11 is the whole set at once.
+    want = state(epoch(PLAIN_COMPILED, shape, batch_size, 0.9, 1e-3))
+    reference = state(epoch(BACKENDS["vectorized"], shape, batch_size, 0.9, 1e-3))
+    got = state(epoch(IMPLEMENTATIONS[name], shape, batch_size, 0.9, 1e-3))
+    assert largest_difference(got, want) <= TOL
+    assert largest_difference(got, reference) <= TOL
+
+
+@pytest.mark.parametrize("output,cost", [("sigmoid", "cross_entropy"), ("softmax", "quadratic"),
+                                         ("softmax", "cross_entropy")])
+@pytest.mark.parametrize("momentum,weight_decay", [(0.0, 0.0), (0.5, 0.0), (0.0, 1e-2)])
+def test_outputs_costs_and_rates(output, cost, momentum, weight_decay):
+    args = ((7, 9, 6, 4), 3, momentum, weight_decay, output, cost)
+    want = state(epoch(BACKENDS["vectorized"], *args))
+    for name in ("fused", "parallel"):
+        assert largest_difference(state(epoch(IMPLEMENTATIONS[name], *args)), want) <= TOL, name
+
+
+@pytest.mark.parametrize("chunks", [1, 2, 3, 7])
+@pytest.mark.parametrize("batch_size", [1, 6])
+def test_parallel_layer_kernels_agree_with_serial(chunks, batch_size):
+    # Layers this small stay on one thread in an epoch, so the parallel kernels are called here
+    # directly; 7 chunks for 5 neurons leaves some chunks empty, 70 inputs make two K_BLOCKs.
+    rng = np.random.default_rng(8)
+    n_out, n_in = 5, 70
+    w, b = rng.normal(0, 0.2, (n_out, n_in)), rng.normal(0, 1, n_out)
+    v_w, v_b = rng.normal(0, 0.01, (n_out, n_in)), rng.normal(0, 0.01, n_out)
+    a_prev, delta = rng.random((batch_size, n_in)), rng.normal(0, 0.1, (batch_size, n_out))
+    results = []
+    for parallel in (False, True):
+        z, a = np.empty((batch_size, n_out)), np.empty((batch_size, n_out))
+        params = [w.copy(), b.copy(), v_w.copy(), v_b.copy()]
+        delta_prev = np.empty_like(a_prev)
+        if parallel:
+            fast.forward_parallel(w, b, a_prev, z, a, False)
+            fast.backward_update_parallel(*params, delta, a_prev, delta_prev,
+                                          np.empty((chunks, n_in)), 0.3, 0.9, 1e-3, True)
+        else:
+            loops.forward(w, b, a_prev, z, a, False)
+            fast.backward_update(*params, delta, a_prev, delta_prev, np.empty(n_in), 0.3, 0.9,
+                                 1e-3, True)
+        results.append([z, a, delta_prev] + params)
+    assert largest_difference(*results) <= TOL
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_parallel_epoch_on_a_layer_large_enough_to_share(batch_size):
+    # 300 * 120 = 36,000 weights >= PARALLEL_MIN_WEIGHTS, so the first layer goes to the threads.
+    shape = (300, 120, 3)
+    assert shape[0] * shape[1] >= fast.PARALLEL_MIN_WEIGHTS
+    want = state(epoch(PLAIN_COMPILED, shape, batch_size, 0.9, 1e-3, samples=6))
+    got = state(epoch(IMPLEMENTATIONS["parallel"], shape, batch_size, 0.9, 1e-3, samples=6))
+    assert largest_difference(got, want) <= TOL
+
+
+def test_loops_backend_runs_the_fused_kernels():
+    x, y = mnist_shaped(9, seed=2, n_in=7, n_out=4)
+    nets = [Network((7, 9, 6, 4), seed=3) for _ in range(2)]
+    nets[0].step(x, y, 0.5, batch_size=2, momentum=0.9)
+    fast.FAST.sgd_epoch(nets[1].weights, nets[1].biases, nets[1].velocity_w, nets[1].velocity_b,
+                        x, y, np.arange(9), 2, 0.5, 0.9, 0.0, COSTS["quadratic"], False)
+    assert largest_difference(state(nets[0]), state(nets[1])) == 0
+
+
+@pytest.mark.parametrize("batch_size", [1, 5])
+def test_float32_agrees_with_float64(batch_size):
+    shape = (784, 30, 10)
+    want = state(epoch(BACKENDS["vectorized"], shape, batch_size, 0.9, 1e-3, samples=10))
+    net = epoch(IMPLEMENTATIONS["fused"], shape, batch_size, 0.9, 1e-3, dtype="float32",
+                samples=10)
+    assert all(array.dtype == np.float32 for array in state(net))
+    difference = largest_difference([a.astype(np.float64) for a in state(net)], want)
+    print(f"float32 against float64, batch {batch_size}: {difference:.2e}")
+    assert difference <= TOL_FLOAT32
+
+
+@pytest.mark.skipif(not JIT, reason="types are only inferred when numba compiles")
+def test_float32_weight_loops_stay_float32():
+    # A literal such as 0.0, a Python float or an int count in a sum makes numba compute in
+    # float64 and convert back, which costs the float32 speed-up; no variable may be float64.
+    f32 = numba.float32
+    matrix, vector = numba.float32[:, ::1], numba.float32[::1]
+    signatures = {
+        fast.forward_neuron: (matrix, vector, matrix, matrix, numba.int64),
+        fast.gradient_row: (matrix, matrix, numba.int64, vector),
+        fast.update_row: (matrix, vector, matrix, vector, numba.int64, vector, f32, f32, f32, f32),
+        fast.update_row_one_sample: (matrix, vector, matrix, vector, numba.int64, f32, vector,
+                                     f32, f32, f32),
+    }
+    for kernel, signature in signatures.items():
+        compiled = numba.njit(signature, fastmath=fast._FASTMATH)(kernel)
+        typemap = compiled.overloads[signature].type_annotation.typemap
+        promoted = sorted(name for name, kind in typemap.items() if kind == numba.float64)
+        assert not promoted, f"{kernel.__name__}: float64 variables {promoted}"
+
+
+@pytest.mark.skipif(not JIT, reason="no cache without the JIT")
+def test_second_process_loads_the_kernels_from_the_disk_cache():
+    program = ("import numpy as np; from neuronet.fast import FAST, FUSED; "
+               "w = [np.zeros((2, 3)), np.zeros((1, 2))]; b = [np.zeros(2), np.zeros(1)]; "
+               "FAST.sgd_epoch(w, b, [np.zeros_like(a) for a in w], [np.zeros_like(a) for a in b],"
+               " np.ones((2, 3)), np.ones((2, 1)), np.arange(2), 1, 0.1, 0.0, 0.0, 0, False); "
+               "print(sum(FUSED.sgd_epoch.stats.cache_hits.values()))")
+    env = dict(os.environ)
+    for _ in range(2):  # the first run fills the cache if nothing had
+        run = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                             env=env, check=True)
+    assert int(run.stdout) >= 1, run.stdout
