@@ -14,9 +14,6 @@ on a terminal. Bad input (options, data files, network files) ends with one line
 import argparse
 import math
 import sys
-import textwrap
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +25,9 @@ from .data import DATASETS, ROLES, load_fashion_mnist, load_mnist, locate, verif
 from .gradcheck import gradcheck
 from .network import BACKENDS, INITS, Network
 from .saving import load, save
-from .train import CHUNK, DivergenceError, Epoch, evaluate, guarded_step, one_hot
+from .compare import AGREE, lockstep, short, verdict
+from .train import DivergenceError, fit, one_hot
 
-AGREE = 1e-9         # largest parameter difference still called agreement (float64 rounds at 1e-16)
 GRADCHECK_OK = 1e-7  # largest relative error gradcheck passes; its five-point slope reaches ~1e-12
 PYTHON_MAX_WEIGHTS = 10_000  # above this the uncompiled loops take minutes to gradcheck
 NIELSEN = dict(shape=(784, 30, 10), batch_size=10, learning_rate=3.0)  # his book, chapter 1
@@ -267,27 +264,17 @@ def _network(args, backend):
                    output=args.output, cost=args.cost)
 
 
-def _short(value):
-    """A number as a person writes it: 3.0, 0.0001, 8.3e-5, 1e-9."""
-    return repr(float(value)).replace("e-0", "e-")
-
-
 def _dashes(shape, sep="-"):
     return sep.join(map(str, shape))
 
 
 def _describe(args, n_train, n_test, n_all):
     subset = f"{n_train:,} of {n_all:,}" if n_train < n_all else f"{n_train:,}"
-    extras = "".join(f", {name} {_short(value)}" for name, value in
+    extras = "".join(f", {name} {short(value)}" for name, value in
                      (("momentum", args.momentum), ("weight decay", args.weight_decay)) if value)
     return (f"{_dashes(args.shape)} {args.output}/{args.cost} on {TITLES[args.dataset]} "
             f"({subset} train, {n_test:,} test), batch {args.batch_size}, learning rate "
-            f"{_short(args.learning_rate)}{extras}, seed {args.seed}")
-
-
-def _bar(total, desc, unit):
-    # disable=None: a bar on a terminal, nothing in logs, pipes and tests
-    return tqdm(total=total, desc=desc, unit=unit, leave=False, disable=None, file=sys.stderr)
+            f"{short(args.learning_rate)}{extras}, seed {args.seed}")
 
 
 def _say(line):
@@ -300,117 +287,7 @@ def post_error(net, x, targets):
     return float(0.5 * np.mean((net.predict(x) - targets) ** 2))
 
 
-# --- compare -----------------------------------------------------------------------------------
-
-def largest_difference(a, b):
-    """The largest |difference| between the weights and biases of two networks."""
-    return max(float(np.max(np.abs(p - q)))
-               for p, q in zip(a.weights + a.biases, b.weights + b.biases))
-
-
-@dataclass
-class Lockstep:
-    """What training several networks side by side recorded."""
-    seconds: dict                                    # backend -> time in its step calls, per epoch
-    accuracy: dict                                   # backend -> test accuracy, per epoch
-    diffs: list = field(default_factory=list)        # (step, largest parameter difference)
-    epoch_of_check: list = field(default_factory=list)  # epoch of each entry of diffs
-    steps: int = 0
-    samples: int = 0
-
-
-def lockstep(nets, x, targets, *, epochs, learning_rate, batch_size, momentum, weight_decay,
-             seed, chunk, test=None, on_epoch=None, bar_desc="training"):
-    """Train ``nets`` (backend -> Network, same start) in lock-step; returns a Lockstep.
-
-    Each epoch shuffles by ``numpy.random.default_rng(seed)`` as ``fit`` does; every net then takes
-    the same ``chunk`` SGD steps in turn, each timed on its own, and the largest parameter
-    difference from the first net is recorded after every chunk. ``test=(x, labels)`` is scored
-    after each epoch with each net's own backend (``python`` nets are scored with ``loops``:
-    the same kernels, compiled). ``on_epoch(epoch, record)`` is called after each epoch.
-    """
-    names = list(nets)
-    first = nets[names[0]]
-    record = Lockstep({n: [] for n in names}, {n: [] for n in names})
-    settings = dict(batch_size=batch_size, momentum=momentum, weight_decay=weight_decay)
-    rng = np.random.default_rng(seed)
-    per_chunk = chunk * batch_size
-    with _bar(epochs * math.ceil(len(x) / batch_size), bar_desc, "step") as bar:
-        for epoch in range(1, epochs + 1):
-            order = rng.permutation(len(x))
-            seconds = dict.fromkeys(names, 0.0)
-            for start in range(0, len(x), per_chunk):
-                part = order[start:start + per_chunk]
-                for name, net in nets.items():
-                    begin = time.perf_counter()
-                    net.step(x, targets, learning_rate, order=part, **settings)
-                    seconds[name] += time.perf_counter() - begin
-                    if not all(np.isfinite(p).all() for p in net.weights + net.biases):
-                        raise DivergenceError(
-                            f"training diverged in epoch {epoch}, steps {record.steps + 1:,} to "
-                            f"{record.steps + math.ceil(len(part) / batch_size):,}: the {name} "
-                            f"network's parameters became NaN or infinite. Lower the learning "
-                            f"rate (now {_short(learning_rate)}) or the momentum")
-                steps = math.ceil(len(part) / batch_size)
-                record.steps += steps
-                record.samples += len(part)
-                record.diffs.append((record.steps, max(
-                    (largest_difference(first, nets[n]) for n in names[1:]), default=0.0)))
-                record.epoch_of_check.append(epoch)
-                bar.update(steps)
-            for name, net in nets.items():
-                record.seconds[name].append(seconds[name])
-                if test is not None:
-                    backend = net.backend
-                    net.backend = "loops" if backend == "python" else backend
-                    record.accuracy[name].append(evaluate(net, *test)[1])
-                    net.backend = backend
-            if on_epoch is not None:
-                on_epoch(epoch, record)
-    return record
-
-
-def verdict(diffs, *, threshold=AGREE, gradient_diff=0.0, learning_rate=None):
-    """Say whether the backends agree, from the (step, difference) series lockstep recorded.
-
-    Agreement is a final difference <= threshold. Otherwise the message gives the step where
-    the difference first exceeded the threshold and how fast it grew, and reads it: a
-    difference that starts at rounding level and grows steadily is rounding amplified by
-    unstable training; a gradient difference far above rounding before any training is a bug.
-    """
-    if not diffs:
-        return "no training steps were taken, so there is nothing to compare"
-    steps, final = diffs[-1]
-    if final <= threshold:
-        return (f"parameters agree to {final:.1e} after {steps:,} steps "
-                f"(threshold {_short(threshold)})")
-    crossed = next(step for step, d in diffs if not d <= threshold)
-    lines = [f"parameters DIFFER by {final:.1e} after {steps:,} steps (threshold "
-             f"{_short(threshold)}); the difference first exceeded it at step {crossed:,}."]
-    # The growth rate is read while the difference is still small: once it nears the size of
-    # the parameters themselves (~1) it cannot grow at the same rate any more.
-    positive = [(s, d) for s, d in diffs if d > 0 and math.isfinite(d)]
-    large = next((i for i, (_, d) in enumerate(positive) if d > 1e-6), len(positive) - 1)
-    growing = positive[:large + 1]
-    if len(growing) >= 2 and growing[-1][0] > growing[0][0]:
-        (s0, d0), (s1, d1) = growing[0], growing[-1]
-        per = 10_000 if s1 - s0 >= 10_000 else 1_000
-        factor = (d1 / d0) ** (per / (s1 - s0))
-        factor = f"{factor:,.0f}" if factor >= 100 else f"{factor:.2g}"
-        lines.append(f"It grew from {d0:.1e} at step {s0:,} to {d1:.1e} at step {s1:,}, "
-                     f"a factor of about {factor} per {per:,} steps.")
-    if gradient_diff > threshold:
-        lines.append(f"The gradients already differed by {gradient_diff:.1e} on one batch before "
-                     "any training: that is not rounding; one backend computes something else.")
-    else:
-        rate = f" (now {_short(learning_rate)})" if learning_rate is not None else ""
-        lines.append("This is rounding amplified by unstable training, not a bug: the backends "
-                     "add the same numbers in a different order, so each step rounds differently "
-                     "by about 1e-16, and training this unstable magnifies such differences "
-                     "step after step; both runs are equally valid. Lower the learning rate"
-                     f"{rate} or the momentum until training is stable, and the backends agree.")
-    return "\n  ".join(textwrap.fill(line, 98, subsequent_indent="    ") for line in lines)
-
+# --- compare -------------------------------------------------------------------------------------
 
 def run_compare(args):
     """Train the same network from the same seed with the compiled loops and the vectorized
@@ -464,7 +341,7 @@ def run_compare(args):
     if args.plot:
         plots.plot_compare(record.accuracy, record.diffs, AGREE, args.plot,
                            f"neuronet compare: {_dashes(args.shape)} on {TITLES[args.dataset]}, "
-                           f"learning rate {_short(args.learning_rate)}")
+                           f"learning rate {short(args.learning_rate)}")
         print(f"plot written to {args.plot}")
     return 0
 
@@ -486,7 +363,7 @@ def _compare_python(args, x, targets, settings):
     print(f"python backend on the first {n:,} training images (1 epoch, {record.steps:,} steps): "
           f"{rates['python']:,.0f} samples/s, loops {rates['loops'] / rates['python']:,.0f}x "
           f"faster; parameters differ from the loops' by {record.diffs[-1][1]:.1e} "
-          f"({'agree' if record.diffs[-1][1] <= AGREE else 'DIFFER'} at threshold {_short(AGREE)})")
+          f"({'agree' if record.diffs[-1][1] <= AGREE else 'DIFFER'} at threshold {short(AGREE)})")
 
 
 # --- train -------------------------------------------------------------------------------------
@@ -503,28 +380,16 @@ def run_train(args):
     _warm_up(args, x, targets)  # so the first epoch's seconds do not include compiling
     print(f"neuronet train: {_describe(args, len(x), len(x_test), n_all)}, "
           f"backend {args.backend}, init {args.init}")
-    if args.backend == "python":
-        print("(held-out scores computed with the loops backend: the same kernels, compiled)")
     print("epoch        cost  accuracy  post error  seconds")
-    history = []
-    rng = np.random.default_rng(args.seed)
-    chunk = max(args.batch_size, CHUNK - CHUNK % args.batch_size)  # as fit chunks
-    for epoch in range(1, args.epochs + 1):
-        order = rng.permutation(len(x))
-        start = time.perf_counter()
-        with _bar(len(x), f"epoch {epoch}/{args.epochs}", "image") as bar:
-            for first in range(0, len(x), chunk):
-                guarded_step(net, x, targets, args.learning_rate, order[first:first + chunk],
-                             epoch, first // args.batch_size, batch_size=args.batch_size,
-                             momentum=args.momentum, weight_decay=args.weight_decay)
-                bar.update(min(chunk, len(x) - first))
-        seconds = time.perf_counter() - start
-        net.backend = "loops" if args.backend == "python" else args.backend
-        history.append(Epoch(epoch, *evaluate(net, x_test, y_test), seconds))
-        error = post_error(net, x_test, test_targets)
-        net.backend = args.backend
-        _say(f"{epoch:>5}  {history[-1].cost:>10.6f}  {100 * history[-1].accuracy:>6.2f} %  "
-             f"{error:>10.6f}  {seconds:>7.2f}")
+
+    def row(epoch):
+        _say(f"{epoch.epoch:>5}  {epoch.cost:>10.6f}  {100 * epoch.accuracy:>6.2f} %  "
+             f"{post_error(net, x_test, test_targets):>10.6f}  {epoch.seconds:>7.2f}")
+
+    history = fit(net, x, targets, epochs=args.epochs, learning_rate=args.learning_rate,
+                  batch_size=args.batch_size, momentum=args.momentum,
+                  weight_decay=args.weight_decay, validation=(x_test, y_test), seed=args.seed,
+                  progress=True, on_epoch=row)
     right = round(history[-1].accuracy * len(x_test))
     print(f"final held-out accuracy: {100 * history[-1].accuracy:.2f} % ({right:,} of "
           f"{len(x_test):,} test images)")
@@ -534,7 +399,7 @@ def run_train(args):
     if args.plot:
         plots.plot_training(history, args.plot, f"neuronet train: {_dashes(args.shape)} "
                             f"{args.output}/{args.cost} on {TITLES[args.dataset]}, learning rate "
-                            f"{_short(args.learning_rate)}")
+                            f"{short(args.learning_rate)}")
         print(f"plot written to {args.plot}")
     return 0
 
@@ -559,7 +424,7 @@ def run_gradcheck(args):
     weights = sum(w.size for w in net.weights)
     print(f"neuronet gradcheck: {_dashes(sizes)} {net.output}/{net.cost}"
           f"{' from ' + str(args.load) if args.load else ''} on {source}; "
-          f"pass at relative error <= {_short(GRADCHECK_OK)}")
+          f"pass at relative error <= {short(GRADCHECK_OK)}")
     print("backend     layer  weights  biases  max error w  max error b  result")
     failed = False
     backends = args.backend or tuple(BACKENDS)

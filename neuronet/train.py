@@ -82,7 +82,7 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
         order = rng.permutation(len(x))
         start = time.perf_counter()
         bar = tqdm(total=len(x), desc=f"epoch {epoch}/{epochs}", unit="sample", leave=False,
-                   disable=not progress)
+                   disable=None if progress else True)  # None: only on a terminal
         # Chunks hold whole mini-batches so that chunked training equals unchunked training.
         chunk = max(batch_size, CHUNK - CHUNK % batch_size)
         for first in range(0, len(x), chunk):

@@ -16,7 +16,8 @@ import pytest
 
 from neuronet import Network, fit, load, load_mnist, save
 from neuronet import cli
-from neuronet.cli import main, verdict
+from neuronet.cli import main
+from neuronet.compare import verdict
 from neuronet.gradcheck import LayerCheck
 
 
