@@ -228,6 +228,28 @@ def load_batch(x, y, order, start, n, activations, y_batch):
 
 
 @register_jitable
+def feedforward(weights, biases, zs, activations, n, softmax):
+    """``loops.feedforward`` by the sample-blocked ``forward``."""
+    last = len(weights) - 1
+    for layer in range(last + 1):
+        forward(weights[layer], biases[layer], activations[layer][:n], zs[layer][:n],
+                activations[layer + 1][:n], softmax and layer == last)
+
+
+@register_jitable
+def feedforward_parallel(weights, biases, zs, activations, n, softmax):
+    """``feedforward`` with the neurons of each large layer shared between threads."""
+    last = len(weights) - 1
+    for layer in range(last + 1):
+        if weights[layer].size >= PARALLEL_MIN_WEIGHTS:
+            forward_parallel(weights[layer], biases[layer], activations[layer][:n],
+                             zs[layer][:n], activations[layer + 1][:n], softmax and layer == last)
+        else:
+            forward(weights[layer], biases[layer], activations[layer][:n], zs[layer][:n],
+                    activations[layer + 1][:n], softmax and layer == last)
+
+
+@register_jitable
 def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost, softmax,
               zs, activations, deltas, grad_rows, y_batch):
     """``loops.sgd_epoch`` with ``backward_update``: forward, BP1, then one pass per layer."""
@@ -235,9 +257,7 @@ def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, c
     for start in range(0, order.shape[0], batch_size):
         n = min(batch_size, order.shape[0] - start)
         load_batch(x, y, order, start, n, activations, y_batch)
-        for layer in range(last + 1):
-            forward(weights[layer], biases[layer], activations[layer][:n], zs[layer][:n],
-                    activations[layer + 1][:n], softmax and layer == last)
+        feedforward(weights, biases, zs, activations, n, softmax)
         output_delta(activations[last + 1][:n], y_batch[:n], deltas[last][:n], cost, softmax)
         for layer in range(last, -1, -1):
             # The input layer has no delta: it gets a stand-in buffer that is left alone.
@@ -255,14 +275,7 @@ def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, 
     for start in range(0, order.shape[0], batch_size):
         n = min(batch_size, order.shape[0] - start)
         load_batch(x, y, order, start, n, activations, y_batch)
-        for layer in range(last + 1):
-            if weights[layer].size >= PARALLEL_MIN_WEIGHTS:
-                forward_parallel(weights[layer], biases[layer], activations[layer][:n],
-                                 zs[layer][:n], activations[layer + 1][:n],
-                                 softmax and layer == last)
-            else:
-                forward(weights[layer], biases[layer], activations[layer][:n], zs[layer][:n],
-                        activations[layer + 1][:n], softmax and layer == last)
+        feedforward_parallel(weights, biases, zs, activations, n, softmax)
         output_delta(activations[last + 1][:n], y_batch[:n], deltas[last][:n], cost, softmax)
         for layer in range(last, -1, -1):
             if weights[layer].size >= PARALLEL_MIN_WEIGHTS:
@@ -277,8 +290,8 @@ def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, 
                                 layer > 0)
 
 
-FUSED = SimpleNamespace(sgd_epoch=_jit(sgd_epoch))
-PARALLEL = SimpleNamespace(sgd_epoch=_jit(sgd_epoch_parallel))
+FUSED = SimpleNamespace(feedforward=_jit(feedforward), sgd_epoch=_jit(sgd_epoch))
+PARALLEL = SimpleNamespace(feedforward=_jit(feedforward_parallel), sgd_epoch=_jit(sgd_epoch_parallel))
 
 
 def aligned_empty(shape, dtype, align=64):
@@ -308,14 +321,27 @@ class FastBackend:
         self.kernels = kernels
         self.chunks = chunks
 
+    @staticmethod
+    def _buffers(sizes, rows, dtype):
+        """Per-layer work arrays for a batch of ``rows`` samples: zs, activations, deltas."""
+        zs = tuple(aligned_empty((rows, n), dtype) for n in sizes[1:])
+        activations = tuple(aligned_empty((rows, n), dtype) for n in sizes)
+        deltas = tuple(aligned_empty((rows, n), dtype) for n in sizes[1:])
+        return zs, activations, deltas
+
+    def feedforward(self, weights, biases, x, softmax):
+        sizes = [x.shape[1]] + [w.shape[0] for w in weights]
+        zs, activations, _ = self._buffers(sizes, x.shape[0], x.dtype)
+        activations[0][:] = x
+        self.kernels.feedforward(tuple(weights), tuple(biases), zs, activations, x.shape[0], softmax)
+        return list(activations)
+
     def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
                   softmax):
         sizes = [x.shape[1]] + [w.shape[0] for w in weights]
         rows = min(batch_size, len(order))
         dtype = x.dtype
-        zs = tuple(aligned_empty((rows, n), dtype) for n in sizes[1:])
-        activations = tuple(aligned_empty((rows, n), dtype) for n in sizes)
-        deltas = tuple(aligned_empty((rows, n), dtype) for n in sizes[1:])
+        zs, activations, deltas = self._buffers(sizes, rows, dtype)
         chunks = self.chunks or numba.get_num_threads()
         grad_rows = tuple(aligned_empty((chunks, n), dtype) for n in sizes[:-1])
         y_batch = aligned_empty((rows, y.shape[1]), y.dtype)

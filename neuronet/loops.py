@@ -90,9 +90,11 @@ def backward(w, delta, a_prev, grad_w, grad_b, delta_prev, hidden):
                 grad_w[j, k] += d * a_prev[s, k]
                 if hidden:
                     delta_prev[s, k] += w[j, k] * d
-        grad_b[j] /= n
+        # n as the arrays' dtype: an int count would make float32 divisions float64 ones
+        n_float = w.dtype.type(n)
+        grad_b[j] /= n_float
         for k in range(n_in):
-            grad_w[j, k] /= n
+            grad_w[j, k] /= n_float
     if hidden:
         for s in range(n):
             for k in range(n_in):

@@ -1,0 +1,182 @@
+"""Loops against numpy (and PyTorch when installed): forward, backward, update, SGD step, epoch.
+
+Each group is one piece of work on one network and batch size, with one benchmark per
+implementation (see ``implementations.py``). Every round starts from the same parameters, the
+JIT is warmed up before timing, and every result is checked against the vectorized reference,
+computed once per module. Run ``python -m pytest benchmarks`` to time it,
+``python -m pytest benchmarks --benchmark-disable`` to only check it (a small epoch then).
+
+Tolerances: 1e-12 for the loops and the vectorized twin, as argued in tests/test_agreement.py
+(the sums differ only in order); PyTorch's sigmoid and reductions round differently again, and
+an epoch of steps compounds it a little, so 1e-10 there (measured: near 1e-15 per step).
+"""
+import time
+
+import numpy as np
+import pytest
+
+from implementations import (BATCHES, SHAPES, implementations, largest_difference, make_data,
+                             make_net, state)
+
+IMPLEMENTATIONS = implementations()
+NAMES = ["loops-plain", "loops", "loops-prange", "vectorized", "python", "torch"]
+SMALLEST = ("784-30-10", 1)
+TOL = {"torch": 1e-10}
+SECONDS_PER_BENCHMARK = 0.5
+EPOCH, EPOCH_QUICK = 200, 20
+
+
+def implementation(name, shape_id, batch, layers=False):
+    """The implementation, or a skip that names why it is not in this group."""
+    if name == "python" and (shape_id, batch) != SMALLEST:
+        pytest.skip("python: smallest case only (784-30-10, batch 1)")
+    if name not in IMPLEMENTATIONS:
+        pytest.skip(f"{name} is not installed")
+    if layers and name in ("loops", "loops-prange", "torch"):
+        pytest.skip(f"{name} has no separate layer kernels (see the sgd-step group)")
+    return IMPLEMENTATIONS[name]
+
+
+def run(benchmark, quick, target, setup):
+    """Time ``target(*setup())`` in rounds, each after a fresh ``setup()``; returns its result."""
+    if not quick:
+        target(*setup())  # JIT compilation (or loading from the cache) happens here
+        start = time.perf_counter()
+        target(*setup())
+        once = time.perf_counter() - start
+        rounds = int(min(200, max(3, SECONDS_PER_BENCHMARK / max(once, 1e-9))))
+    else:
+        rounds = 1
+    return benchmark.pedantic(target, setup=lambda: (setup(), {}), rounds=rounds,
+                              warmup_rounds=0 if quick else 1)
+
+
+@pytest.fixture(scope="session")
+def quick(request):
+    """True under --benchmark-disable: each benchmark then runs once, on a small epoch."""
+    config = request.config
+    return bool(config.getoption("benchmark_disable")) and not config.getoption("benchmark_enable")
+
+
+class Reference:
+    """The vectorized results, each computed once and kept for the module."""
+
+    def __init__(self):
+        self.cache = {}
+
+    def get(self, key, compute):
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return Reference()
+
+
+def restore(net, fresh):
+    """Put ``fresh``'s parameters back into ``net``'s arrays (keeping their alignment)."""
+    for mine, theirs in zip(state(net), state(fresh)):
+        mine[...] = theirs
+    return net
+
+
+def epoch_size(quick):
+    return EPOCH_QUICK if quick else EPOCH
+
+
+names = pytest.mark.parametrize("name", NAMES)
+cases = pytest.mark.parametrize("shape_id,batch", [(s, n) for s in SHAPES for n in BATCHES],
+                                ids=[f"{s}-batch{n}" for s in SHAPES for n in BATCHES])
+
+
+def group(benchmark, work, shape_id, batch):
+    benchmark.group = f"{work} {shape_id} batch {batch}"
+
+
+@cases
+@names
+def test_forward(benchmark, quick, reference, name, shape_id, batch):
+    impl = implementation(name, shape_id, batch)
+    group(benchmark, "forward", shape_id, batch)
+    shape = SHAPES[shape_id]
+    net = make_net(shape)
+    x, _ = make_data(batch, shape)
+    want = reference.get(("forward", shape_id, batch),
+                         lambda: IMPLEMENTATIONS["vectorized"].feedforward(make_net(shape), x))
+    got = run(benchmark, quick, lambda: impl.feedforward(net, x), lambda: ())
+    assert largest_difference([got], [want]) <= TOL.get(name, 1e-12)
+
+
+@cases
+@names
+def test_backward(benchmark, quick, reference, name, shape_id, batch):
+    impl = implementation(name, shape_id, batch, layers=True)
+    group(benchmark, "backward", shape_id, batch)
+    shape = SHAPES[shape_id]
+    net = make_net(shape)
+    x, y = make_data(batch, shape)
+    activations = IMPLEMENTATIONS["vectorized"].backend.feedforward(net.weights, net.biases, x,
+                                                                    False)
+    want = reference.get(("backward", shape_id, batch),
+                         lambda: IMPLEMENTATIONS["vectorized"].backward(net, activations, y))
+    got = run(benchmark, quick, impl.backward, lambda: (net, activations, y))
+    assert largest_difference(got, want) <= TOL.get(name, 1e-12)
+
+
+@cases
+@names
+def test_update(benchmark, quick, reference, name, shape_id, batch):
+    impl = implementation(name, shape_id, batch, layers=True)
+    group(benchmark, "update", shape_id, batch)
+    shape = SHAPES[shape_id]
+    fresh, net = make_net(shape), make_net(shape)
+    x, y = make_data(batch, shape)
+    gradients = IMPLEMENTATIONS["vectorized"].backend.backprop(fresh.weights, fresh.biases, x, y,
+                                                               0, False)
+
+    def reference_update():
+        ref = make_net(shape)
+        IMPLEMENTATIONS["vectorized"].update(ref, *gradients)
+        return state(ref)
+
+    want = reference.get(("update", shape_id, batch), reference_update)
+    run(benchmark, quick, impl.update, lambda: (restore(net, fresh), *gradients))
+    assert largest_difference(state(net), want) <= TOL.get(name, 1e-12)
+
+
+def sgd(benchmark, quick, reference, name, shape_id, batch, work, n):
+    shape = SHAPES[shape_id]
+    fresh, net = make_net(shape), make_net(shape)
+    x, y = make_data(n, shape)
+    order = np.random.default_rng(2).permutation(n)
+
+    def reference_epoch():
+        ref = make_net(shape)
+        IMPLEMENTATIONS["vectorized"].sgd_epoch(ref, x, y, order, batch)
+        return state(ref)
+
+    want = reference.get((work, shape_id, batch, n), reference_epoch)
+    impl = IMPLEMENTATIONS[name]
+    run(benchmark, quick, impl.sgd_epoch, lambda: (restore(net, fresh), x, y, order, batch))
+    assert largest_difference(state(net), want) <= TOL.get(name, 1e-12)
+
+
+@cases
+@names
+def test_sgd_step(benchmark, quick, reference, name, shape_id, batch):
+    implementation(name, shape_id, batch)
+    group(benchmark, "sgd-step", shape_id, batch)
+    sgd(benchmark, quick, reference, name, shape_id, batch, "sgd-step", batch)
+
+
+@cases
+@names
+def test_epoch(benchmark, quick, reference, name, shape_id, batch):
+    implementation(name, shape_id, batch)
+    if name == "python":
+        pytest.skip("python: an epoch takes minutes; see the sgd-step group")
+    n = epoch_size(quick)
+    group(benchmark, f"epoch of {n}", shape_id, batch)
+    sgd(benchmark, quick, reference, name, shape_id, batch, "epoch", n)
