@@ -116,21 +116,39 @@ class Backend:
 class Torch:
     """The same network and SGD in PyTorch (float64, CPU): the optional peer."""
 
-    def __init__(self):
+    def __init__(self, threads=None):
         import torch
-        self.torch = torch
+        self.torch, self.threads = torch, threads
+
+    def _threads(self):
+        """torch.set_num_threads for the duration of a call (None: torch's default)."""
+        torch, threads = self.torch, self.threads
+
+        class Threads:
+            def __enter__(self):
+                self.before = torch.get_num_threads()
+                torch.set_num_threads(threads or self.before)
+
+            def __exit__(self, *exc):
+                torch.set_num_threads(self.before)
+
+        return Threads()
 
     def _tensors(self, net):
         return [self.torch.from_numpy(p) for p in net.weights + net.biases]
 
     def feedforward(self, net, x):
-        with self.torch.no_grad():
+        with self.torch.no_grad(), self._threads():
             a = self.torch.from_numpy(x)
             for w, b in zip(self._tensors(net)[:len(net.weights)], self._tensors(net)[len(net.weights):]):
                 a = self.torch.sigmoid(a @ w.T + b)
             return a.numpy()
 
     def sgd_epoch(self, net, x, y, order, batch_size):
+        with self._threads():
+            self._sgd_epoch(net, x, y, order, batch_size)
+
+    def _sgd_epoch(self, net, x, y, order, batch_size):
         # torch.optim.SGD keeps v = mu v + g and steps w -= eta v, our velocity divided by -eta:
         # the same weights. It works on the numpy arrays in place (from_numpy shares memory).
         torch = self.torch
