@@ -178,17 +178,23 @@ def plot(rows, path):
         print(f"\nNo plot: matplotlib is not installed (pip install matplotlib); {path} not written")
         return
     fig, axes = plt.subplots(1, len(BATCHES), figsize=(5 * len(BATCHES), 4), sharey=True)
+    everyone = sorted({row["name"] for row in rows})
+    colour = {name: f"C{i}" for i, name in enumerate(everyone)}
     for ax, batch in zip(axes, BATCHES):
         names = sorted({row["name"] for row in rows if row["batch"] == batch})
         for name in names:
             points = sorted((SHAPES[row["shape"]][1], row["rate"]) for row in rows
                             if row["batch"] == batch and row["name"] == name)
-            ax.plot(*zip(*points), marker="o", label=name)
-        ax.set(xscale="log", yscale="log", title=f"batch {batch}", xlabel="hidden neurons")
-        ax.grid(True, which="both", alpha=0.3)
+            ax.plot(*zip(*points), marker="o", label=name, color=colour[name])
+        hidden = [shape[1] for shape in SHAPES.values()]
+        ax.set(xscale="log", yscale="log", title=f"batch {batch}", xlabel="hidden neurons H",
+               xticks=hidden, xticklabels=[str(h) for h in hidden])
+        ax.minorticks_off()
+        ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("samples / s (784-H-10, float64)")
-    axes[-1].legend(fontsize=8)
-    fig.tight_layout()
+    handles = {label: line for ax in axes for line, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="center right", fontsize=8)
+    fig.subplots_adjust(right=0.85)
     fig.savefig(path, dpi=120)
     print(f"\nPlot written to {path}")
 

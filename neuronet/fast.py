@@ -314,12 +314,26 @@ def aligned_copy(array, align=64):
     return out
 
 
+def launch_threads():
+    """Start numba's thread pool before ``PARALLEL`` runs.
+
+    numba starts it when it compiles or loads a parallel=True function, but not when a cached
+    caller that is not parallel itself is loaded with the parallel kernels inside; the parallel
+    loops then jump into a pool that was never started and the process segfaults (numba issues
+    8578 and 9938, open in numba 0.68). Starting it twice is harmless.
+    """
+    from numba.np.ufunc.parallel import _launch_threads
+    _launch_threads()
+
+
 class FastBackend:
     """The fused kernels behind ``LoopBackend``'s interface (``FUSED`` or ``PARALLEL``)."""
 
     def __init__(self, kernels, chunks=None):
         self.kernels = kernels
         self.chunks = chunks
+        if kernels is PARALLEL:
+            launch_threads()
 
     @staticmethod
     def _buffers(sizes, rows, dtype):
