@@ -114,7 +114,8 @@ def hidden_deltas_finish(a_prev, delta_prev):
 
 
 @register_jitable
-def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row, eta, mu, l2, hidden):
+def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row, eta, mu, l2, hidden,
+                    a_next, z_next):
     r"""BP2, BP3, BP4 and the update of one layer, one pass over its weights, row by row.
 
     For each neuron j, before its row changes:
@@ -122,6 +123,9 @@ def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row, eta, mu
         grad_w[j, k]      = mean_s delta[s, j] a_prev[s, k] (BP4; BP3 for the bias)
         v[j, k] <- mu v[j, k] - eta (grad_w[j, k] + l2 w[j, k]),  w[j, k] <- w[j, k] + v[j, k]
     and at the end delta_prev[s, k] *= a_prev[s, k] (1 - a_prev[s, k]).
+    Right after row j changes, while it is in cache, the next batch's z_next[s, j] =
+    b[j] + sum_k w[j, k] a_next[s, k] (the first layer only: a_next is the next input; no rows
+    elsewhere).
     """
     n_out, n_in = w.shape
     n = delta.shape[0]
@@ -141,6 +145,7 @@ def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row, eta, mu
         else:
             grad_b = gradient_row(delta, a_prev, j, grad_row)
             update_row(w, b, v_w, v_b, j, grad_row, grad_b, eta, mu, l2)
+        forward_neuron(w, b, a_next, z_next, j)
     if hidden:
         hidden_deltas_finish(a_prev, delta_prev)
 
@@ -187,13 +192,13 @@ def forward_parallel(w, b, a_prev, z, a, softmax):
 
 @_parallel_jit
 def backward_update_parallel(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_rows, eta, mu, l2,
-                             hidden):
+                             hidden, a_next, z_next):
     r"""``backward_update`` on threads: first BP2 from the old weights, by blocks of inputs k,
 
         delta_prev[s, k] = (sum_j w[j, k] delta[s, j]) a_prev[s, k] (1 - a_prev[s, k]),
 
     then BP3, BP4 and the update, the rows j split in ``grad_rows.shape[0]`` chunks, one per
-    thread, each with its own row buffer for the gradient."""
+    thread, each with its own row buffer for the gradient, and the next batch's z_next as there."""
     n_out, n_in = w.shape
     n = delta.shape[0]
     if hidden:
@@ -217,6 +222,7 @@ def backward_update_parallel(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row
             else:
                 grad_b = gradient_row(delta, a_prev, j, grad_rows[chunk])
                 update_row(w, b, v_w, v_b, j, grad_rows[chunk], grad_b, eta, mu, l2)
+            forward_neuron(w, b, a_next, z_next, j)
 
 
 @register_jitable
@@ -237,57 +243,100 @@ def feedforward(weights, biases, zs, activations, n, softmax):
 
 
 @register_jitable
+def forward_parallel_if_large(w, b, a_prev, z, a, softmax):
+    """``forward_parallel`` for a layer of at least PARALLEL_MIN_WEIGHTS weights, else ``forward``."""
+    if w.size >= PARALLEL_MIN_WEIGHTS:
+        forward_parallel(w, b, a_prev, z, a, softmax)
+    else:
+        forward(w, b, a_prev, z, a, softmax)
+
+
+@register_jitable
 def feedforward_parallel(weights, biases, zs, activations, n, softmax):
     """``feedforward`` with the neurons of each large layer shared between threads."""
     last = len(weights) - 1
     for layer in range(last + 1):
-        if weights[layer].size >= PARALLEL_MIN_WEIGHTS:
-            forward_parallel(weights[layer], biases[layer], activations[layer][:n],
-                             zs[layer][:n], activations[layer + 1][:n], softmax and layer == last)
-        else:
-            forward(weights[layer], biases[layer], activations[layer][:n], zs[layer][:n],
-                    activations[layer + 1][:n], softmax and layer == last)
+        forward_parallel_if_large(weights[layer], biases[layer], activations[layer][:n],
+                                  zs[layer][:n], activations[layer + 1][:n],
+                                  softmax and layer == last)
+
+
+@register_jitable
+def next_batch(x, y, order, start, batch_size, x_next, y_batch):
+    """Gather the batch after the one at ``start`` into x_next and y_batch; returns its size."""
+    first = start + batch_size
+    n_next = max(0, min(batch_size, order.shape[0] - first))
+    for s in range(n_next):
+        x_next[s, :] = x[order[first + s]]
+        y_batch[s, :] = y[order[first + s]]
+    return n_next
 
 
 @register_jitable
 def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost, softmax,
-              zs, activations, deltas, grad_rows, y_batch):
-    """``loops.sgd_epoch`` with ``backward_update``: forward, BP1, then one pass per layer."""
+              zs, activations, deltas, grad_rows, y_batch, x_next):
+    """``loops.sgd_epoch`` with ``backward_update``: forward, BP1, then one pass per layer.
+
+    The first layer's pass also computes the next batch's z (``backward_update``), so each
+    step reads the largest weight matrix once instead of twice; the first batch's first layer
+    is computed before the loop.
+    """
     last = len(weights) - 1
+    n = next_batch(x, y, order, -batch_size, batch_size, activations[0], y_batch)
+    forward(weights[0], biases[0], activations[0][:n], zs[0][:n], activations[1][:n],
+            softmax and last == 0)
     for start in range(0, order.shape[0], batch_size):
         n = min(batch_size, order.shape[0] - start)
-        load_batch(x, y, order, start, n, activations, y_batch)
-        feedforward(weights, biases, zs, activations, n, softmax)
+        for layer in range(1, last + 1):
+            forward(weights[layer], biases[layer], activations[layer][:n], zs[layer][:n],
+                    activations[layer + 1][:n], softmax and layer == last)
         output_delta(activations[last + 1][:n], y_batch[:n], deltas[last][:n], cost, softmax)
-        for layer in range(last, -1, -1):
-            # The input layer has no delta: it gets a stand-in buffer that is left alone.
+        for layer in range(last, 0, -1):
             backward_update(weights[layer], biases[layer], v_w[layer], v_b[layer],
-                            deltas[layer][:n], activations[layer][:n],
-                            deltas[max(layer - 1, 0)][:n], grad_rows[layer][0], eta, mu, l2,
-                            layer > 0)
+                            deltas[layer][:n], activations[layer][:n], deltas[layer - 1][:n],
+                            grad_rows[layer][0], eta, mu, l2, True, x_next[:0], zs[layer][:0])
+        n_next = next_batch(x, y, order, start, batch_size, x_next, y_batch)
+        # The input layer has no delta: it gets a stand-in buffer that is left alone.
+        backward_update(weights[0], biases[0], v_w[0], v_b[0], deltas[0][:n],
+                        activations[0][:n], deltas[0][:n], grad_rows[0][0], eta, mu, l2, False,
+                        x_next[:n_next], zs[0][:n_next])
+        activate(zs[0][:n_next], activations[1][:n_next], softmax and last == 0)
+        activations[0][:n_next] = x_next[:n_next]
 
 
 @register_jitable
 def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
-                       softmax, zs, activations, deltas, grad_rows, y_batch):
+                       softmax, zs, activations, deltas, grad_rows, y_batch, x_next):
     """``sgd_epoch`` with the neurons of each large layer shared between threads."""
     last = len(weights) - 1
+    n = next_batch(x, y, order, -batch_size, batch_size, activations[0], y_batch)
+    forward_parallel_if_large(weights[0], biases[0], activations[0][:n], zs[0][:n],
+                              activations[1][:n], softmax and last == 0)
     for start in range(0, order.shape[0], batch_size):
         n = min(batch_size, order.shape[0] - start)
-        load_batch(x, y, order, start, n, activations, y_batch)
-        feedforward_parallel(weights, biases, zs, activations, n, softmax)
+        for layer in range(1, last + 1):
+            forward_parallel_if_large(weights[layer], biases[layer], activations[layer][:n],
+                                      zs[layer][:n], activations[layer + 1][:n],
+                                      softmax and layer == last)
         output_delta(activations[last + 1][:n], y_batch[:n], deltas[last][:n], cost, softmax)
         for layer in range(last, -1, -1):
+            if layer == 0:
+                n_next = next_batch(x, y, order, start, batch_size, x_next, y_batch)
+            else:
+                n_next = 0
+            a_next, z_next = x_next[:n_next], zs[layer][:n_next]
             if weights[layer].size >= PARALLEL_MIN_WEIGHTS:
                 backward_update_parallel(weights[layer], biases[layer], v_w[layer], v_b[layer],
                                          deltas[layer][:n], activations[layer][:n],
                                          deltas[max(layer - 1, 0)][:n], grad_rows[layer], eta,
-                                         mu, l2, layer > 0)
+                                         mu, l2, layer > 0, a_next, z_next)
             else:
                 backward_update(weights[layer], biases[layer], v_w[layer], v_b[layer],
                                 deltas[layer][:n], activations[layer][:n],
                                 deltas[max(layer - 1, 0)][:n], grad_rows[layer][0], eta, mu, l2,
-                                layer > 0)
+                                layer > 0, a_next, z_next)
+        activate(zs[0][:n_next], activations[1][:n_next], softmax and last == 0)
+        activations[0][:n_next] = x_next[:n_next]
 
 
 FUSED = SimpleNamespace(feedforward=_jit(feedforward), sgd_epoch=_jit(sgd_epoch))
@@ -359,10 +408,11 @@ class FastBackend:
         chunks = self.chunks or numba.get_num_threads()
         grad_rows = tuple(aligned_empty((chunks, n), dtype) for n in sizes[:-1])
         y_batch = aligned_empty((rows, y.shape[1]), y.dtype)
+        x_next = aligned_empty((rows, x.shape[1]), dtype)
         scalar = dtype.type  # a Python float learning rate would turn float32 sums into float64
         self.kernels.sgd_epoch(tuple(weights), tuple(biases), tuple(v_w), tuple(v_b), x, y, order,
                                batch_size, scalar(eta), scalar(mu), scalar(l2), cost, softmax,
-                               zs, activations, deltas, grad_rows, y_batch)
+                               zs, activations, deltas, grad_rows, y_batch, x_next)
 
 
 FAST = FastBackend(FUSED)

@@ -98,15 +98,18 @@ def test_parallel_layer_kernels_agree_with_serial(chunks, batch_size):
         z, a = np.empty((batch_size, n_out)), np.empty((batch_size, n_out))
         params = [w.copy(), b.copy(), v_w.copy(), v_b.copy()]
         delta_prev = np.empty_like(a_prev)
+        # the next batch's z, formed from each row right after its update
+        a_next, z_next = a_prev[::-1].copy(), np.empty((batch_size, n_out))
         if parallel:
             fast.forward_parallel(w, b, a_prev, z, a, False)
             fast.backward_update_parallel(*params, delta, a_prev, delta_prev,
-                                          np.empty((chunks, n_in)), 0.3, 0.9, 1e-3, True)
+                                          np.empty((chunks, n_in)), 0.3, 0.9, 1e-3, True,
+                                          a_next, z_next)
         else:
             loops.forward(w, b, a_prev, z, a, False)
             fast.backward_update(*params, delta, a_prev, delta_prev, np.empty(n_in), 0.3, 0.9,
-                                 1e-3, True)
-        results.append([z, a, delta_prev] + params)
+                                 1e-3, True, a_next, z_next)
+        results.append([z, a, delta_prev, z_next] + params)
     assert largest_difference(*results) <= TOL
 
 
