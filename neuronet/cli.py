@@ -104,6 +104,7 @@ def _cost(text):
 positive = _number(0, low_ok=False, what="a finite number > 0")
 non_negative = _number(0, low_ok=True, what="a finite number >= 0")
 momentum_range = _number(0, 1, low_ok=True, what="in [0, 1) (at 1 the velocity never decays)")
+decay_range = _number(0, math.nextafter(1, 2), low_ok=False, what="in (0, 1]")  # 1 included
 
 
 class Parser(argparse.ArgumentParser):
@@ -152,6 +153,9 @@ def _training_options(parser, *, epochs):
                        help="samples per SGD step; 1 is the post's pure SGD (default: %(default)s)")
     group.add_argument("--learning-rate", type=positive, default=NIELSEN["learning_rate"],
                        metavar="ETA", help="SGD step size eta (default: %(default)s)")
+    group.add_argument("--decay", type=decay_range, default=1.0, metavar="FACTOR",
+                       help="multiply the learning rate by FACTOR in (0, 1] after each epoch "
+                            "(default: %(default)s, constant)")
     group.add_argument("--momentum", type=momentum_range, default=0.0, metavar="MU",
                        help="momentum coefficient mu in [0, 1) (default: %(default)s)")
     group.add_argument("--weight-decay", type=non_negative, default=0.0, metavar="LAMBDA",
@@ -271,7 +275,8 @@ def _dashes(shape, sep="-"):
 def _describe(args, n_train, n_test, n_all):
     subset = f"{n_train:,} of {n_all:,}" if n_train < n_all else f"{n_train:,}"
     extras = "".join(f", {name} {short(value)}" for name, value in
-                     (("momentum", args.momentum), ("weight decay", args.weight_decay)) if value)
+                     (("momentum", args.momentum), ("weight decay", args.weight_decay),
+                      ("learning-rate decay", args.decay != 1 and args.decay)) if value)
     return (f"{_dashes(args.shape)} {args.output}/{args.cost} on {TITLES[args.dataset]} "
             f"({subset} train, {n_test:,} test), batch {args.batch_size}, learning rate "
             f"{short(args.learning_rate)}{extras}, seed {args.seed}")
@@ -299,7 +304,8 @@ def run_compare(args):
     (x, y), (x_test, y_test), n_all = _load_data(args, args.shape, args.train_size)
     targets = one_hot(y, args.shape[-1])
     settings = dict(learning_rate=args.learning_rate, batch_size=args.batch_size,
-                    momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed,
+                    momentum=args.momentum, weight_decay=args.weight_decay, decay=args.decay,
+                    seed=args.seed,
                     chunk=args.chunk)
     print(f"neuronet compare: {_describe(args, len(x), len(x_test), n_all)}")
 
@@ -388,7 +394,8 @@ def run_train(args):
 
     history = fit(net, x, targets, epochs=args.epochs, learning_rate=args.learning_rate,
                   batch_size=args.batch_size, momentum=args.momentum,
-                  weight_decay=args.weight_decay, validation=(x_test, y_test), seed=args.seed,
+                  weight_decay=args.weight_decay, decay=args.decay, validation=(x_test, y_test),
+                  seed=args.seed,
                   progress=True, on_epoch=row)
     right = round(history[-1].accuracy * len(x_test))
     print(f"final held-out accuracy: {100 * history[-1].accuracy:.2f} % ({right:,} of "

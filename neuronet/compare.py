@@ -48,7 +48,7 @@ class Lockstep:
 
 
 def lockstep(nets, x, targets, *, epochs, learning_rate, batch_size, momentum, weight_decay,
-             seed, chunk, test=None, on_epoch=None, bar_desc="training"):
+             seed, chunk, decay=1.0, test=None, on_epoch=None, bar_desc="training"):
     """Train ``nets`` (backend -> Network, same start) in lock-step; returns a Lockstep.
 
     Each epoch shuffles by ``numpy.random.default_rng(seed)`` as ``fit`` does; every net then takes
@@ -66,12 +66,13 @@ def lockstep(nets, x, targets, *, epochs, learning_rate, batch_size, momentum, w
     with progress_bar(epochs * math.ceil(len(x) / batch_size), bar_desc, "step") as bar:
         for epoch in range(1, epochs + 1):
             order = rng.permutation(len(x))
+            rate = learning_rate * decay ** (epoch - 1)  # as fit does
             seconds = dict.fromkeys(names, 0.0)
             for start in range(0, len(x), per_chunk):
                 part = order[start:start + per_chunk]
                 for name, net in nets.items():
                     begin = time.perf_counter()
-                    net.step(x, targets, learning_rate, order=part, **settings)
+                    net.step(x, targets, rate, order=part, **settings)
                     seconds[name] += time.perf_counter() - begin
                     if not all(np.isfinite(p).all() for p in net.weights + net.biases):
                         raise DivergenceError(

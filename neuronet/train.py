@@ -56,19 +56,23 @@ def evaluate(net, x, y):
 
 
 def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight_decay=0.0,
-        validation=None, seed=None, progress=False, on_epoch=None):
+        decay=1.0, validation=None, seed=None, progress=False, on_epoch=None):
     """Train ``net`` in place by mini-batch SGD; returns the history, one ``Epoch`` each.
 
     ``y`` holds integer labels (n,) or target rows (n, n_outputs). ``validation=(x, y)`` is
     scored after each epoch; without it the training set is. ``on_epoch(epoch)`` is called
     with each ``Epoch`` as soon as it is scored. ``weight_decay`` is the L2
-    coefficient lambda of (lambda/2) |w|^2 added to the cost (Nielsen's lmbda / n).
+    coefficient lambda of (lambda/2) |w|^2 added to the cost (Nielsen's lmbda / n). The
+    learning rate of epoch e is ``learning_rate * decay**(e - 1)``: a rate that shrinks lets the
+    last epochs settle instead of bouncing around the minimum (1.0 keeps it constant).
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a neuronet.Network, got {type(net).__name__}")
     check_count("epochs", epochs)
     check_count("batch_size", batch_size)
     check_rate("learning_rate", learning_rate)
+    if check_rate("decay", decay) > 1:
+        raise ValueError(f"decay must be in (0, 1], got {decay!r}; 1 keeps the rate constant")
     x, _ = check_array("x", x, net.sizes[0], net.dtype)
     targets = one_hot(y, net.sizes[-1])
     if len(targets) != len(x):
@@ -80,13 +84,14 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
     history = []
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(x))
+        rate = learning_rate * decay ** (epoch - 1)
         start = time.perf_counter()
         bar = tqdm(total=len(x), desc=f"epoch {epoch}/{epochs}", unit="sample", leave=False,
                    disable=None if progress else True)  # None: only on a terminal
         # Chunks hold whole mini-batches so that chunked training equals unchunked training.
         chunk = max(batch_size, CHUNK - CHUNK % batch_size)
         for first in range(0, len(x), chunk):
-            guarded_step(net, x, targets, learning_rate, order[first:first + chunk], epoch,
+            guarded_step(net, x, targets, rate, order[first:first + chunk], epoch,
                          first // batch_size, **settings)
             bar.update(min(chunk, len(x) - first))
         bar.close()

@@ -42,6 +42,16 @@ def test_fit_is_reproducible_and_the_same_in_both_backends():
     assert max(np.max(np.abs(a - b)) for a, b in zip(nets[0].weights, nets[1].weights)) <= 1e-12
 
 
+def test_decay_shrinks_the_learning_rate_each_epoch():
+    x, labels = blobs(40)
+    decayed, by_hand = Network((4, 3, 2), seed=0), Network((4, 3, 2), seed=0)
+    fit(decayed, x, labels, epochs=3, learning_rate=0.8, decay=0.5, batch_size=4, seed=1)
+    rng = np.random.default_rng(1)
+    for rate in (0.8, 0.4, 0.2):
+        by_hand.step(x, one_hot(labels, 2), rate, batch_size=4, order=rng.permutation(40))
+    assert all(np.array_equal(a, b) for a, b in zip(decayed.weights, by_hand.weights))
+
+
 def test_chunked_training_equals_one_pass(monkeypatch):
     # fit checks the parameters every CHUNK steps; the chunks must not change the arithmetic.
     import neuronet.train as train
@@ -87,6 +97,8 @@ def test_divergence_names_epoch_step_and_layer(monkeypatch, chunk):
     (dict(epochs=0, learning_rate=0.1), ValueError, "epochs must be an integer >= 1, got 0"),
     (dict(epochs=1, learning_rate=-1.0), ValueError, "learning_rate must be finite and > 0"),
     (dict(epochs=1, learning_rate=0.1, batch_size=0), ValueError, "batch_size must be an integer"),
+    (dict(epochs=1, learning_rate=0.1, decay=1.5), ValueError, r"decay must be in \(0, 1\], got 1.5"),
+    (dict(epochs=1, learning_rate=0.1, decay=0), ValueError, "decay must be finite and > 0"),
 ])
 def test_fit_bad_settings(kwargs, error, words):
     x, labels = blobs(10)
