@@ -140,7 +140,8 @@ class Torch:
     def feedforward(self, net, x):
         with self.torch.no_grad(), self._threads():
             a = self.torch.from_numpy(x)
-            for w, b in zip(self._tensors(net)[:len(net.weights)], self._tensors(net)[len(net.weights):]):
+            tensors, layers = self._tensors(net), len(net.weights)
+            for w, b in zip(tensors[:layers], tensors[layers:]):
                 a = self.torch.sigmoid(a @ w.T + b)
             return a.numpy()
 

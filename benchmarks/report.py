@@ -118,11 +118,16 @@ def contenders(shape_id, batch, dtype="float64"):
 
 
 def samples_per_second(impls, shape, batch, dtype, repeats, seconds):
-    """Best-of-``repeats`` samples/s of each implementation, the rounds interleaved."""
+    """Best-of-``repeats`` samples/s of each implementation, the rounds interleaved.
+
+    ``dtype`` is one dtype for all, or a dict giving each implementation's.
+    """
+    dtypes = dtype if isinstance(dtype, dict) else {name: dtype for name in impls}
+    data = {d: make_data(4000, shape, d) for d in set(dtypes.values())}
     nets, sizes, best = {}, {}, {}
-    x, y = make_data(4000, shape, dtype)
     for name, impl in impls.items():
-        nets[name] = make_net(shape, dtype)
+        x, y = data[dtypes[name]]
+        nets[name] = make_net(shape, dtypes[name])
         impl.sgd_epoch(nets[name], x, y, np.arange(batch), batch)  # compile or load the JIT
         start = time.perf_counter()
         impl.sgd_epoch(nets[name], x, y, np.arange(batch), batch)
@@ -131,6 +136,7 @@ def samples_per_second(impls, shape, batch, dtype, repeats, seconds):
         sizes[name], best[name] = steps * batch, float("inf")
     for _ in range(repeats):
         for name, impl in impls.items():
+            x, y = data[dtypes[name]]
             order = np.arange(sizes[name])
             start = time.perf_counter()
             impl.sgd_epoch(nets[name], x, y, order, batch)
@@ -242,12 +248,11 @@ def main(argv=None):
     float32 = {}
     for batch in BATCHES:
         impls = contenders("784-100-10", batch, "float32")
-        both = {"float64": {}, "float32": {}}
-        for _ in range(repeats):  # the two dtypes in alternation, so both see the same load
-            for dtype, best in both.items():
-                for name, rate in samples_per_second(impls, shape, batch, dtype, 1,
-                                                     seconds).items():
-                    best[name] = max(best.get(name, 0), rate)
+        # float64 and float32 side by side in the same rounds, so both see the same load
+        pairs = {(name, d): impl for name, impl in impls.items() for d in ("float64", "float32")}
+        rates = samples_per_second(pairs, shape, batch, {pair: pair[1] for pair in pairs},
+                                   repeats, seconds)
+        both = {d: {name: rates[name, d] for name in impls} for d in ("float64", "float32")}
         differences = check(impls, shape, batch, "float32")
         float32[batch] = both
         for name in impls:

@@ -10,14 +10,20 @@ so these kernels change the order of the work, not the arithmetic (same names, s
   the gradient ``grad_w[j, k] = mean_s delta[s, j] a_prev[s, k]`` (BP4) and updates the weight
   at once, so no (n_out, n_in) gradient array is written and read back. With one sample the
   gradient is not stored at all; with a mini-batch it lives in one row buffer ``grad_row``.
+  In the first layer the same pass, row j just updated, also forms the next batch's z[s, j],
+  so an SGD step reads the largest weight matrix once, not twice (``sgd_epoch``).
+* ``forward_neuron`` and ``gradient_row`` take four samples at a time, so each weight or
+  gradient loaded from memory feeds four multiply-adds (mini-batches are neuron-major: each
+  row of weights is used for the whole batch while it is in cache).
 * ``forward_parallel`` and ``backward_update_parallel`` split the neurons of a layer between
   threads with ``numba.prange``. BP2 sums over j, which the threads share out, so there the
   hidden deltas are formed first, from the old weights, split by blocks of k instead.
 
-``FUSED`` and ``PARALLEL`` hold the compiled epochs; the functions themselves stay plain Python
-(run them with ``NUMBA_DISABLE_JIT=1`` or call ``FUSED.sgd_epoch.py_func``), and the tests check
-them against the three plain kernels of ``loops``. Accumulators start from the arrays' dtype
-(``w.dtype.type(...)``), so float32 networks stay float32 throughout the weight loops.
+``FUSED`` and ``PARALLEL`` hold the compiled epochs (``LoopBackend(KERNELS)`` runs ``FUSED``);
+the functions themselves stay plain Python (run them with ``NUMBA_DISABLE_JIT=1`` or call
+``FUSED.sgd_epoch.py_func``), and the tests check them against the plain kernels of ``loops``.
+Accumulators start from the arrays' dtype (``w.dtype.type(...)``), so float32 networks stay
+float32 throughout the weight loops.
 """
 from types import SimpleNamespace
 
@@ -33,8 +39,9 @@ from .loops import output_delta
 K_BLOCK = 64
 
 # Handing a layer to the threads costs a few microseconds; a 784-30 layer (23,520 weights) takes
-# about 3 us a pass on one core and gained nothing from two in the prototype (0.8x), while output
-# layers such as 100-10 are smaller still. Below this many weights a layer stays on one thread.
+# about 3 us a pass on one core (9 us measured for 784-100) and gained nothing from two in the
+# prototype (0.8x); output layers such as 100-10 are smaller still. Below this many weights a
+# layer stays on one thread.
 PARALLEL_MIN_WEIGHTS = 32_768
 
 _FASTMATH = {"reassoc", "contract"}  # the flags of loops.KERNELS, for the reasons given there
@@ -77,7 +84,7 @@ def update_row_one_sample(w, b, v_w, v_b, j, d, a_prev, eta, mu, l2):
 
 @register_jitable
 def gradient_row(delta, a_prev, j, grad_row):
-    r"""BP3, BP4 for neuron j: grad_row[k] = mean_s delta[s, j] a_prev[s, k]; returns mean_s delta[s, j].
+    r"""BP3, BP4 for neuron j: grad_row[k] = mean_s delta[s, j] a_prev[s, k], returning mean_s delta[s, j].
 
     Four samples at a time, so each load and store of grad_row[k] carries four multiply-adds.
     """
@@ -340,7 +347,8 @@ def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, 
 
 
 FUSED = SimpleNamespace(feedforward=_jit(feedforward), sgd_epoch=_jit(sgd_epoch))
-PARALLEL = SimpleNamespace(feedforward=_jit(feedforward_parallel), sgd_epoch=_jit(sgd_epoch_parallel))
+PARALLEL = SimpleNamespace(feedforward=_jit(feedforward_parallel),
+                           sgd_epoch=_jit(sgd_epoch_parallel))
 
 
 def aligned_empty(shape, dtype, align=64):
