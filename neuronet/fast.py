@@ -354,8 +354,9 @@ PARALLEL = SimpleNamespace(feedforward=_jit(feedforward_parallel),
 def aligned_empty(shape, dtype, align=64):
     """An uninitialised C-contiguous array whose data starts on an ``align``-byte boundary.
 
-    numpy only promises 16 bytes; a row that straddles cache lines differently from run to run
-    made the kernels up to 1.6x slower in the prototype (issue 4), so buffers start on a line.
+    numpy only promises 16 bytes, and vector loads that straddle cache lines cost: parameters 8
+    bytes off a line made the fused epoch 1.02 to 1.19x slower here (``benchmarks/checks.py``),
+    up to 1.6x in the prototype of issue 4. Buffers here start on a line.
     """
     dtype = np.dtype(dtype)
     size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize

@@ -1,0 +1,57 @@
+"""Two of issue 4's prototype facts, checked on this machine: fastmath and 64-byte alignment.
+
+    python benchmarks/checks.py
+
+Times the fused loops (784-100-10, float64, momentum 0.9) three ways in interleaved rounds,
+best of 40: as shipped (fastmath={"reassoc", "contract"}, parameters on 64-byte boundaries),
+with the parameters 8 bytes past a boundary, and compiled without fastmath.
+"""
+import time
+from types import SimpleNamespace
+
+import numba
+import numpy as np
+
+from neuronet import Network, fast
+
+
+def misaligned(array):
+    """A copy of a float64 array that starts 8 bytes past a 64-byte boundary."""
+    raw = np.empty(array.size * 8 + 64, np.uint8)
+    offset = -raw.ctypes.data % 64 + 8
+    out = raw[offset:offset + array.size * 8].view(np.float64).reshape(array.shape)
+    out[...] = array
+    return out
+
+
+def main(rounds=40):
+    no_fastmath = fast.FastBackend(SimpleNamespace(sgd_epoch=numba.njit(fast.sgd_epoch)))
+    variants = {"as shipped": (fast.FAST, fast.aligned_copy),
+                "misaligned by 8 bytes": (fast.FAST, misaligned),
+                "no fastmath": (no_fastmath, fast.aligned_copy)}
+    rng = np.random.default_rng(0)
+    x = fast.aligned_copy(rng.random((1000, 784)))
+    y = fast.aligned_copy(np.eye(10)[rng.integers(0, 10, 1000)])
+    print("| batch | variant | samples/s | time / as shipped |\n|---:|---|---:|---:|")
+    for batch in (1, 10, 100):
+        nets, best = {}, {}
+        for name, (backend, place) in variants.items():
+            net = Network((784, 100, 10), seed=1)
+            net.weights = [place(w) for w in net.weights]
+            net.velocity_w = [place(v) for v in net.velocity_w]
+            nets[name], best[name] = net, float("inf")
+        samples = {1: 100, 10: 300, 100: 1000}[batch]
+        for _ in range(rounds + 1):  # the first round compiles
+            for name, (backend, _) in variants.items():
+                net = nets[name]
+                start = time.perf_counter()
+                backend.sgd_epoch(net.weights, net.biases, net.velocity_w, net.velocity_b, x, y,
+                                  np.arange(samples), batch, 0.1, 0.9, 1e-4, 0, False)
+                best[name] = min(best[name], time.perf_counter() - start)
+        for name, seconds in best.items():
+            print(f"| {batch} | {name} | {samples / seconds:,.0f} "
+                  f"| {seconds / best['as shipped']:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
