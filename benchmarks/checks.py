@@ -1,4 +1,4 @@
-"""Two of issue 4's prototype facts, checked on this machine: fastmath and 64-byte alignment.
+"""Two of issue 4's prototype facts checked on this machine, and the memory floor of batch 1.
 
     python benchmarks/checks.py
 
@@ -53,5 +53,31 @@ def main(rounds=40):
                   f"| {seconds / best['as shipped']:.2f} |", flush=True)
 
 
+@numba.njit(cache=True, fastmath={"reassoc", "contract"})
+def _update_pass(w, b, v_w, v_b, d, a_prev, repeats):
+    """Only the momentum update of batch-1 SGD on every row: what a step cannot do without."""
+    for _ in range(repeats):
+        for j in range(w.shape[0]):
+            fast.update_row_one_sample(w, b, v_w, v_b, j, d[j], a_prev, 1e-9, 0.9, 1e-4)
+
+
+def update_floor(rounds=40, repeats=100):
+    """Seconds per step of the update pass alone on 784-100 (w and v: 2 x 627 kB)."""
+    rng = np.random.default_rng(0)
+    w, v_w = fast.aligned_copy(rng.normal(0, 0.03, (100, 784))), fast.aligned_empty((100, 784), float)
+    v_w[...] = 0
+    b, v_b, d, a_prev = np.zeros(100), np.zeros(100), rng.normal(0, 0.1, 100), rng.random(784)
+    _update_pass(w, b, v_w, v_b, d, a_prev, 1)
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        _update_pass(w, b, v_w, v_b, d, a_prev, repeats)
+        best = min(best, (time.perf_counter() - start) / repeats)
+    moved = 4 * w.nbytes  # w and v, each read and written
+    print(f"\nUpdate pass alone, 784-100, float64: {best * 1e6:.1f} us a step, "
+          f"{moved / best / 1e9:.0f} GB/s of w and v moved, at most {1 / best:,.0f} steps/s")
+
+
 if __name__ == "__main__":
     main()
+    update_floor()
