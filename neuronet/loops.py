@@ -198,8 +198,8 @@ class LoopBackend:
                   softmax):
         if self.fused and self.kernels is KERNELS:
             # Compiled, the fused kernels of ``fast`` do the same steps in fewer passes over the
-            # weights (1.2 to 3x faster, ``python benchmarks/report.py``); the plain
-            # ``sgd_epoch`` below stays the reference they are tested against.
+            # weights: about 3x faster at batch 1, from even to 1.6x at batch 100
+            # (benchmarks/RESULTS.md); the plain ``sgd_epoch`` below stays their reference.
             from .fast import FAST
             return FAST.sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2,
                                   cost, softmax)
