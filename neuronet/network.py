@@ -17,6 +17,7 @@ from numbers import Real
 import numpy as np
 
 from .activations import COSTS, OUTPUTS, cost as cost_per_sample
+from .fast import aligned_copy
 from .loops import KERNELS, PLAIN, LoopBackend
 from .vectorized import VectorizedBackend
 
@@ -112,10 +113,10 @@ class Network:
         self.weights, self.biases = [], []
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
             w, b = make(rng, n_out, n_in)
-            self.weights.append(w.astype(self.dtype))
-            self.biases.append(b.astype(self.dtype))
-        self.velocity_w = [np.zeros_like(w) for w in self.weights]
-        self.velocity_b = [np.zeros_like(b) for b in self.biases]
+            self.weights.append(aligned_copy(w.astype(self.dtype)))
+            self.biases.append(aligned_copy(b.astype(self.dtype)))
+        self.velocity_w = [aligned_copy(np.zeros_like(w)) for w in self.weights]
+        self.velocity_b = [aligned_copy(np.zeros_like(b)) for b in self.biases]
 
     def __repr__(self):
         return (f"Network({self.sizes}, backend={self.backend!r}, output={self.output!r}, "
