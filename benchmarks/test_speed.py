@@ -26,15 +26,28 @@ SECONDS_PER_BENCHMARK = 0.5
 EPOCH, EPOCH_QUICK = 200, 20
 
 
-def implementation(name, shape_id, batch, layers=False):
-    """The implementation, or a skip that names why it is not in this group."""
-    if name == "python" and (shape_id, batch) != SMALLEST:
-        pytest.skip("python: smallest case only (784-30-10, batch 1)")
+def implementation(name):
+    """The implementation, or a skip naming the optional peer that is not installed."""
     if name not in IMPLEMENTATIONS:
         pytest.skip(f"{name} is not installed")
-    if layers and name in ("loops", "loops-prange", "torch"):
-        pytest.skip(f"{name} has no separate layer kernels (see the sgd-step group)")
     return IMPLEMENTATIONS[name]
+
+
+def cases(*, layers=False, python=True):
+    """(name, shape_id, batch) for every implementation that has this piece of work: the python
+    backend on the smallest case only, and the fused kernels and PyTorch have no separate
+    backward and update (the sgd-step group times them)."""
+    params = []
+    for shape_id in SHAPES:
+        for batch in BATCHES:
+            for name in NAMES:
+                if name == "python" and (not python or (shape_id, batch) != SMALLEST):
+                    continue
+                if layers and name in ("loops", "loops-prange", "torch"):
+                    continue
+                params.append(pytest.param(name, shape_id, batch,
+                                           id=f"{shape_id}-batch{batch}-{name}"))
+    return pytest.mark.parametrize("name,shape_id,batch", params)
 
 
 def run(benchmark, quick, target, setup):
@@ -86,19 +99,13 @@ def epoch_size(quick):
     return EPOCH_QUICK if quick else EPOCH
 
 
-names = pytest.mark.parametrize("name", NAMES)
-cases = pytest.mark.parametrize("shape_id,batch", [(s, n) for s in SHAPES for n in BATCHES],
-                                ids=[f"{s}-batch{n}" for s in SHAPES for n in BATCHES])
-
-
 def group(benchmark, work, shape_id, batch):
     benchmark.group = f"{work} {shape_id} batch {batch}"
 
 
-@cases
-@names
+@cases()
 def test_forward(benchmark, quick, reference, name, shape_id, batch):
-    impl = implementation(name, shape_id, batch)
+    impl = implementation(name)
     group(benchmark, "forward", shape_id, batch)
     shape = SHAPES[shape_id]
     net = make_net(shape)
@@ -109,10 +116,9 @@ def test_forward(benchmark, quick, reference, name, shape_id, batch):
     assert largest_difference([got], [want]) <= TOL.get(name, 1e-12)
 
 
-@cases
-@names
+@cases(layers=True)
 def test_backward(benchmark, quick, reference, name, shape_id, batch):
-    impl = implementation(name, shape_id, batch, layers=True)
+    impl = implementation(name)
     group(benchmark, "backward", shape_id, batch)
     shape = SHAPES[shape_id]
     net = make_net(shape)
@@ -125,10 +131,9 @@ def test_backward(benchmark, quick, reference, name, shape_id, batch):
     assert largest_difference(got, want) <= TOL.get(name, 1e-12)
 
 
-@cases
-@names
+@cases(layers=True)
 def test_update(benchmark, quick, reference, name, shape_id, batch):
-    impl = implementation(name, shape_id, batch, layers=True)
+    impl = implementation(name)
     group(benchmark, "update", shape_id, batch)
     shape = SHAPES[shape_id]
     fresh, net = make_net(shape), make_net(shape)
@@ -158,25 +163,21 @@ def sgd(benchmark, quick, reference, name, shape_id, batch, work, n):
         return state(ref)
 
     want = reference.get((work, shape_id, batch, n), reference_epoch)
-    impl = IMPLEMENTATIONS[name]
+    impl = implementation(name)
     run(benchmark, quick, impl.sgd_epoch, lambda: (restore(net, fresh), x, y, order, batch))
     assert largest_difference(state(net), want) <= TOL.get(name, 1e-12)
 
 
-@cases
-@names
+@cases()
 def test_sgd_step(benchmark, quick, reference, name, shape_id, batch):
-    implementation(name, shape_id, batch)
+    implementation(name)
     group(benchmark, "sgd-step", shape_id, batch)
     sgd(benchmark, quick, reference, name, shape_id, batch, "sgd-step", batch)
 
 
-@cases
-@names
+@cases(python=False)  # a python epoch takes minutes; the sgd-step group times it
 def test_epoch(benchmark, quick, reference, name, shape_id, batch):
-    implementation(name, shape_id, batch)
-    if name == "python":
-        pytest.skip("python: an epoch takes minutes; see the sgd-step group")
+    implementation(name)
     n = epoch_size(quick)
     group(benchmark, f"epoch of {n}", shape_id, batch)
     sgd(benchmark, quick, reference, name, shape_id, batch, "epoch", n)
