@@ -28,11 +28,10 @@ float32 throughout the weight loops.
 from types import SimpleNamespace
 
 import numba
-import numpy as np
 from numba.extending import register_jitable
 
 from .activations import sigmoid, sigmoid_prime, softmax_row
-from .loops import output_delta
+from .loops import LoopBackend, aligned_copy, aligned_empty, output_delta  # noqa: F401
 
 # Hidden deltas in the parallel kernel are split in blocks of this many inputs k: 64 float64 are
 # 8 cache lines, enough to vectorize and few enough that 784 inputs make 13 blocks for 2 threads.
@@ -351,27 +350,6 @@ PARALLEL = SimpleNamespace(feedforward=_jit(feedforward_parallel),
                            sgd_epoch=_jit(sgd_epoch_parallel))
 
 
-def aligned_empty(shape, dtype, align=64):
-    """An uninitialised C-contiguous array whose data starts on an ``align``-byte boundary.
-
-    numpy only promises 16 bytes, and vector loads that straddle cache lines cost: parameters 8
-    bytes off a line made the fused epoch 1.02 to 1.19x slower here (``benchmarks/checks.py``),
-    up to 1.6x in the prototype of issue 4. Buffers here start on a line.
-    """
-    dtype = np.dtype(dtype)
-    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    raw = np.empty(size + align, np.uint8)
-    offset = -raw.ctypes.data % align
-    return raw[offset:offset + size].view(dtype).reshape(shape)
-
-
-def aligned_copy(array, align=64):
-    """``array`` copied into a fresh aligned buffer (see ``aligned_empty``)."""
-    out = aligned_empty(array.shape, array.dtype, align)
-    out[...] = array
-    return out
-
-
 def launch_threads():
     """Start numba's thread pool before ``PARALLEL`` runs.
 
@@ -384,7 +362,7 @@ def launch_threads():
     _launch_threads()
 
 
-class FastBackend:
+class FastBackend(LoopBackend):
     """The fused kernels behind ``LoopBackend``'s interface (``FUSED`` or ``PARALLEL``)."""
 
     def __init__(self, kernels, chunks=None):
@@ -392,21 +370,6 @@ class FastBackend:
         self.chunks = chunks
         if kernels is PARALLEL:
             launch_threads()
-
-    @staticmethod
-    def _buffers(sizes, rows, dtype):
-        """Per-layer work arrays for a batch of ``rows`` samples: zs, activations, deltas."""
-        zs = tuple(aligned_empty((rows, n), dtype) for n in sizes[1:])
-        activations = tuple(aligned_empty((rows, n), dtype) for n in sizes)
-        deltas = tuple(aligned_empty((rows, n), dtype) for n in sizes[1:])
-        return zs, activations, deltas
-
-    def feedforward(self, weights, biases, x, softmax):
-        sizes = [x.shape[1]] + [w.shape[0] for w in weights]
-        zs, activations, _ = self._buffers(sizes, x.shape[0], x.dtype)
-        activations[0][:] = x
-        self.kernels.feedforward(tuple(weights), tuple(biases), zs, activations, x.shape[0], softmax)
-        return list(activations)
 
     def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
                   softmax):

@@ -17,8 +17,7 @@ from numbers import Real
 import numpy as np
 
 from .activations import COSTS, OUTPUTS, cost as cost_per_sample
-from .fast import aligned_copy
-from .loops import KERNELS, PLAIN, LoopBackend
+from .loops import KERNELS, PLAIN, LoopBackend, aligned_copy
 from .vectorized import VectorizedBackend
 
 BACKENDS = {"loops": LoopBackend(KERNELS), "python": LoopBackend(PLAIN),
