@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
+from .network import check_array, check_settings
 from .train import DivergenceError, evaluate
 
 AGREE = 1e-9         # largest parameter difference still called agreement (float64 rounds at 1e-16)
@@ -60,19 +61,22 @@ def lockstep(nets, x, targets, *, epochs, learning_rate, batch_size, momentum, w
     names = list(nets)
     first = nets[names[0]]
     record = Lockstep({n: [] for n in names}, {n: [] for n in names})
-    settings = dict(batch_size=batch_size, momentum=momentum, weight_decay=weight_decay)
+    # Checked once here; the chunks go through the networks' unchecked _sgd.
+    eta, mu, l2 = check_settings(learning_rate, momentum, weight_decay)
+    x, _ = check_array("x", x, first.sizes[0], first.dtype)
+    targets, _ = check_array("targets", targets, first.sizes[-1], first.dtype)
     rng = np.random.default_rng(seed)
     per_chunk = chunk * batch_size
     with progress_bar(epochs * math.ceil(len(x) / batch_size), bar_desc, "step") as bar:
         for epoch in range(1, epochs + 1):
             order = rng.permutation(len(x))
-            rate = learning_rate * decay ** (epoch - 1)  # as fit does
+            rate = eta * decay ** (epoch - 1)  # as fit does
             seconds = dict.fromkeys(names, 0.0)
             for start in range(0, len(x), per_chunk):
                 part = order[start:start + per_chunk]
                 for name, net in nets.items():
                     begin = time.perf_counter()
-                    net.step(x, targets, rate, order=part, **settings)
+                    net._sgd(x, targets, rate, mu, l2, batch_size, part)
                     seconds[name] += time.perf_counter() - begin
                     if not all(np.isfinite(p).all() for p in net.weights + net.biases):
                         raise DivergenceError(

@@ -61,6 +61,15 @@ def check_count(name, value):
     return int(value)
 
 
+def check_settings(learning_rate, momentum, weight_decay):
+    """(eta, mu, l2) for SGD: eta > 0, 0 <= mu < 1, l2 >= 0, all finite."""
+    eta = check_rate("learning_rate", learning_rate)
+    mu = check_rate("momentum", momentum, allow_zero=True)
+    if mu >= 1:
+        raise ValueError(f"momentum must be < 1 or the velocity never decays, got {mu!r}")
+    return eta, mu, check_rate("weight_decay", weight_decay, allow_zero=True)
+
+
 def check_array(name, value, n_cols, dtype):
     """A 1-D (one sample) or 2-D (rows of samples) finite real array with n_cols columns.
 
@@ -183,11 +192,7 @@ class Network:
     def step(self, x, y, learning_rate, *, momentum=0.0, weight_decay=0.0, batch_size=None,
              order=None):
         """SGD over the rows of x and y in mini-batches (all rows at once by default), in place."""
-        eta = check_rate("learning_rate", learning_rate)
-        mu = check_rate("momentum", momentum, allow_zero=True)
-        l2 = check_rate("weight_decay", weight_decay, allow_zero=True)
-        if mu >= 1:
-            raise ValueError(f"momentum must be < 1 or the velocity never decays, got {mu!r}")
+        eta, mu, l2 = check_settings(learning_rate, momentum, weight_decay)
         x, y = self._pair(x, y)
         batch_size = check_count("batch_size", x.shape[0] if batch_size is None else batch_size)
         order = np.arange(x.shape[0]) if order is None else np.asarray(order)
@@ -196,7 +201,11 @@ class Network:
             # The compiled kernels do not check bounds: a bad index would read foreign memory.
             raise ValueError(f"order must be a 1-D array of row indices from 0 to {x.shape[0] - 1},"
                              f" got dtype {order.dtype}, shape {order.shape}")
-        order = order.astype(np.int64, copy=False)
+        self._sgd(x, y, eta, mu, l2, batch_size, order.astype(np.int64, copy=False))
+
+    def _sgd(self, x, y, eta, mu, l2, batch_size, order):
+        """``step`` with arguments already checked: for training loops that check x and y once,
+        not at every chunk (a finiteness pass over all of MNIST takes about 0.1 s)."""
         weights, biases = self.parameters()
         self._run().sgd_epoch(weights, biases, self.velocity_w, self.velocity_b, x, y, order,
                               batch_size, eta, mu, l2, COSTS[self.cost],

@@ -15,9 +15,9 @@ import numpy as np
 from tqdm import tqdm
 
 from .activations import COSTS, cost as cost_per_sample
-from .network import Network, check_array, check_count, check_rate
+from .network import Network, check_array, check_count, check_rate, check_settings
 
-CHUNK = 2000  # steps between finiteness checks; a check costs one pass over the parameters
+CHUNK = 10_000  # samples between finiteness checks; a check copies and scans the parameters
 
 
 class DivergenceError(FloatingPointError):
@@ -69,30 +69,30 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
     if not isinstance(net, Network):
         raise TypeError(f"net must be a neuronet.Network, got {type(net).__name__}")
     check_count("epochs", epochs)
-    check_count("batch_size", batch_size)
-    check_rate("learning_rate", learning_rate)
+    batch_size = check_count("batch_size", batch_size)
+    eta, mu, l2 = check_settings(learning_rate, momentum, weight_decay)
     if check_rate("decay", decay) > 1:
         raise ValueError(f"decay must be in (0, 1], got {decay!r}; 1 keeps the rate constant")
+    # Checked once here: the chunks below go through the network's unchecked _sgd.
     x, _ = check_array("x", x, net.sizes[0], net.dtype)
-    targets = one_hot(y, net.sizes[-1])
+    targets, _ = check_array("y", one_hot(y, net.sizes[-1]), net.sizes[-1], net.dtype)
     if len(targets) != len(x):
         raise ValueError(f"x has {len(x)} samples but y has {len(targets)}; give one label per "
                          "sample")
     x_val, y_val = (x, targets) if validation is None else validation
-    settings = dict(momentum=momentum, weight_decay=weight_decay, batch_size=batch_size)
     rng = np.random.default_rng(seed)
     history = []
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(x))
-        rate = learning_rate * decay ** (epoch - 1)
+        rate = eta * decay ** (epoch - 1)
         start = time.perf_counter()
         bar = tqdm(total=len(x), desc=f"epoch {epoch}/{epochs}", unit="sample", leave=False,
                    disable=None if progress else True)  # None: only on a terminal
         # Chunks hold whole mini-batches so that chunked training equals unchunked training.
         chunk = max(batch_size, CHUNK - CHUNK % batch_size)
         for first in range(0, len(x), chunk):
-            guarded_step(net, x, targets, rate, order[first:first + chunk], epoch,
-                         first // batch_size, **settings)
+            guarded_step(net, x, targets, order[first:first + chunk], epoch, first // batch_size,
+                         rate, mu, l2, batch_size)
             bar.update(min(chunk, len(x) - first))
         bar.close()
         seconds = time.perf_counter() - start
@@ -102,22 +102,21 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
     return history
 
 
-def guarded_step(net, x, y, learning_rate, order, epoch, first_step, *, batch_size, **settings):
-    """``net.step`` over the rows in ``order``, raising DivergenceError if a value turns non-finite."""
+def guarded_step(net, x, y, order, epoch, first_step, eta, mu, l2, batch_size):
+    """SGD over the rows in ``order``, raising DivergenceError if a value turns non-finite."""
     snapshot = _state(net)
-    net.step(x, y, learning_rate, batch_size=batch_size, order=order, **settings)
+    net._sgd(x, y, eta, mu, l2, batch_size, order)
     if _all_finite(net):
         return
     _restore(net, snapshot)  # replay one mini-batch at a time to find the first bad step
     for i, start in enumerate(range(0, len(order), batch_size)):
-        net.step(x, y, learning_rate, batch_size=batch_size, order=order[start:start + batch_size],
-                 **settings)
+        net._sgd(x, y, eta, mu, l2, batch_size, order[start:start + batch_size])
         for layer, (w, b) in enumerate(zip(net.weights, net.biases)):
             if not (np.isfinite(w).all() and np.isfinite(b).all()):
                 raise DivergenceError(
                     f"training diverged at epoch {epoch}, step {first_step + i + 1} (of the "
                     f"epoch): layer {layer}'s weights or biases became NaN or infinite. Lower the "
-                    f"learning rate (now {learning_rate}) or the momentum, or scale the inputs "
+                    f"learning rate (now {eta}) or the momentum, or scale the inputs "
                     "to [0, 1]")
     raise AssertionError("a chunk diverged but its replay did not")  # non-deterministic kernels
 
