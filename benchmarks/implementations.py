@@ -26,20 +26,20 @@ COST, SOFTMAX = COSTS["quadratic"], False
 
 
 def make_net(shape, dtype="float64", seed=0):
-    """A fresh network with its parameters on 64-byte boundaries (see ``fast.aligned_empty``)."""
+    """A fresh network with its parameters on 64-byte boundaries (see ``loops.aligned_empty``)."""
     net = Network(shape, seed=seed, dtype=dtype)
-    net.weights = [fast.aligned_copy(w) for w in net.weights]
-    net.biases = [fast.aligned_copy(b) for b in net.biases]
-    net.velocity_w = [fast.aligned_copy(v) for v in net.velocity_w]
-    net.velocity_b = [fast.aligned_copy(v) for v in net.velocity_b]
+    net.weights = [loops.aligned_copy(w) for w in net.weights]
+    net.biases = [loops.aligned_copy(b) for b in net.biases]
+    net.velocity_w = [loops.aligned_copy(v) for v in net.velocity_w]
+    net.velocity_b = [loops.aligned_copy(v) for v in net.velocity_b]
     return net
 
 
 def make_data(n, shape, dtype="float64", seed=1):
     """n MNIST-shaped samples: inputs in [0, 1), one-hot targets."""
     rng = np.random.default_rng(seed)
-    x = fast.aligned_copy(rng.random((n, shape[0])).astype(dtype))
-    y = fast.aligned_copy(np.eye(shape[-1], dtype=dtype)[rng.integers(0, shape[-1], n)])
+    x = loops.aligned_copy(rng.random((n, shape[0])).astype(dtype))
+    y = loops.aligned_copy(np.eye(shape[-1], dtype=dtype)[rng.integers(0, shape[-1], n)])
     return x, y
 
 

@@ -31,7 +31,7 @@ import numba
 from numba.extending import register_jitable
 
 from .activations import sigmoid, sigmoid_prime, softmax_row
-from .loops import LoopBackend, aligned_copy, aligned_empty, output_delta  # noqa: F401
+from .loops import LoopBackend, aligned_empty, output_delta
 
 # Hidden deltas in the parallel kernel are split in blocks of this many inputs k: 64 float64 are
 # 8 cache lines, enough to vectorize and few enough that 784 inputs make 13 blocks for 2 threads.
