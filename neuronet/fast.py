@@ -232,14 +232,6 @@ def backward_update_parallel(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row
 
 
 @register_jitable
-def load_batch(x, y, order, start, n, activations, y_batch):
-    """Copy the rows order[start:start + n] of x and y into the batch buffers."""
-    for s in range(n):
-        activations[0][s, :] = x[order[start + s]]
-        y_batch[s, :] = y[order[start + s]]
-
-
-@register_jitable
 def feedforward(weights, biases, zs, activations, n, softmax):
     """``loops.feedforward`` by the sample-blocked ``forward``."""
     last = len(weights) - 1
