@@ -55,12 +55,14 @@ def largest_difference(arrays_a, arrays_b):
 
 @numba.njit(cache=True, fastmath={"reassoc", "contract"})
 def _backward_layers(weights, activations, deltas, grad_w, grad_b, y, cost, softmax):
-    """BP1 then BP2-BP4 layer by layer with the plain kernels (``loops.backprop`` minus its forward)."""
+    """BP1 then BP2-BP4 layer by layer with the plain kernels (``loops.backprop`` minus its
+    forward; no dropout: each mask is a slice with no rows)."""
     last = len(weights) - 1
     loops.output_delta(activations[last + 1], y, deltas[last], cost, softmax)
     for layer in range(last, -1, -1):
         loops.backward(weights[layer], deltas[layer], activations[layer], grad_w[layer],
-                       grad_b[layer], deltas[max(layer - 1, 0)], layer > 0)
+                       grad_b[layer], deltas[max(layer - 1, 0)], layer > 0,
+                       activations[layer][:0])
 
 
 @numba.njit(cache=True, fastmath={"reassoc", "contract"})

@@ -43,6 +43,24 @@ def sigmoid_prime(a):
 
 
 @register_jitable
+def sigmoid_prime_kept(a, m):
+    r"""m sigma'(z) for a neuron under dropout, from its output a = m sigma(z).
+
+    m is the dropout mask: 0 for a dropped neuron (no error flows back through it) or 1/p for a
+    kept one, p the probability of keeping it. m sigma (1 - sigma) = a (1 - a / m), no exp.
+    """
+    if m == 0:
+        return a * 0
+    return a * (1 - a / m)
+
+
+def sigmoid_prime_kept_array(a, m):
+    """The same, element-wise: a (1 - a / m) where m != 0, else 0."""
+    kept = m != 0
+    return np.where(kept, a * (1 - a / np.where(kept, m, 1)), 0)
+
+
+@register_jitable
 def softmax_row(z, a):
     r"""a[j] = e^{z[j] - m} / sum_i e^{z[i] - m}, with m = max z so no exp overflows."""
     m = z[0]

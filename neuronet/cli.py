@@ -105,6 +105,7 @@ positive = _number(0, low_ok=False, what="a finite number > 0")
 non_negative = _number(0, low_ok=True, what="a finite number >= 0")
 momentum_range = _number(0, 1, low_ok=True, what="in [0, 1) (at 1 the velocity never decays)")
 decay_range = _number(0, math.nextafter(1, 2), low_ok=False, what="in (0, 1]")  # 1 included
+dropout_range = _number(0, 1, low_ok=True, what="in [0, 1) (the chance of dropping a neuron)")
 
 
 class Parser(argparse.ArgumentParser):
@@ -189,6 +190,12 @@ def build_parser():
                                 description=run_train.__doc__)
     _network_options(train)
     _training_options(train, epochs=30)
+    dropout = train.add_argument_group("dropout (Hinton et al. 2012: 0.5 hidden, 0.2 inputs)")
+    dropout.add_argument("--dropout", type=dropout_range, default=0.0, metavar="RATE",
+                         help="chance that a hidden neuron sits out a training step, drawn afresh "
+                              "for each sample (default: %(default)s, none)")
+    dropout.add_argument("--input-dropout", type=dropout_range, default=0.0, metavar="RATE",
+                         help="the same for each input pixel (default: %(default)s, none)")
     train.add_argument("--backend", choices=tuple(BACKENDS), default="loops",
                        help="how the arithmetic is done (default: %(default)s)")
     train.add_argument("--save", type=_writable, metavar="FILE.npz",
@@ -276,7 +283,9 @@ def _describe(args, n_train, n_test, n_all):
     subset = f"{n_train:,} of {n_all:,}" if n_train < n_all else f"{n_train:,}"
     extras = "".join(f", {name} {short(value)}" for name, value in
                      (("momentum", args.momentum), ("weight decay", args.weight_decay),
-                      ("learning-rate decay", args.decay != 1 and args.decay)) if value)
+                      ("learning-rate decay", args.decay != 1 and args.decay),
+                      ("dropout", getattr(args, "dropout", 0)),  # train only
+                      ("input dropout", getattr(args, "input_dropout", 0))) if value)
     return (f"{_dashes(args.shape)} {args.output}/{args.cost} on {TITLES[args.dataset]} "
             f"({subset} train, {n_test:,} test), batch {args.batch_size}, learning rate "
             f"{short(args.learning_rate)}{extras}, seed {args.seed}")
@@ -394,8 +403,8 @@ def run_train(args):
 
     history = fit(net, x, targets, epochs=args.epochs, learning_rate=args.learning_rate,
                   batch_size=args.batch_size, momentum=args.momentum,
-                  weight_decay=args.weight_decay, decay=args.decay, validation=(x_test, y_test),
-                  seed=args.seed,
+                  weight_decay=args.weight_decay, decay=args.decay, dropout=args.dropout,
+                  input_dropout=args.input_dropout, validation=(x_test, y_test), seed=args.seed,
                   progress=True, on_epoch=row)
     right = round(history[-1].accuracy * len(x_test))
     print(f"final held-out accuracy: {100 * history[-1].accuracy:.2f} % ({right:,} of "

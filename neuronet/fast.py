@@ -30,8 +30,8 @@ from types import SimpleNamespace
 import numba
 from numba.extending import register_jitable
 
-from .activations import sigmoid, sigmoid_prime, softmax_row
-from .loops import LoopBackend, aligned_empty, output_delta
+from .activations import sigmoid, softmax_row
+from .loops import LoopBackend, aligned_empty, drop, drop_layer, hidden_prime, no_masks, output_delta
 
 # Hidden deltas in the parallel kernel are split in blocks of this many inputs k: 64 float64 are
 # 8 cache lines, enough to vectorize and few enough that 784 inputs make 13 blocks for 2 threads.
@@ -112,23 +112,24 @@ def gradient_row(delta, a_prev, j, grad_row):
 
 
 @register_jitable
-def hidden_deltas_finish(a_prev, delta_prev):
-    r"""BP2's last factor: delta_prev[s, k] *= sigma'(z[s, k]) = a_prev[s, k] (1 - a_prev[s, k])."""
+def hidden_deltas_finish(a_prev, delta_prev, mask_prev):
+    r"""BP2's last factor: delta_prev[s, k] *= sigma'(z[s, k]) = a_prev[s, k] (1 - a_prev[s, k])
+    (times the dropout mask, if ``mask_prev`` has rows)."""
     for s in range(delta_prev.shape[0]):
         for k in range(delta_prev.shape[1]):
-            delta_prev[s, k] *= sigmoid_prime(a_prev[s, k])
+            delta_prev[s, k] *= hidden_prime(a_prev, mask_prev, s, k)
 
 
 @register_jitable
 def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row, eta, mu, l2, hidden,
-                    a_next, z_next):
+                    a_next, z_next, mask_prev):
     r"""BP2, BP3, BP4 and the update of one layer, one pass over its weights, row by row.
 
     For each neuron j, before its row changes:
         delta_prev[s, k] += w[j, k] delta[s, j]            (BP2's sum over j, old weights)
         grad_w[j, k]      = mean_s delta[s, j] a_prev[s, k] (BP4; BP3 for the bias)
         v[j, k] <- mu v[j, k] - eta (grad_w[j, k] + l2 w[j, k]),  w[j, k] <- w[j, k] + v[j, k]
-    and at the end delta_prev[s, k] *= a_prev[s, k] (1 - a_prev[s, k]).
+    and at the end delta_prev[s, k] *= a_prev[s, k] (1 - a_prev[s, k]) (times the dropout mask).
     Right after row j changes, while it is in cache, the next batch's z_next[s, j] =
     b[j] + sum_k w[j, k] a_next[s, k] (the first layer only: a_next is the next input; no rows
     elsewhere).
@@ -153,7 +154,7 @@ def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row, eta, mu
             update_row(w, b, v_w, v_b, j, grad_row, grad_b, eta, mu, l2)
         forward_neuron(w, b, a_next, z_next, j)
     if hidden:
-        hidden_deltas_finish(a_prev, delta_prev)
+        hidden_deltas_finish(a_prev, delta_prev, mask_prev)
 
 
 @register_jitable
@@ -198,10 +199,10 @@ def forward_parallel(w, b, a_prev, z, a, softmax):
 
 @_parallel_jit
 def backward_update_parallel(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_rows, eta, mu, l2,
-                             hidden, a_next, z_next):
+                             hidden, a_next, z_next, mask_prev):
     r"""``backward_update`` on threads: first BP2 from the old weights, by blocks of inputs k,
 
-        delta_prev[s, k] = (sum_j w[j, k] delta[s, j]) a_prev[s, k] (1 - a_prev[s, k]),
+        delta_prev[s, k] = (sum_j w[j, k] delta[s, j]) a_prev[s, k] (1 - a_prev[s, k]) (m[s, k]),
 
     then BP3, BP4 and the update, the rows j split in ``grad_rows.shape[0]`` chunks, one per
     thread, each with its own row buffer for the gradient, and the next batch's z_next as there."""
@@ -219,7 +220,7 @@ def backward_update_parallel(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row
                     for k in range(first, stop):
                         delta_prev[s, k] += w[j, k] * d
                 for k in range(first, stop):
-                    delta_prev[s, k] *= sigmoid_prime(a_prev[s, k])
+                    delta_prev[s, k] *= hidden_prime(a_prev, mask_prev, s, k)
     chunks = grad_rows.shape[0]
     for chunk in numba.prange(chunks):
         for j in range(chunk * n_out // chunks, (chunk + 1) * n_out // chunks):
@@ -272,68 +273,82 @@ def next_batch(x, y, order, start, batch_size, x_next, y_batch):
 
 @register_jitable
 def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost, softmax,
-              zs, activations, deltas, grad_rows, y_batch, x_next):
+              masks, zs, activations, deltas, grad_rows, y_batch, x_next):
     """``loops.sgd_epoch`` with ``backward_update``: forward, BP1, then one pass per layer.
 
     The first layer's pass also computes the next batch's z (``backward_update``), so each
     step reads the largest weight matrix once instead of twice; the first batch's first layer
-    is computed before the loop.
+    is computed before the loop. Dropout as in ``loops.sgd_epoch``.
     """
     last = len(weights) - 1
     n = next_batch(x, y, order, -batch_size, batch_size, activations[0], y_batch)
+    drop(activations[0][:n], masks[0][:n])
     forward(weights[0], biases[0], activations[0][:n], zs[0][:n], activations[1][:n],
             softmax and last == 0)
+    drop_layer(activations, masks, 1, 0, n)
     for start in range(0, order.shape[0], batch_size):
         n = min(batch_size, order.shape[0] - start)
         for layer in range(1, last + 1):
             forward(weights[layer], biases[layer], activations[layer][:n], zs[layer][:n],
                     activations[layer + 1][:n], softmax and layer == last)
+            drop_layer(activations, masks, layer + 1, start, n)
         output_delta(activations[last + 1][:n], y_batch[:n], deltas[last][:n], cost, softmax)
         for layer in range(last, 0, -1):
             backward_update(weights[layer], biases[layer], v_w[layer], v_b[layer],
                             deltas[layer][:n], activations[layer][:n], deltas[layer - 1][:n],
-                            grad_rows[layer][0], eta, mu, l2, True, x_next[:0], zs[layer][:0])
+                            grad_rows[layer][0], eta, mu, l2, True, x_next[:0], zs[layer][:0],
+                            masks[layer][start:start + n])
+        following = start + batch_size
         n_next = next_batch(x, y, order, start, batch_size, x_next, y_batch)
+        drop(x_next[:n_next], masks[0][following:following + n_next])
         # The input layer has no delta: it gets a stand-in buffer that is left alone.
         backward_update(weights[0], biases[0], v_w[0], v_b[0], deltas[0][:n],
                         activations[0][:n], deltas[0][:n], grad_rows[0][0], eta, mu, l2, False,
-                        x_next[:n_next], zs[0][:n_next])
+                        x_next[:n_next], zs[0][:n_next], masks[0][:0])
         activate(zs[0][:n_next], activations[1][:n_next], softmax and last == 0)
+        drop_layer(activations, masks, 1, following, n_next)
         activations[0][:n_next] = x_next[:n_next]
 
 
 @register_jitable
 def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
-                       softmax, zs, activations, deltas, grad_rows, y_batch, x_next):
+                       softmax, masks, zs, activations, deltas, grad_rows, y_batch, x_next):
     """``sgd_epoch`` with the neurons of each large layer shared between threads."""
     last = len(weights) - 1
     n = next_batch(x, y, order, -batch_size, batch_size, activations[0], y_batch)
+    drop(activations[0][:n], masks[0][:n])
     forward_parallel_if_large(weights[0], biases[0], activations[0][:n], zs[0][:n],
                               activations[1][:n], softmax and last == 0)
+    drop_layer(activations, masks, 1, 0, n)
     for start in range(0, order.shape[0], batch_size):
         n = min(batch_size, order.shape[0] - start)
         for layer in range(1, last + 1):
             forward_parallel_if_large(weights[layer], biases[layer], activations[layer][:n],
                                       zs[layer][:n], activations[layer + 1][:n],
                                       softmax and layer == last)
+            drop_layer(activations, masks, layer + 1, start, n)
         output_delta(activations[last + 1][:n], y_batch[:n], deltas[last][:n], cost, softmax)
+        following = start + batch_size
         for layer in range(last, -1, -1):
             if layer == 0:
                 n_next = next_batch(x, y, order, start, batch_size, x_next, y_batch)
+                drop(x_next[:n_next], masks[0][following:following + n_next])
             else:
                 n_next = 0
             a_next, z_next = x_next[:n_next], zs[layer][:n_next]
+            mask_prev = masks[layer][start:start + n]
             if weights[layer].size >= PARALLEL_MIN_WEIGHTS:
                 backward_update_parallel(weights[layer], biases[layer], v_w[layer], v_b[layer],
                                          deltas[layer][:n], activations[layer][:n],
                                          deltas[max(layer - 1, 0)][:n], grad_rows[layer], eta,
-                                         mu, l2, layer > 0, a_next, z_next)
+                                         mu, l2, layer > 0, a_next, z_next, mask_prev)
             else:
                 backward_update(weights[layer], biases[layer], v_w[layer], v_b[layer],
                                 deltas[layer][:n], activations[layer][:n],
                                 deltas[max(layer - 1, 0)][:n], grad_rows[layer][0], eta, mu, l2,
-                                layer > 0, a_next, z_next)
+                                layer > 0, a_next, z_next, mask_prev)
         activate(zs[0][:n_next], activations[1][:n_next], softmax and last == 0)
+        drop_layer(activations, masks, 1, following, n_next)
         activations[0][:n_next] = x_next[:n_next]
 
 
@@ -364,7 +379,8 @@ class FastBackend(LoopBackend):
             launch_threads()
 
     def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
-                  softmax):
+                  softmax, masks=None):
+        masks = no_masks(weights, x.dtype) if masks is None else tuple(masks)
         sizes = [x.shape[1]] + [w.shape[0] for w in weights]
         rows = min(batch_size, len(order))
         dtype = x.dtype
@@ -376,7 +392,7 @@ class FastBackend(LoopBackend):
         scalar = dtype.type  # a Python float learning rate would turn float32 sums into float64
         self.kernels.sgd_epoch(tuple(weights), tuple(biases), tuple(v_w), tuple(v_b), x, y, order,
                                batch_size, scalar(eta), scalar(mu), scalar(l2), cost, softmax,
-                               zs, activations, deltas, grad_rows, y_batch, x_next)
+                               masks, zs, activations, deltas, grad_rows, y_batch, x_next)
 
 
 FAST = FastBackend(FUSED)

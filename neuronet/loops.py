@@ -13,6 +13,13 @@ C the cost averaged over the batch and delta = dC/dz, the four equations of back
 each averaged over the samples of the batch, and the update with momentum is v <- mu v - eta
 (grad + l2 w), w <- w + v (update).
 
+Dropout, in training only: ``masks[layer]`` holds a row for each sample of the epoch with, for
+each neuron of layer ``layer`` (inputs or hidden), 0 to drop it or 1/p to keep it (p the chance
+of keeping). A dropped neuron's activation is 0, so it feeds nothing forward and its weights get
+no gradient, and BP2 multiplies by m sigma'(z) (``sigmoid_prime_kept``). A mask with no rows
+drops nothing. Scaling the kept neurons by 1/p keeps each layer's expected input the same, so
+the trained network predicts with every neuron, unscaled.
+
 Every function here is plain Python, so it can be run and stepped through in a debugger (the
 ``"python"`` backend). ``KERNELS`` holds the same functions compiled by numba (the ``"loops"``
 backend); ``register_jitable`` lets compiled code call a plain function by compiling it too.
@@ -24,7 +31,7 @@ import numba
 import numpy as np
 from numba.extending import register_jitable
 
-from .activations import CROSS_ENTROPY, sigmoid, sigmoid_prime, softmax_row
+from .activations import CROSS_ENTROPY, sigmoid, sigmoid_prime, sigmoid_prime_kept, softmax_row
 
 
 @register_jitable
@@ -69,12 +76,38 @@ def output_delta(a, y, delta, cost, softmax):
 
 
 @register_jitable
-def backward(w, delta, a_prev, grad_w, grad_b, delta_prev, hidden):
+def drop(a, mask):
+    """Dropout: a[s, k] *= mask[s, k], 0 to drop neuron k for sample s, 1/p to keep it."""
+    if mask.shape[0]:
+        for s in range(a.shape[0]):
+            for k in range(a.shape[1]):
+                a[s, k] *= mask[s, k]
+
+
+@register_jitable
+def drop_layer(activations, masks, layer, first, n):
+    """``drop`` on activations[layer][:n] with mask rows first to first + n, if the layer has a
+    mask (inputs and hidden layers do; the output layer does not)."""
+    if layer < len(masks):
+        drop(activations[layer][:n], masks[layer][first:first + n])
+
+
+@register_jitable
+def hidden_prime(a, mask, s, k):
+    r"""sigma'(z[s, k]) from the activation a[s, k], times the dropout mask when there is one."""
+    if mask.shape[0]:
+        return sigmoid_prime_kept(a[s, k], mask[s, k])
+    return sigmoid_prime(a[s, k])
+
+
+@register_jitable
+def backward(w, delta, a_prev, grad_w, grad_b, delta_prev, hidden, mask_prev):
     r"""Carry the error back through one layer.
 
     BP3, BP4:  grad_b[j] = mean_s delta[s, j],  grad_w[j, k] = mean_s delta[s, j] a_prev[s, k]
     BP2 (when the previous layer is hidden), the weighted error of each previous neuron k:
                delta_prev[s, k] = (sum_j w[j, k] delta[s, j]) * a_prev[s, k] (1 - a_prev[s, k])
+    (times the dropout mask m[s, k] of the previous layer, if ``mask_prev`` has rows).
     """
     n_out, n_in = w.shape
     n = delta.shape[0]
@@ -98,7 +131,7 @@ def backward(w, delta, a_prev, grad_w, grad_b, delta_prev, hidden):
     if hidden:
         for s in range(n):
             for k in range(n_in):
-                delta_prev[s, k] *= sigmoid_prime(a_prev[s, k])
+                delta_prev[s, k] *= hidden_prime(a_prev, mask_prev, s, k)
 
 
 @register_jitable
@@ -123,28 +156,41 @@ def feedforward(weights, biases, zs, activations, n, softmax):
 
 
 @register_jitable
-def backprop(weights, biases, zs, activations, deltas, grad_w, grad_b, y, n, cost, softmax):
-    """Gradients of the cost averaged over the first n rows of activations[0] and y."""
-    feedforward(weights, biases, zs, activations, n, softmax)
+def backprop(weights, biases, zs, activations, deltas, grad_w, grad_b, y, n, cost, softmax,
+             masks, start):
+    """Gradients of the cost averaged over the first n rows of activations[0] and y.
+
+    Neurons drop out by rows start to start + n of ``masks`` (none where a mask has no rows).
+    """
     last = len(weights) - 1
+    drop_layer(activations, masks, 0, start, n)
+    for layer in range(last + 1):
+        forward(weights[layer], biases[layer], activations[layer][:n], zs[layer][:n],
+                activations[layer + 1][:n], softmax and layer == last)
+        drop_layer(activations, masks, layer + 1, start, n)
     output_delta(activations[last + 1][:n], y[:n], deltas[last][:n], cost, softmax)
     for layer in range(last, -1, -1):
         hidden = layer > 0
         # The input layer has no delta: it gets a stand-in buffer that backward leaves alone.
         backward(weights[layer], deltas[layer][:n], activations[layer][:n], grad_w[layer],
-                 grad_b[layer], deltas[max(layer - 1, 0)][:n], hidden)
+                 grad_b[layer], deltas[max(layer - 1, 0)][:n], hidden,
+                 masks[layer][start:start + n])
 
 
 @register_jitable
 def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost, softmax,
-              zs, activations, deltas, grad_w, grad_b, y_batch):
-    """One pass of mini-batch SGD over the rows of x and y, taken in the given order."""
+              masks, zs, activations, deltas, grad_w, grad_b, y_batch):
+    """One pass of mini-batch SGD over the rows of x and y, taken in the given order.
+
+    Row i of ``masks[layer]`` drops out neurons of that layer for sample order[i].
+    """
     for start in range(0, order.shape[0], batch_size):
         n = min(batch_size, order.shape[0] - start)
         for s in range(n):
             activations[0][s, :] = x[order[start + s]]
             y_batch[s, :] = y[order[start + s]]
-        backprop(weights, biases, zs, activations, deltas, grad_w, grad_b, y_batch, n, cost, softmax)
+        backprop(weights, biases, zs, activations, deltas, grad_w, grad_b, y_batch, n, cost, softmax,
+                 masks, start)
         for layer in range(len(weights)):
             update(weights[layer], biases[layer], grad_w[layer], grad_b[layer], v_w[layer],
                    v_b[layer], eta, mu, l2)
@@ -180,6 +226,10 @@ def aligned_copy(array, align=64):
     return out
 
 
+def no_masks(weights, dtype):
+    """Dropout masks that drop nothing: one with no rows for the inputs and each hidden layer."""
+    return tuple(np.ones((0, w.shape[1]), dtype) for w in weights)
+
 
 class LoopBackend:
     """Runs the loop kernels, compiled (``KERNELS``) or as plain Python (``PLAIN``).
@@ -213,18 +263,19 @@ class LoopBackend:
         grad_w = tuple(np.empty_like(w) for w in weights)
         grad_b = tuple(np.empty_like(b) for b in biases)
         self.kernels.backprop(tuple(weights), tuple(biases), zs, activations, deltas, grad_w, grad_b,
-                              y, x.shape[0], cost, softmax)
+                              y, x.shape[0], cost, softmax, no_masks(weights, x.dtype), 0)
         return list(grad_w), list(grad_b)
 
     def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
-                  softmax):
+                  softmax, masks=None):
+        masks = no_masks(weights, x.dtype) if masks is None else tuple(masks)
         if self.fused and self.kernels is KERNELS:
             # Compiled, the fused kernels of ``fast`` do the same steps in fewer passes over the
             # weights: about 3x faster at batch 1, from even to 1.6x at batch 100
             # (benchmarks/RESULTS.md); the plain ``sgd_epoch`` below stays their reference.
             from .fast import FAST
             return FAST.sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2,
-                                  cost, softmax)
+                                  cost, softmax, masks)
         sizes = [x.shape[1]] + [w.shape[0] for w in weights]
         rows = min(batch_size, len(order))
         zs, activations, deltas = self._buffers(sizes, rows, x.dtype)
@@ -234,4 +285,4 @@ class LoopBackend:
         dtype = x.dtype.type  # a Python float learning rate would turn float32 sums into float64
         self.kernels.sgd_epoch(tuple(weights), tuple(biases), tuple(v_w), tuple(v_b), x, y, order,
                                batch_size, dtype(eta), dtype(mu), dtype(l2), cost, softmax,
-                               zs, activations, deltas, grad_w, grad_b, y_batch)
+                               masks, zs, activations, deltas, grad_w, grad_b, y_batch)

@@ -203,13 +203,14 @@ class Network:
                              f" got dtype {order.dtype}, shape {order.shape}")
         self._sgd(x, y, eta, mu, l2, batch_size, order.astype(np.int64, copy=False))
 
-    def _sgd(self, x, y, eta, mu, l2, batch_size, order):
+    def _sgd(self, x, y, eta, mu, l2, batch_size, order, masks=None):
         """``step`` with arguments already checked: for training loops that check x and y once,
-        not at every chunk (a finiteness pass over all of MNIST takes about 0.1 s)."""
+        not at every chunk (a finiteness pass over all of MNIST takes about 0.1 s). ``masks``:
+        dropout, as in ``loops.sgd_epoch``."""
         weights, biases = self.parameters()
         self._run().sgd_epoch(weights, biases, self.velocity_w, self.velocity_b, x, y, order,
                               batch_size, eta, mu, l2, COSTS[self.cost],
-                              self.output == "softmax")
+                              self.output == "softmax", masks)
 
     def _pair(self, x, y):
         x, _ = check_array("x", x, self.sizes[0], self.dtype)

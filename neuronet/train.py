@@ -56,7 +56,8 @@ def evaluate(net, x, y):
 
 
 def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight_decay=0.0,
-        decay=1.0, validation=None, seed=None, progress=False, on_epoch=None):
+        decay=1.0, dropout=0.0, input_dropout=0.0, validation=None, seed=None, progress=False,
+        on_epoch=None):
     """Train ``net`` in place by mini-batch SGD; returns the history, one ``Epoch`` each.
 
     ``y`` holds integer labels (n,) or target rows (n, n_outputs). ``validation=(x, y)`` is
@@ -65,6 +66,9 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
     coefficient lambda of (lambda/2) |w|^2 added to the cost (Nielsen's lmbda / n). The
     learning rate of epoch e is ``learning_rate * decay**(e - 1)``: a rate that shrinks lets the
     last epochs settle instead of bouncing around the minimum (1.0 keeps it constant).
+    ``dropout`` is the chance that a hidden neuron is left out of a training step, for each
+    sample afresh (Hinton et al. 2012 use 0.5), ``input_dropout`` the same for inputs (0.2);
+    the kept ones are scaled by 1 / (1 - rate), so prediction uses every neuron as it is.
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a neuronet.Network, got {type(net).__name__}")
@@ -73,6 +77,8 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
     eta, mu, l2 = check_settings(learning_rate, momentum, weight_decay)
     if check_rate("decay", decay) > 1:
         raise ValueError(f"decay must be in (0, 1], got {decay!r}; 1 keeps the rate constant")
+    rates = (check_dropout("input_dropout", input_dropout),
+             *[check_dropout("dropout", dropout)] * (len(net.sizes) - 2))
     # Checked once here: the chunks below go through the network's unchecked _sgd.
     x, _ = check_array("x", x, net.sizes[0], net.dtype)
     targets, _ = check_array("y", one_hot(y, net.sizes[-1]), net.sizes[-1], net.dtype)
@@ -81,6 +87,9 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
                          "sample")
     x_val, y_val = (x, targets) if validation is None else validation
     rng = np.random.default_rng(seed)
+    # One stream of dropout masks per layer (spawning leaves rng's own stream, the shuffling,
+    # as it was), so each layer's masks continue across chunks whatever CHUNK is.
+    mask_rngs = rng.spawn(len(rates))
     history = []
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(x))
@@ -91,8 +100,10 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
         # Chunks hold whole mini-batches so that chunked training equals unchunked training.
         chunk = max(batch_size, CHUNK - CHUNK % batch_size)
         for first in range(0, len(x), chunk):
-            guarded_step(net, x, targets, order[first:first + chunk], epoch, first // batch_size,
-                         rate, mu, l2, batch_size)
+            rows = order[first:first + chunk]
+            masks = dropout_masks(mask_rngs, len(rows), net.sizes, rates, net.dtype)
+            guarded_step(net, x, targets, rows, masks, epoch, first // batch_size, rate, mu, l2,
+                         batch_size)
             bar.update(min(chunk, len(x) - first))
         bar.close()
         seconds = time.perf_counter() - start
@@ -102,15 +113,31 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
     return history
 
 
-def guarded_step(net, x, y, order, epoch, first_step, eta, mu, l2, batch_size):
+def check_dropout(name, rate):
+    """A dropout rate in [0, 1), as a float."""
+    if not isinstance(rate, (int, float, np.floating)) or not 0 <= rate < 1:
+        raise ValueError(f"{name} must be a number in [0, 1), the chance of dropping a neuron, "
+                         f"got {rate!r}; 0 turns dropout off")
+    return float(rate)
+
+
+def dropout_masks(rngs, n, sizes, rates, dtype):
+    """Dropout masks for n samples: for the inputs and each hidden layer (one generator each),
+    0 with chance ``rate``, else 1 / (1 - rate); a mask with no rows where the rate is 0."""
+    return tuple(((rng.random((n, size)) >= rate) / (1 - rate)).astype(dtype) if rate
+                 else np.ones((0, size), dtype) for rng, size, rate in zip(rngs, sizes, rates))
+
+
+def guarded_step(net, x, y, order, masks, epoch, first_step, eta, mu, l2, batch_size):
     """SGD over the rows in ``order``, raising DivergenceError if a value turns non-finite."""
     snapshot = _state(net)
-    net._sgd(x, y, eta, mu, l2, batch_size, order)
+    net._sgd(x, y, eta, mu, l2, batch_size, order, masks)
     if _all_finite(net):
         return
     _restore(net, snapshot)  # replay one mini-batch at a time to find the first bad step
     for i, start in enumerate(range(0, len(order), batch_size)):
-        net._sgd(x, y, eta, mu, l2, batch_size, order[start:start + batch_size])
+        batch = slice(start, start + batch_size)
+        net._sgd(x, y, eta, mu, l2, batch_size, order[batch], tuple(m[batch] for m in masks))
         for layer, (w, b) in enumerate(zip(net.weights, net.biases)):
             if not (np.isfinite(w).all() and np.isfinite(b).all()):
                 raise DivergenceError(

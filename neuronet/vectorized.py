@@ -8,10 +8,12 @@ product, so the two agree to the rounding of those sums, not bit for bit.
     BP2  delta^l = (delta^{l+1} w^{l+1}) * sigma'(z^l)
     BP3  dC/db^l = mean over samples of delta^l
     BP4  dC/dw^l = delta^l.T a^{l-1} / n
+
+Dropout as in ``loops``: ``masks[layer]`` rows of 0 (dropped) or 1/p (kept), one per sample.
 """
 import numpy as np
 
-from .activations import CROSS_ENTROPY, sigmoid_array, softmax_array
+from .activations import CROSS_ENTROPY, sigmoid_array, sigmoid_prime_kept_array, softmax_array
 
 
 def forward(w, b, a_prev, softmax):
@@ -30,13 +32,17 @@ def output_delta(a, y, cost, softmax):
     return (a - y) * (a * (1 - a))
 
 
-def backward(w, delta, a_prev, hidden):
-    r"""BP3, BP4 averaged over the batch, and BP2's delta for the previous layer if it is hidden."""
+def backward(w, delta, a_prev, hidden, mask_prev=None):
+    r"""BP3, BP4 averaged over the batch, and BP2's delta for the previous layer if it is hidden
+    (its sigma' times the dropout mask, if there is one)."""
     n = delta.shape[0]
     grad_w = delta.T @ a_prev / n
     grad_b = delta.sum(axis=0) / n
-    delta_prev = (delta @ w) * (a_prev * (1 - a_prev)) if hidden else None
-    return grad_w, grad_b, delta_prev
+    if not hidden:
+        return grad_w, grad_b, None
+    if mask_prev is None:
+        return grad_w, grad_b, (delta @ w) * (a_prev * (1 - a_prev))
+    return grad_w, grad_b, (delta @ w) * sigmoid_prime_kept_array(a_prev, mask_prev)
 
 
 def update(w, b, grad_w, grad_b, v_w, v_b, eta, mu, l2):
@@ -57,20 +63,30 @@ class VectorizedBackend:
             activations.append(a)
         return activations
 
-    def backprop(self, weights, biases, x, y, cost, softmax):
-        activations = self.feedforward(weights, biases, x, softmax)
+    def backprop(self, weights, biases, x, y, cost, softmax, masks=None):
+        """Gradients averaged over the rows of x and y; ``masks``: one dropout mask per layer of
+        inputs or hidden neurons, rows as x's (None, or a mask with no rows: no dropout)."""
+        masks = [m if m is not None and len(m) else None for m in masks or [None] * len(weights)]
+        activations = [x if masks[0] is None else x * masks[0]]
+        for layer, (w, b) in enumerate(zip(weights, biases)):
+            last = layer == len(weights) - 1
+            _, a = forward(w, b, activations[-1], softmax and last)
+            activations.append(a if last or masks[layer + 1] is None else a * masks[layer + 1])
         delta = output_delta(activations[-1], y, cost, softmax)
         grad_w, grad_b = [None] * len(weights), [None] * len(weights)
         for layer in range(len(weights) - 1, -1, -1):
             grad_w[layer], grad_b[layer], delta = backward(weights[layer], delta, activations[layer],
-                                                           layer > 0)
+                                                           layer > 0, masks[layer])
         return grad_w, grad_b
 
     def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
-                  softmax):
+                  softmax, masks=None):
+        masks = masks or [None] * len(weights)
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]
-            grad_w, grad_b = self.backprop(weights, biases, x[rows], y[rows], cost, softmax)
+            batch_masks = [None if m is None else m[start:start + batch_size] for m in masks]
+            grad_w, grad_b = self.backprop(weights, biases, x[rows], y[rows], cost, softmax,
+                                           batch_masks)
             for layer in range(len(weights)):
                 update(weights[layer], biases[layer], grad_w[layer], grad_b[layer], v_w[layer],
                        v_b[layer], eta, mu, l2)

@@ -100,15 +100,16 @@ def test_parallel_layer_kernels_agree_with_serial(chunks, batch_size):
         delta_prev = np.empty_like(a_prev)
         # the next batch's z, formed from each row right after its update
         a_next, z_next = a_prev[::-1].copy(), np.empty((batch_size, n_out))
+        mask = (a_next > 0.5) * 2.0  # dropout: a_prev's neurons kept (x 2) or dropped (0)
         if parallel:
             fast.forward_parallel(w, b, a_prev, z, a, False)
             fast.backward_update_parallel(*params, delta, a_prev, delta_prev,
                                           np.empty((chunks, n_in)), 0.3, 0.9, 1e-3, True,
-                                          a_next, z_next)
+                                          a_next, z_next, mask)
         else:
             loops.forward(w, b, a_prev, z, a, False)
             fast.backward_update(*params, delta, a_prev, delta_prev, np.empty(n_in), 0.3, 0.9,
-                                 1e-3, True, a_next, z_next)
+                                 1e-3, True, a_next, z_next, mask)
         results.append([z, a, delta_prev, z_next] + params)
     assert largest_difference(*results) <= TOL
 
