@@ -282,7 +282,7 @@ def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, c
     """
     last = len(weights) - 1
     n = next_batch(x, y, order, -batch_size, batch_size, activations[0], y_batch)
-    drop(activations[0][:n], masks[0][:n])
+    drop_layer(activations, masks, 0, 0, n)
     forward(weights[0], biases[0], activations[0][:n], zs[0][:n], activations[1][:n],
             softmax and last == 0)
     drop_layer(activations, masks, 1, 0, n)
@@ -316,7 +316,7 @@ def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, 
     """``sgd_epoch`` with the neurons of each large layer shared between threads."""
     last = len(weights) - 1
     n = next_batch(x, y, order, -batch_size, batch_size, activations[0], y_batch)
-    drop(activations[0][:n], masks[0][:n])
+    drop_layer(activations, masks, 0, 0, n)
     forward_parallel_if_large(weights[0], biases[0], activations[0][:n], zs[0][:n],
                               activations[1][:n], softmax and last == 0)
     drop_layer(activations, masks, 1, 0, n)
