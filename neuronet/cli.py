@@ -65,14 +65,20 @@ def _number(low, high=math.inf, *, low_ok, what):
     return parse
 
 
-def _count(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _whole(low):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    return parse
+
+
+_count = _whole(1)
+pixels = _whole(0)
 
 
 def _folder(text):
@@ -196,6 +202,10 @@ def build_parser():
                               "for each sample (default: %(default)s, none)")
     dropout.add_argument("--input-dropout", type=dropout_range, default=0.0, metavar="RATE",
                          help="the same for each input pixel (default: %(default)s, none)")
+    shifting = train.add_argument_group("distortion (Simard et al. 2003)")
+    shifting.add_argument("--shift", type=pixels, default=0, metavar="PIXELS",
+                          help="move each training image by up to PIXELS pixels across and down, "
+                               "afresh each epoch (default: %(default)s, none)")
     train.add_argument("--backend", choices=tuple(BACKENDS), default="loops",
                        help="how the arithmetic is done (default: %(default)s)")
     train.add_argument("--save", type=_writable, metavar="FILE.npz",
@@ -286,6 +296,8 @@ def _describe(args, n_train, n_test, n_all):
                       ("learning-rate decay", args.decay != 1 and args.decay),
                       ("dropout", getattr(args, "dropout", 0)),  # train only
                       ("input dropout", getattr(args, "input_dropout", 0))) if value)
+    if getattr(args, "shift", 0):
+        extras += f", shift {args.shift} px"
     return (f"{_dashes(args.shape)} {args.output}/{args.cost} on {TITLES[args.dataset]} "
             f"({subset} train, {n_test:,} test), batch {args.batch_size}, learning rate "
             f"{short(args.learning_rate)}{extras}, seed {args.seed}")
@@ -404,7 +416,7 @@ def run_train(args):
     history = fit(net, x, targets, epochs=args.epochs, learning_rate=args.learning_rate,
                   batch_size=args.batch_size, momentum=args.momentum,
                   weight_decay=args.weight_decay, decay=args.decay, dropout=args.dropout,
-                  input_dropout=args.input_dropout, validation=(x_test, y_test), seed=args.seed,
+                  input_dropout=args.input_dropout, shift=args.shift, validation=(x_test, y_test), seed=args.seed,
                   progress=True, on_epoch=row)
     right = round(history[-1].accuracy * len(x_test))
     print(f"final held-out accuracy: {100 * history[-1].accuracy:.2f} % ({right:,} of "

@@ -8,6 +8,7 @@ Training is watched for divergence without slowing it: the parameters are checke
 chunk of steps, and only when a check fails is the chunk replayed from a snapshot one step at a
 time, to name the epoch, step and layer where a value first stopped being finite.
 """
+import math
 import time
 from dataclasses import dataclass
 
@@ -56,8 +57,8 @@ def evaluate(net, x, y):
 
 
 def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight_decay=0.0,
-        decay=1.0, dropout=0.0, input_dropout=0.0, validation=None, seed=None, progress=False,
-        on_epoch=None):
+        decay=1.0, dropout=0.0, input_dropout=0.0, shift=0, validation=None, seed=None,
+        progress=False, on_epoch=None):
     """Train ``net`` in place by mini-batch SGD; returns the history, one ``Epoch`` each.
 
     ``y`` holds integer labels (n,) or target rows (n, n_outputs). ``validation=(x, y)`` is
@@ -69,6 +70,9 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
     ``dropout`` is the chance that a hidden neuron is left out of a training step, for each
     sample afresh (Hinton et al. 2012 use 0.5), ``input_dropout`` the same for inputs (0.2);
     the kept ones are scaled by 1 / (1 - rate), so prediction uses every neuron as it is.
+    ``shift`` moves each square training image by up to that many whole pixels across and down,
+    drawn afresh for each sample and epoch (pixels moved in are 0): the simplest of Simard et
+    al.'s (2003) distortions, for images only.
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a neuronet.Network, got {type(net).__name__}")
@@ -79,6 +83,7 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
         raise ValueError(f"decay must be in (0, 1], got {decay!r}; 1 keeps the rate constant")
     rates = (check_dropout("input_dropout", input_dropout),
              *[check_dropout("dropout", dropout)] * (len(net.sizes) - 2))
+    side = check_shift(shift, net.sizes[0])
     # Checked once here: the chunks below go through the network's unchecked _sgd.
     x, _ = check_array("x", x, net.sizes[0], net.dtype)
     targets, _ = check_array("y", one_hot(y, net.sizes[-1]), net.sizes[-1], net.dtype)
@@ -90,6 +95,7 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
     # One stream of dropout masks per layer (spawning leaves rng's own stream, the shuffling,
     # as it was), so each layer's masks continue across chunks whatever CHUNK is.
     mask_rngs = rng.spawn(len(rates))
+    shift_rng, = rng.spawn(1)
     history = []
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(x))
@@ -102,7 +108,12 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
         for first in range(0, len(x), chunk):
             rows = order[first:first + chunk]
             masks = dropout_masks(mask_rngs, len(rows), net.sizes, rates, net.dtype)
-            guarded_step(net, x, targets, rows, masks, epoch, first // batch_size, rate, mu, l2,
+            xs, ys = x, targets
+            if shift:  # the chunk's images, moved, in the order they are trained on
+                moves = shift_rng.integers(-shift, shift + 1, (len(rows), 2))
+                xs, ys = shift_images(x[rows], moves, side), targets[rows]
+                rows = np.arange(len(rows))
+            guarded_step(net, xs, ys, rows, masks, epoch, first // batch_size, rate, mu, l2,
                          batch_size)
             bar.update(min(chunk, len(x) - first))
         bar.close()
@@ -119,6 +130,39 @@ def check_dropout(name, rate):
         raise ValueError(f"{name} must be a number in [0, 1), the chance of dropping a neuron, "
                          f"got {rate!r}; 0 turns dropout off")
     return float(rate)
+
+
+def check_shift(shift, n_inputs):
+    """The side of the square images a shift of ``shift`` pixels applies to (0 if no shift)."""
+    if isinstance(shift, bool) or not isinstance(shift, (int, np.integer)) or shift < 0:
+        raise ValueError(f"shift must be a whole number of pixels >= 0, got {shift!r}; 0 turns "
+                         "shifting off")
+    side = math.isqrt(n_inputs)
+    if shift and side * side != n_inputs:
+        raise ValueError(f"shift needs square images, but the network has {n_inputs} inputs, "
+                         "not a square number; use shift=0 for other data")
+    if shift >= max(side, 1):
+        raise ValueError(f"shift must be smaller than the {side}-pixel side of the images, got "
+                         f"{shift}")
+    return side
+
+
+def shift_images(images, moves, side):
+    """Each row of ``images`` (n, side * side) moved by its row of ``moves`` (n, 2), (down,
+    across) in whole pixels, negative for up or left; pixels moved in are 0."""
+    square = images.reshape(-1, side, side)
+    moved = np.zeros_like(square)
+    for down, across in np.unique(moves, axis=0):
+        rows = np.flatnonzero((moves[:, 0] == down) & (moves[:, 1] == across))
+        to_y, from_y = _window(down, side)
+        to_x, from_x = _window(across, side)
+        moved[rows, to_y, to_x] = square[rows, from_y, from_x]
+    return moved.reshape(images.shape)
+
+
+def _window(step, side):
+    """(target, source) slices moving a row or column of ``side`` pixels by ``step``."""
+    return slice(max(step, 0), side + min(step, 0)), slice(max(-step, 0), side - max(step, 0))
 
 
 def dropout_masks(rngs, n, sizes, rates, dtype):

@@ -222,6 +222,19 @@ def test_train_with_dropout_is_fit_with_dropout(capsys, tiny, tmp_path):
         np.testing.assert_array_equal(got, want)
 
 
+def test_train_with_shift_is_fit_with_shift(capsys, tiny, tmp_path):
+    saved = tmp_path / "net.npz"
+    code, out, err = run(capsys, "train", "--data", tiny, "--shape", "784,20,10", "--epochs", 2,
+                         "--shift", 2, "--save", saved)
+    assert code == 0, err
+    assert ", shift 2 px, seed 0" in out.splitlines()[0]
+    (x, y), _ = load_mnist(tiny, download=False)
+    reference = Network((784, 20, 10), seed=0)
+    fit(reference, x, y, epochs=2, learning_rate=3.0, shift=2, seed=0)
+    for got, want in zip(load(saved).weights, reference.weights):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_train_reports_the_posts_failure(capsys, tiny):
     # The post's failing row: uniform init and learning rate 0.0001 barely move the error.
     code, out, err = run(capsys, "train", "--data", tiny, "--init", "uniform", "--learning-rate",
@@ -278,6 +291,9 @@ def test_gradcheck_fails_with_exit_code_1(capsys, monkeypatch, tmp_path):
     (["train", "--dropout", "1"], "argument --dropout: must be in [0, 1) (the chance of dropping "
                                   "a neuron), got 1"),
     (["train", "--input-dropout", "-0.2"], "argument --input-dropout: must be in [0, 1)"),
+    (["train", "--shift", "-1"], "argument --shift: must be at least 0, got -1"),
+    (["train", "--shift", "28", "--data", "TINY"], "shift must be smaller than the 28-pixel side "
+                                                   "of the images, got 28"),
     (["train", "--plot", "curves.pdf"], "name it *.png"),
     (["gradcheck", "--random", "--load", "missing.npz"], "missing.npz: no such network file"),
     (["predict", "missing.npz"], "missing.npz: no such network file"),

@@ -1,0 +1,81 @@
+"""Shifting: ``fit(shift=k)`` trains each step on its image moved by up to k pixels, drawn
+from the seed, the same in every backend and whatever the chunking."""
+import numpy as np
+import pytest
+
+from neuronet import Network, fit
+from neuronet.train import shift_images
+
+from conftest import mnist_shaped
+
+
+def test_shift_images_moves_every_pixel_and_fills_with_zeros():
+    rng = np.random.default_rng(0)
+    side = 5
+    images = rng.random((40, side * side))
+    moves = rng.integers(-2, 3, (40, 2))
+    moved = shift_images(images, moves, side).reshape(-1, side, side)
+    for image, (down, across), got in zip(images.reshape(-1, side, side), moves, moved):
+        for r in range(side):
+            for c in range(side):
+                inside = 0 <= r - down < side and 0 <= c - across < side
+                assert got[r, c] == (image[r - down, c - across] if inside else 0)
+
+
+def test_each_step_trains_on_one_of_the_moved_images():
+    # One image, one step per epoch: the step must be the step on one of its 9 moves, and
+    # over seeds the moves must vary.
+    x, y = mnist_shaped(1, seed=3, n_in=16, n_out=3)
+    candidates = {}
+    for down in (-1, 0, 1):
+        for across in (-1, 0, 1):
+            net = Network((16, 5, 3), seed=0)
+            moved = shift_images(x, np.array([[down, across]]), 4)
+            fit(net, moved, y, epochs=1, learning_rate=2.0, batch_size=1)
+            candidates[down, across] = net.weights
+    seen = set()
+    for seed in range(12):
+        net = Network((16, 5, 3), seed=0)
+        fit(net, x, y, epochs=1, learning_rate=2.0, batch_size=1, shift=1, seed=seed)
+        match = [move for move, weights in candidates.items()
+                 if all(np.array_equal(a, b) for a, b in zip(net.weights, weights))]
+        assert len(match) == 1
+        seen.add(match[0])
+    assert len(seen) >= 3
+
+
+def test_fit_with_shift_is_reproducible_the_same_in_both_backends_and_chunk_independent(
+        monkeypatch):
+    import neuronet.train as train
+    x, y = mnist_shaped(90, seed=4, n_in=36)
+    settings = dict(epochs=2, learning_rate=0.3, batch_size=4, momentum=0.9, shift=2, seed=3)
+    nets = []
+    for backend, chunk in (("loops", 10_000), ("loops", 10_000), ("vectorized", 10_000),
+                           ("loops", 8)):
+        monkeypatch.setattr(train, "CHUNK", chunk)
+        nets.append(Network((36, 12, 10), seed=1, backend=backend))
+        fit(nets[-1], x, y, **settings)
+    loops, again, vectorized, chunked = (net.weights for net in nets)
+    assert all(np.array_equal(a, b) for a, b in zip(loops, again))
+    assert all(np.array_equal(a, b) for a, b in zip(loops, chunked))
+    assert max(np.max(np.abs(a - b)) for a, b in zip(loops, vectorized)) <= 1e-12
+    plain = Network((36, 12, 10), seed=1)
+    fit(plain, x, y, **{**settings, "shift": 0})
+    assert max(np.max(np.abs(a - b)) for a, b in zip(loops, plain.weights)) > 1e-3
+
+
+@pytest.mark.parametrize("shape,shift,words", [
+    ((16, 3, 2), -1, r"shift must be a whole number of pixels >= 0, got -1; 0 turns shifting off"),
+    ((16, 3, 2), 1.0, r"shift must be a whole number of pixels >= 0, got 1.0"),
+    ((16, 3, 2), True, r"shift must be a whole number of pixels >= 0, got True"),
+    ((16, 3, 2), 4, r"shift must be smaller than the 4-pixel side of the images, got 4"),
+    ((15, 3, 2), 1, r"shift needs square images, but the network has 15 inputs, not a square "
+                    r"number; use shift=0 for other data"),
+])
+def test_fit_rejects_a_bad_shift(shape, shift, words):
+    x, y = mnist_shaped(10, n_in=shape[0], n_out=shape[-1])
+    net = Network(shape, seed=0)
+    before = [w.copy() for w in net.weights]
+    with pytest.raises(ValueError, match=words):
+        fit(net, x, y, epochs=1, learning_rate=0.1, shift=shift)
+    assert all(np.array_equal(a, b) for a, b in zip(net.weights, before))
