@@ -416,8 +416,8 @@ def run_train(args):
     history = fit(net, x, targets, epochs=args.epochs, learning_rate=args.learning_rate,
                   batch_size=args.batch_size, momentum=args.momentum,
                   weight_decay=args.weight_decay, decay=args.decay, dropout=args.dropout,
-                  input_dropout=args.input_dropout, shift=args.shift, validation=(x_test, y_test), seed=args.seed,
-                  progress=True, on_epoch=row)
+                  input_dropout=args.input_dropout, shift=args.shift,
+                  validation=(x_test, y_test), seed=args.seed, progress=True, on_epoch=row)
     right = round(history[-1].accuracy * len(x_test))
     print(f"final held-out accuracy: {100 * history[-1].accuracy:.2f} % ({right:,} of "
           f"{len(x_test):,} test images)")
