@@ -133,7 +133,7 @@ def check_dropout(name, rate):
 
 
 def check_shift(shift, n_inputs):
-    """The side of the square images a shift of ``shift`` pixels applies to (0 if no shift)."""
+    """The side of the square images a shift of ``shift`` pixels moves (unused if shift is 0)."""
     if isinstance(shift, bool) or not isinstance(shift, (int, np.integer)) or shift < 0:
         raise ValueError(f"shift must be a whole number of pixels >= 0, got {shift!r}; 0 turns "
                          "shifting off")
@@ -141,7 +141,7 @@ def check_shift(shift, n_inputs):
     if shift and side * side != n_inputs:
         raise ValueError(f"shift needs square images, but the network has {n_inputs} inputs, "
                          "not a square number; use shift=0 for other data")
-    if shift >= max(side, 1):
+    if shift >= side:
         raise ValueError(f"shift must be smaller than the {side}-pixel side of the images, got "
                          f"{shift}")
     return side

@@ -53,25 +53,30 @@ def update(w, b, grad_w, grad_b, v_w, v_b, eta, mu, l2):
     b += v_b
 
 
+def _present(masks, n_layers):
+    """One dropout mask or None per layer below the output: None where nothing is dropped."""
+    return [m if m is not None and len(m) else None for m in masks or [None] * n_layers]
+
+
 class VectorizedBackend:
     """The numpy backend, with the same methods as ``loops.LoopBackend``."""
 
-    def feedforward(self, weights, biases, x, softmax):
-        activations = [x]
-        for layer, (w, b) in enumerate(zip(weights, biases)):
-            _, a = forward(w, b, activations[-1], softmax and layer == len(weights) - 1)
-            activations.append(a)
-        return activations
-
-    def backprop(self, weights, biases, x, y, cost, softmax, masks=None):
-        """Gradients averaged over the rows of x and y; ``masks``: one dropout mask per layer of
+    def feedforward(self, weights, biases, x, softmax, masks=None):
+        """Every layer's activations for the rows of x; ``masks``: one dropout mask per layer of
         inputs or hidden neurons, rows as x's (None, or a mask with no rows: no dropout)."""
-        masks = [m if m is not None and len(m) else None for m in masks or [None] * len(weights)]
+        masks = _present(masks, len(weights))
         activations = [x if masks[0] is None else x * masks[0]]
         for layer, (w, b) in enumerate(zip(weights, biases)):
             last = layer == len(weights) - 1
             _, a = forward(w, b, activations[-1], softmax and last)
             activations.append(a if last or masks[layer + 1] is None else a * masks[layer + 1])
+        return activations
+
+    def backprop(self, weights, biases, x, y, cost, softmax, masks=None):
+        """Gradients averaged over the rows of x and y, neurons dropped out by ``masks`` (as in
+        ``feedforward``)."""
+        masks = _present(masks, len(weights))
+        activations = self.feedforward(weights, biases, x, softmax, masks)
         delta = output_delta(activations[-1], y, cost, softmax)
         grad_w, grad_b = [None] * len(weights), [None] * len(weights)
         for layer in range(len(weights) - 1, -1, -1):
@@ -81,7 +86,7 @@ class VectorizedBackend:
 
     def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
                   softmax, masks=None):
-        masks = masks or [None] * len(weights)
+        masks = _present(masks, len(weights))
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]
             batch_masks = [None if m is None else m[start:start + batch_size] for m in masks]
