@@ -82,8 +82,9 @@ def _update_layers(weights, biases, grad_w, grad_b, v_w, v_b, eta, mu, l2):
 class Backend:
     """A neuronet backend: its own ``feedforward`` and ``sgd_epoch``; the layer kernels of ``layers``."""
 
-    def __init__(self, backend, layers=None):
+    def __init__(self, backend, layers=None, settings=None):
         self.backend, self.layers = backend, layers
+        self.settings = settings or (LEARNING_RATE, MOMENTUM, WEIGHT_DECAY)
 
     def feedforward(self, net, x):
         return self.backend.feedforward(net.weights, net.biases, x, SOFTMAX)[-1]
@@ -91,8 +92,7 @@ class Backend:
     def sgd_epoch(self, net, x, y, order, batch_size):
         scalar = net.dtype.type
         self.backend.sgd_epoch(net.weights, net.biases, net.velocity_w, net.velocity_b, x, y,
-                               order, batch_size, scalar(LEARNING_RATE), scalar(MOMENTUM),
-                               scalar(WEIGHT_DECAY), COST, SOFTMAX)
+                               order, batch_size, *map(scalar, self.settings), COST, SOFTMAX)
 
     def backward(self, net, activations, y):
         if self.layers == "vectorized":
@@ -309,7 +309,12 @@ class TorchManual:
         self.eta, self.mu, self.l2 = settings or (LEARNING_RATE, MOMENTUM, WEIGHT_DECAY)
 
     def feedforward(self, net, x):
-        return NumpyTextbook().feedforward(net, x)
+        torch = self.torch
+        with torch.no_grad():
+            a = torch.from_numpy(x)
+            for w, b in zip(net.weights, net.biases):
+                a = torch.sigmoid(torch.addmm(torch.from_numpy(b), a, torch.from_numpy(w).T))
+            return a.numpy()
 
     def sgd_epoch(self, net, x, y, order, batch_size):
         torch = self.torch

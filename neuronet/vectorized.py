@@ -40,9 +40,9 @@ from .activations import CROSS_ENTROPY, sigmoid_array, sigmoid_prime_kept_array,
 
 # Floating-point operations of the largest matrix product of a step from which BLAS gets two
 # threads. Measured with `python benchmarks/checks.py --threads` (benchmarks/RESULTS.md): on the
-# project's 2-core machine, shared, one thread won at every size the benchmarks train (up to
-# 784-800-10 at batch 100, 2 x 100 x 784 x 800 = 1.3e8 flops), so the crossover is above that.
-TWO_THREADS_FLOPS = 5e8
+# project's 2 shared cores one thread won at every size tried, up to 784-2000-10 at batch 500
+# (2 x 500 x 784 x 2000 = 1.6e9 flops, two threads 0.78x as fast), so two only above that.
+TWO_THREADS_FLOPS = 2e9
 
 
 def forward(w, b, a_prev, softmax):
