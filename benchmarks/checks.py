@@ -1,11 +1,13 @@
-"""Two of issue 4's prototype facts checked on this machine, and the memory floor of batch 1.
+"""Two of issue 4's prototype facts checked on this machine, the memory floor of batch 1, and
+where two BLAS threads start to pay for the vectorized twin.
 
-    python benchmarks/checks.py
+    python benchmarks/checks.py [--threads]
 
 Times the fused loops (784-100-10, float64, momentum 0.9) three ways in interleaved rounds,
 best of 40: as shipped (fastmath={"reassoc", "contract"}, parameters on 64-byte boundaries),
 with the parameters 8 bytes past a boundary, and compiled without fastmath.
 """
+import sys
 import time
 from types import SimpleNamespace
 
@@ -13,6 +15,7 @@ import numba
 import numpy as np
 
 from neuronet import Network, fast, loops
+from neuronet.vectorized import Step
 
 
 def misaligned(array):
@@ -78,6 +81,42 @@ def update_floor(rounds=40, repeats=100):
           f"{moved / best / 1e9:.0f} GB/s of w and v moved, at most {1 / best:,.0f} steps/s")
 
 
+def threads_crossover(rounds=20):
+    """The twin's SGD step on one and on two BLAS threads, by the FLOPs of its largest product
+    (2 n n_in n_out): where ``vectorized.TWO_THREADS_FLOPS`` comes from. Interleaved rounds of
+    about 20 ms, best of ``rounds``."""
+    from threadpoolctl import ThreadpoolController
+    blas = ThreadpoolController().select(user_api="blas")
+    print("\n| network | batch | largest product, FLOPs | 1 thread, steps/s | 2 threads, steps/s "
+          "| 2 / 1 |\n|---|---:|---:|---:|---:|---:|")
+    for sizes, n in [((784, 100, 10), 1), ((784, 800, 10), 1), ((784, 100, 10), 100),
+                     ((784, 800, 10), 10), ((784, 800, 10), 100), ((784, 2000, 10), 100),
+                     ((784, 2000, 10), 500)]:
+        net = Network(sizes, seed=1)
+        rng = np.random.default_rng(0)
+        x, y = rng.random((n, sizes[0])), np.eye(sizes[-1])[rng.integers(0, sizes[-1], n)]
+        step, rows, best = Step(sizes, n, np.float64), np.arange(n), {}
+        args = (net.weights, net.biases, net.velocity_w, net.velocity_b, x, y, rows, 1e-3, 0.9,
+                1e-4, 0, False, [None] * (len(sizes) - 1))
+        start = time.perf_counter()
+        step(*args)
+        repeats = max(1, int(0.02 / (time.perf_counter() - start)))
+        for _ in range(rounds):
+            for threads in (1, 2):
+                with blas.limit(limits=threads):
+                    start = time.perf_counter()
+                    for _ in range(repeats):
+                        step(*args)
+                    seconds = (time.perf_counter() - start) / repeats
+                best[threads] = min(best.get(threads, seconds), seconds)
+        flops = 2 * n * max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        print(f"| {'-'.join(map(str, sizes))} | {n} | {flops:.1e} | {1 / best[1]:,.0f} "
+              f"| {1 / best[2]:,.0f} | {best[1] / best[2]:.2f} |", flush=True)
+
+
 if __name__ == "__main__":
-    main()
-    update_floor()
+    if "--threads" in sys.argv[1:]:
+        threads_crossover()
+    else:
+        main()
+        update_floor()

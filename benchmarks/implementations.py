@@ -7,10 +7,17 @@ kernels, ``backward(net, activations, y)`` and ``update(net, grad_w, grad_b)``:
     loops-plain   the three plain kernels of ``neuronet.loops``, compiled
     loops         what the "loops" backend runs: the fused kernels of ``neuronet.fast``
     loops-prange  the same with ``numba.prange`` over the neurons of each large layer
-    vectorized    the numpy twin, the reference every result is checked against
-    python        the plain kernels uncompiled (smallest case only: about 10^4 times slower)
-    torch         PyTorch on the CPU, float64, when it is installed
+    vectorized      the numpy twin, the reference every result is checked against
+    python          the plain kernels uncompiled (smallest case only: about 10^4 times slower)
+    numpy-textbook  the numpy a competent user writes, no neuronet code (``NumpyTextbook``)
+    torch           PyTorch on the CPU, float64, autograd and ``torch.optim.SGD``
+    torch-manual    PyTorch without autograd: the same equations as in-place tensor calls
+
+Each peer runs BLAS (or torch) on a given number of threads; ``implementations()`` gives them one,
+the report times one and two and keeps the faster. PyTorch only where it is installed.
 """
+import contextlib
+
 import numba
 import numpy as np
 
@@ -75,8 +82,9 @@ def _update_layers(weights, biases, grad_w, grad_b, v_w, v_b, eta, mu, l2):
 class Backend:
     """A neuronet backend: its own ``feedforward`` and ``sgd_epoch``; the layer kernels of ``layers``."""
 
-    def __init__(self, backend, layers=None):
+    def __init__(self, backend, layers=None, settings=None):
         self.backend, self.layers = backend, layers
+        self.settings = settings or (LEARNING_RATE, MOMENTUM, WEIGHT_DECAY)
 
     def feedforward(self, net, x):
         return self.backend.feedforward(net.weights, net.biases, x, SOFTMAX)[-1]
@@ -84,8 +92,7 @@ class Backend:
     def sgd_epoch(self, net, x, y, order, batch_size):
         scalar = net.dtype.type
         self.backend.sgd_epoch(net.weights, net.biases, net.velocity_w, net.velocity_b, x, y,
-                               order, batch_size, scalar(LEARNING_RATE), scalar(MOMENTUM),
-                               scalar(WEIGHT_DECAY), COST, SOFTMAX)
+                               order, batch_size, *map(scalar, self.settings), COST, SOFTMAX)
 
     def backward(self, net, activations, y):
         if self.layers == "vectorized":
@@ -187,11 +194,177 @@ def implementations():
         "vectorized": Backend(BACKENDS["vectorized"], "vectorized"),
         "python": Backend(loops.LoopBackend(loops.PLAIN), "python"),
     }
+    found["numpy-textbook"] = NumpyTextbook(threads=1)
     try:
         found["torch"] = Torch()
+        found["torch-manual"] = TorchManual(threads=1)
     except ImportError:
         pass
     return found
+
+
+def blas_threads(n):
+    """BLAS held to n threads for a ``with`` block (left alone if it already has n).
+
+    ``threadpoolctl.threadpool_limits`` looks every library up again at each call (1.4 ms here);
+    one controller, made once, costs about 14 us a switch (measured in this session).
+    """
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+        _BLAS = ThreadpoolController().select(user_api="blas")
+    if all(lib.num_threads == n for lib in _BLAS.lib_controllers):
+        return contextlib.nullcontext()
+    return _BLAS.limit(limits=n)
+
+
+_BLAS = None
+
+
+class NumpyTextbook:
+    """SGD as a competent numpy user writes it, with no neuronet code: per sample ``w @ a`` and
+    ``np.outer``, for a mini-batch matrix products; the learning rate folded into delta (a
+    vector) rather than into the gradient (a matrix); updates in place; BLAS on ``threads``.
+    Its sigmoid is ``1 / (1 + exp(-z))``, which only warns (and rounds to 0) below z = -709."""
+
+    def __init__(self, threads=1, settings=None):
+        self.threads = threads
+        self.eta, self.mu, self.l2 = settings or (LEARNING_RATE, MOMENTUM, WEIGHT_DECAY)
+
+    def feedforward(self, net, x):
+        a = x
+        for w, b in zip(net.weights, net.biases):
+            a = _sigmoid(a @ w.T + b)
+        return a
+
+    def sgd_epoch(self, net, x, y, order, batch_size):
+        with blas_threads(self.threads):
+            for start in range(0, len(order), batch_size):
+                rows = order[start:start + batch_size]
+                if len(rows) == 1:
+                    self.step_one(net, x[rows[0]], y[rows[0]])
+                else:
+                    self.step_batch(net, x[rows], y[rows])
+
+    def step_one(self, net, x, y):
+        activations = [x]
+        for w, b in zip(net.weights, net.biases):
+            activations.append(_sigmoid(w @ activations[-1] + b))
+        a = activations[-1]
+        delta = (a - y) * a * (1 - a)
+        for layer in range(len(net.weights) - 1, -1, -1):
+            a_prev = activations[layer]
+            if layer:
+                delta_prev = (net.weights[layer].T @ delta) * a_prev * (1 - a_prev)
+            self.update(net, layer, np.outer(self.eta * delta, a_prev), self.eta * delta)
+            delta = delta_prev if layer else None
+
+    def step_batch(self, net, x, y):
+        activations = [x]
+        for w, b in zip(net.weights, net.biases):
+            activations.append(_sigmoid(activations[-1] @ w.T + b))
+        a = activations[-1]
+        delta = (a - y) * a * (1 - a)
+        scale = self.eta / len(x)
+        for layer in range(len(net.weights) - 1, -1, -1):
+            a_prev = activations[layer]
+            if layer:
+                delta_prev = (delta @ net.weights[layer]) * a_prev * (1 - a_prev)
+            self.update(net, layer, (scale * delta).T @ a_prev, scale * delta.sum(axis=0))
+            delta = delta_prev if layer else None
+
+    def update(self, net, layer, eta_grad_w, eta_grad_b):
+        """w <- w - eta (grad + l2 w) without momentum; v <- mu v - eta (grad + l2 w), w <- w + v
+        with it (biases: no l2)."""
+        w, b = net.weights[layer], net.biases[layer]
+        if self.mu == 0:
+            w -= eta_grad_w + (self.eta * self.l2) * w if self.l2 else eta_grad_w
+            b -= eta_grad_b
+            return
+        v_w, v_b = net.velocity_w[layer], net.velocity_b[layer]
+        v_w *= self.mu
+        v_w -= eta_grad_w
+        if self.l2:
+            v_w -= (self.eta * self.l2) * w
+        w += v_w
+        v_b *= self.mu
+        v_b -= eta_grad_b
+        b += v_b
+
+
+def _sigmoid(z):
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-z))
+
+
+class TorchManual:
+    """PyTorch (float64, CPU) with no autograd: the same equations as ``NumpyTextbook`` in
+    in-place tensor calls, ``addmv``/``addr_`` for one sample, ``addmm``/``addmm_`` for a batch,
+    on the numpy arrays themselves (``torch.from_numpy`` shares memory); ``threads`` torch
+    threads."""
+
+    def __init__(self, threads=1, settings=None):
+        import torch
+        self.torch, self.threads = torch, threads
+        self.eta, self.mu, self.l2 = settings or (LEARNING_RATE, MOMENTUM, WEIGHT_DECAY)
+
+    def feedforward(self, net, x):
+        torch = self.torch
+        with torch.no_grad():
+            a = torch.from_numpy(x)
+            for w, b in zip(net.weights, net.biases):
+                a = torch.sigmoid(torch.addmm(torch.from_numpy(b), a, torch.from_numpy(w).T))
+            return a.numpy()
+
+    def sgd_epoch(self, net, x, y, order, batch_size):
+        torch = self.torch
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            with torch.no_grad():
+                tensors = [[torch.from_numpy(p) for p in group] for group in
+                           (net.weights, net.biases, net.velocity_w, net.velocity_b)]
+                xs, ys = torch.from_numpy(x), torch.from_numpy(y)
+                for start in range(0, len(order), batch_size):
+                    rows = order[start:start + batch_size]
+                    if len(rows) == 1:
+                        self.step(*tensors, xs[int(rows[0])], ys[int(rows[0])])
+                    else:
+                        rows = torch.from_numpy(rows)
+                        self.step(*tensors, xs[rows], ys[rows])
+        finally:
+            torch.set_num_threads(before)
+
+    def step(self, weights, biases, v_w, v_b, x, y):
+        torch, one = self.torch, x.dim() == 1
+        n = 1 if one else len(x)
+        activations = [x]
+        for w, b in zip(weights, biases):
+            z = torch.addmv(b, w, activations[-1]) if one else torch.addmm(b, activations[-1], w.T)
+            activations.append(torch.sigmoid_(z))
+        a = activations[-1]
+        delta = (a - y) * a * (1 - a)
+        for layer in range(len(weights) - 1, -1, -1):
+            w, a_prev = weights[layer], activations[layer]
+            if layer:
+                delta_prev = (w.T @ delta if one else delta @ w) * a_prev * (1 - a_prev)
+            target, beta = (w, 1 - self.eta * self.l2) if self.mu == 0 else (v_w[layer], self.mu)
+            if beta != 1:
+                target.mul_(beta)
+            if one:
+                target.addr_(delta, a_prev, alpha=-self.eta)
+            else:
+                target.addmm_(delta.T, a_prev, alpha=-self.eta / n)
+            grad_b = delta if one else delta.mean(dim=0)
+            if self.mu == 0:
+                biases[layer].sub_(grad_b, alpha=self.eta)
+            else:
+                if self.l2:
+                    target.add_(w, alpha=-self.eta * self.l2)
+                w.add_(target)
+                v_b[layer].mul_(self.mu).sub_(grad_b, alpha=self.eta)
+                biases[layer].add_(v_b[layer])
+            delta = delta_prev if layer else None
 
 
 def flops_per_sample(shape, batch_size):

@@ -5,12 +5,17 @@
 For each network and batch size it trains every implementation (see ``implementations.py``) in
 turn, round after round, and keeps each one's best round: on a machine shared with other work
 the best round is the one least disturbed. It prints a markdown table of samples per second,
-the ratio to the faster of numpy with its default BLAS threads and numpy on one BLAS thread,
-and the fraction of the one-thread compute bound: numpy's float64 matrix-multiply GFLOP/s on one
-thread (measured here, in a subprocess with OPENBLAS_NUM_THREADS=1 and the environment otherwise
-as it is) divided by the FLOPs per sample of the network (``implementations.flops_per_sample``).
-Every implementation's epoch is also checked against the vectorized one (column "max diff").
-Then float32 against float64, and the first call of a fresh process once numba's cache is warm.
+the ratio to the best numpy of the run (the twin, or numpy-textbook on one or two BLAS threads)
+and to the best PyTorch (autograd or manual, one or two threads), and the fraction of the
+one-thread compute bound: numpy's float64 matrix-multiply GFLOP/s on one thread (measured here,
+in a subprocess with OPENBLAS_NUM_THREADS=1 and the environment otherwise as it is) divided by
+the FLOPs per sample of the network (``implementations.flops_per_sample``). Every
+implementation's epoch is also checked against the vectorized one (column "max diff").
+Then: the README table (784-100-10), plain SGD (momentum 0, no L2: the twin against
+numpy-textbook), this machine's streaming bandwidth from L2, L3 and DRAM (measured as GEMM is)
+and batch 1 against the lower of the compute and bandwidth bounds, scikit-learn's
+MLPClassifier (when installed), float32 against float64, and the first call of a fresh process
+once numba's cache is warm.
 """
 import argparse
 import os
@@ -24,8 +29,11 @@ import numba
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from implementations import (BATCHES, SHAPES, Torch, flops_per_sample,  # noqa: E402
-                             implementations, largest_difference, make_data, make_net, state)
+from implementations import (BATCHES, SHAPES, Backend, NumpyTextbook, Torch,  # noqa: E402
+                             TorchManual, flops_per_sample, implementations, largest_difference,
+                             make_data, make_net, state)
+from neuronet import fast  # noqa: E402
+from neuronet.network import BACKENDS  # noqa: E402
 
 GEMM = """
 import time, numpy as np
@@ -37,6 +45,20 @@ for _ in range(REPEATS):
     a @ b
     best = min(best, time.perf_counter() - start)
 print(2 * n**3 / best / 1e9)
+"""
+
+BANDWIDTH = """
+import time, numpy as np
+for total in SIZES:  # bytes of a and b together
+    a, b = np.ones((2, total // 16))
+    passes = max(1, int(2e8 // total))
+    best = float("inf")
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        for _ in range(passes):
+            np.add(a, b, out=a)
+        best = min(best, (time.perf_counter() - start) / passes)
+    print(total, 3 * a.nbytes / best / 1e9)  # a read, b read, a written
 """
 
 COLD_START = """
@@ -65,6 +87,35 @@ def gemm_gflops(repeats):
     return float(out.stdout)
 
 
+def cache_sizes():
+    """{level: bytes} of the data caches of CPU 0, from /sys (empty where it is not there)."""
+    sizes = {}
+    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            if (index / "type").read_text().strip() == "Instruction":
+                continue
+            text = (index / "size").read_text().strip()
+            sizes[int((index / "level").read_text())] = int(text[:-1]) * 1024 if text.endswith(
+                "K") else int(text)
+        except (OSError, ValueError):
+            continue
+    return sizes
+
+
+def bandwidth(repeats, caches):
+    """{level: GB/s} of ``a += b`` on one thread, in a fresh process, for a and b together half
+    of L2, 8 times L2 (within L3 when L3 is larger) and 1 GiB (DRAM: beyond this L3)."""
+    l2 = caches.get(2, 2**21)
+    sizes = {"L2": l2 // 2, "L3": 8 * l2, "DRAM": 2**30}
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    program = BANDWIDTH.replace("SIZES", str(list(sizes.values()))).replace("REPEATS",
+                                                                             str(repeats))
+    out = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True,
+                         text=True, check=True)
+    rates = dict(line.split() for line in out.stdout.splitlines())
+    return {level: (size, float(rates[str(size)])) for level, size in sizes.items()}
+
+
 def environment():
     """What the numbers depend on: versions, BLAS, threads, OpenBLAS settings."""
     lines = [f"python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}"
@@ -90,28 +141,21 @@ def environment():
     return lines
 
 
-class OneBlasThread:
-    """numpy with BLAS held to one thread (on 2 shared cores its second thread often waits)."""
-
-    def __init__(self, impl):
-        from threadpoolctl import threadpool_limits
-        self.impl, self.limits = impl, threadpool_limits
-
-    def sgd_epoch(self, *args):
-        with self.limits(1):
-            self.impl.sgd_epoch(*args)
+PLAIN = (0.5, 0.0, 0.0)  # the post's SGD: learning rate 0.5, no momentum, no L2
+NUMPY = ("vectorized", "numpy-textbook")
+TORCH = ("torch",)
 
 
 def contenders(shape_id, batch, dtype="float64"):
+    """Every implementation, and the peers on both thread counts: "numpy-textbook" and
+    "torch-manual" run one thread, "torch" torch's default (2 here)."""
     found = implementations()
     if (shape_id, batch) != ("784-30-10", 1) or dtype != "float64":
         del found["python"]
-    try:
-        found["vectorized-1thread"] = OneBlasThread(found["vectorized"])
-    except ImportError:
-        pass
+    found["numpy-textbook-2threads"] = NumpyTextbook(threads=2)
     if "torch" in found:
         found["torch-1thread"] = Torch(threads=1)
+        found["torch-manual-2threads"] = TorchManual(threads=2)
     if dtype != "float64":
         found = {name: impl for name, impl in found.items() if name.startswith("loops")}
     return found
@@ -144,12 +188,12 @@ def samples_per_second(impls, shape, batch, dtype, repeats, seconds):
     return {name: sizes[name] / best[name] for name in impls}
 
 
-def check(impls, shape, batch, dtype):
+def check(impls, shape, batch, dtype, reference_impl=None, compared=state):
     """Largest difference after a 20-sample epoch from the same start, against vectorized."""
     x, y = make_data(20, shape, "float64")
     order = np.random.default_rng(3).permutation(20)
     reference = make_net(shape)
-    implementations()["vectorized"].sgd_epoch(reference, x, y, order, batch)
+    (reference_impl or implementations()["vectorized"]).sgd_epoch(reference, x, y, order, batch)
     differences = {}
     for name, impl in impls.items():
         if name == "python":  # the same code as loops-plain, uncompiled: 20 samples take minutes
@@ -161,7 +205,7 @@ def check(impls, shape, batch, dtype):
             continue
         net = make_net(shape, dtype)
         impl.sgd_epoch(net, x.astype(dtype), y.astype(dtype), order, batch)
-        differences[name] = largest_difference(state(net), state(reference))
+        differences[name] = largest_difference(compared(net), compared(reference))
     return differences
 
 
@@ -224,21 +268,27 @@ def main(argv=None):
     print(f"- numpy float64 GEMM, one BLAS thread (512 x 512, best round): {gflops:.1f} GFLOP/s\n")
 
     rows = []
-    print("| network | batch | implementation | samples/s | x vectorized | of 1-thread bound "
-          "| max diff |")
-    print("|---|---:|---|---:|---:|---:|---:|")
+    print("| network | batch | implementation | samples/s | / best numpy | / best PyTorch "
+          "| of 1-thread bound | max diff |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
     for shape_id, shape in SHAPES.items():
         for batch in BATCHES:
             impls = contenders(shape_id, batch)
             rates = samples_per_second(impls, shape, batch, "float64", repeats, seconds)
             differences = check(impls, shape, batch, "float64")
-            numpy_best = max(rate for name, rate in rates.items() if name.startswith("vectorized"))
+            numpy_best, torch_best = best_of(rates, NUMPY), best_of(rates, TORCH)
             bound = gflops * 1e9 / flops_per_sample(shape, batch)
             for name, rate in sorted(rates.items(), key=lambda item: -item[1]):
                 rows.append(dict(shape=shape_id, batch=batch, name=name, rate=rate,
                                  bound=bound))
                 print(f"| {shape_id} | {batch} | {name} | {rate:,.0f} | {rate / numpy_best:.2f} "
-                      f"| {rate / bound:.0%} | {differences[name]:.1e} |", flush=True)
+                      f"| {ratio(rate, torch_best)} | {rate / bound:.0%} "
+                      f"| {differences[name]:.1e} |", flush=True)
+
+    readme_table(rows)
+    plain_sgd(repeats, seconds)
+    limits(rows, gflops, bandwidth(10 if args.quick else 40, cache_sizes()))
+    scikit_learn(2 if args.quick else 5)
 
     print("\n### float32 against float64 (loops backends, 784-100-10)\n")
     print("| batch | implementation | float64 samples/s | float32 samples/s | float32 / float64 "
@@ -266,6 +316,131 @@ def main(argv=None):
           f"second {second * 1e3:.2f} ms.")
     targets(rows, float32, first)
     plot(rows, args.plot)
+
+
+def best_of(rates, prefixes):
+    """The highest rate among implementations named with one of ``prefixes`` (None if none)."""
+    found = [rate for name, rate in rates.items() if name.startswith(prefixes)]
+    return max(found) if found else None
+
+
+def ratio(rate, other):
+    return f"{rate / other:.2f}" if other else "-"
+
+
+def winner(rates, prefixes):
+    return max((name for name in rates if name.startswith(prefixes)), key=rates.get)
+
+
+def readme_table(rows):
+    """784-100-10 at each batch size: loops, the twin, numpy-textbook, PyTorch and the ratios."""
+    print("\n### For the README (784-100-10, float64, momentum 0.9, L2 1e-4)\n")
+    print("| batch | loops | vectorized (twin) | numpy-textbook (best threads) | PyTorch (best) "
+          "| loops / best numpy | loops / PyTorch | twin / best numpy | twin / PyTorch |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for batch in BATCHES:
+        rates = {row["name"]: row["rate"] for row in rows
+                 if row["shape"] == "784-100-10" and row["batch"] == batch}
+        numpy_best, torch_best = best_of(rates, NUMPY), best_of(rates, TORCH)
+        textbook = winner(rates, ("numpy-textbook",))
+        torch = winner(rates, TORCH) if torch_best else None
+        print(f"| {batch} | {rates['loops']:,.0f} | {rates['vectorized']:,.0f} "
+              f"| {rates[textbook]:,.0f} ({textbook}) "
+              f"| {f'{torch_best:,.0f} ({torch})' if torch else '-'} "
+              f"| {rates['loops'] / numpy_best:.2f} | {ratio(rates['loops'], torch_best)} "
+              f"| {rates['vectorized'] / numpy_best:.2f} "
+              f"| {ratio(rates['vectorized'], torch_best)} |")
+
+
+def plain_sgd(repeats, seconds):
+    """The post's plain SGD (no momentum, no L2), 784-100-10: the twin against numpy-textbook."""
+    print("\n### Plain SGD (784-100-10, float64, learning rate 0.5, momentum 0, no L2)\n")
+    print("| batch | implementation | samples/s | / best numpy-textbook | / best PyTorch "
+          "| max diff (w, b) |")
+    print("|---:|---|---:|---:|---:|---:|")
+    shape = SHAPES["784-100-10"]
+    reference = Backend(BACKENDS["vectorized"], settings=PLAIN)
+    for batch in BATCHES:
+        impls = {"loops": Backend(fast.FastBackend(fast.FUSED), settings=PLAIN),
+                 "vectorized": reference,
+                 "numpy-textbook": NumpyTextbook(threads=1, settings=PLAIN),
+                 "numpy-textbook-2threads": NumpyTextbook(threads=2, settings=PLAIN)}
+        try:
+            impls["torch-manual"] = TorchManual(threads=1, settings=PLAIN)
+            impls["torch-manual-2threads"] = TorchManual(threads=2, settings=PLAIN)
+        except ImportError:
+            pass
+        rates = samples_per_second(impls, shape, batch, "float64", repeats, seconds)
+        differences = check(impls, shape, batch, "float64", reference,
+                            lambda net: net.weights + net.biases)
+        textbook, torch_best = best_of(rates, ("numpy-textbook",)), best_of(rates, TORCH)
+        for name, rate in sorted(rates.items(), key=lambda item: -item[1]):
+            print(f"| {batch} | {name} | {rate:,.0f} | {rate / textbook:.2f} "
+                  f"| {ratio(rate, torch_best)} | {differences[name]:.1e} |", flush=True)
+
+
+def limits(rows, gflops, bandwidths):
+    """Batch 1 against the lower of the compute bound and the bandwidth bound."""
+    print("\n### Streaming bandwidth, one thread (`a += b`: 3 x the bytes of a a pass, best "
+          "round)\n")
+    print("| level | a and b together | GB/s |\n|---|---:|---:|")
+    for level, (size, rate) in bandwidths.items():
+        print(f"| {level} | {size / 2**20:,.1f} MiB | {rate:.1f} |")
+    caches = cache_sizes()
+    print(f"\nCaches of CPU 0 (/sys): " + ", ".join(f"L{level} {size / 2**20:g} MiB"
+                                                   for level, size in sorted(caches.items())))
+    print("\n### Batch 1 against this machine's bound (float64, momentum 0.9, L2 1e-4)\n")
+    print("A step must read every weight for the forward pass (8 bytes each) and read and write "
+          "every weight and velocity for the update (32 bytes each; BP2 and BP4 can share that "
+          "pass): 40 bytes a weight, or 24 without momentum. FLOPs as in "
+          "`implementations.flops_per_sample`. The bandwidth is that of the level w and v fit "
+          "in (16 bytes a weight); the bound is the lower of GFLOP/s / FLOPs and GB/s / bytes.\n")
+    print("| network | weights P | FLOPs a step | bytes a step | w + v fit in | compute bound "
+          "| bandwidth bound | bound | loops | loops-plain | loops-prange |")
+    print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    for shape_id, shape in SHAPES.items():
+        p = sum(n_in * n_out for n_in, n_out in zip(shape[:-1], shape[1:]))
+        level = ("L2" if 16 * p <= caches.get(2, 0) else
+                 "L3" if 16 * p <= caches.get(3, 0) else "DRAM")
+        flops, moved = flops_per_sample(shape, 1), 40 * p
+        compute, memory = gflops * 1e9 / flops, bandwidths[level][1] * 1e9 / moved
+        bound = min(compute, memory)
+        rates = {row["name"]: row["rate"] for row in rows
+                 if row["shape"] == shape_id and row["batch"] == 1}
+        cells = " | ".join(f"{rates[name]:,.0f} ({rates[name] / bound:.0%})"
+                           for name in ("loops", "loops-plain", "loops-prange"))
+        print(f"| {shape_id} | {p:,} | {flops:,.0f} | {moved / 1e6:.2f} MB | {level} "
+              f"| {compute:,.0f} | {memory:,.0f} | {bound:,.0f} | {cells} |")
+
+
+def scikit_learn(repeats):
+    """MLPClassifier's epoch (partial_fit) on 784-100-10: not the same work (softmax output,
+    cross-entropy, its own L2 scaling), so a reference point, not a row of the table."""
+    try:
+        from sklearn.neural_network import MLPClassifier
+    except ImportError:
+        print("\nscikit-learn: not installed (pip install scikit-learn)")
+        return
+    import warnings
+    print("\n### scikit-learn MLPClassifier (784-100-10, logistic hidden layer, softmax output "
+          "and cross-entropy, SGD lr 0.5 momentum 0.9 alpha 1e-4, float64)\n")
+    print("| batch | samples in the epoch | best epoch s | samples/s |\n|---:|---:|---:|---:|")
+    x, y = make_data(2000, SHAPES["784-100-10"])
+    labels = y.argmax(axis=1)
+    for batch in BATCHES:
+        n = 500 if batch == 1 else 2000
+        clf = MLPClassifier(hidden_layer_sizes=(100,), activation="logistic", solver="sgd",
+                            batch_size=batch, learning_rate_init=0.5, momentum=0.9,
+                            nesterovs_momentum=False, alpha=1e-4, shuffle=False, random_state=0)
+        best = float("inf")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf.partial_fit(x[:n], labels[:n], classes=np.arange(10))
+            for _ in range(repeats):
+                start = time.perf_counter()
+                clf.partial_fit(x[:n], labels[:n])
+                best = min(best, time.perf_counter() - start)
+        print(f"| {batch} | {n} | {best:.3f} | {n / best:,.0f} |", flush=True)
 
 
 def targets(rows, float32, first):

@@ -1,4 +1,5 @@
-"""Loops against numpy (and PyTorch when installed): forward, backward, update, SGD step, epoch.
+"""Loops against numpy (the twin and numpy-textbook) and PyTorch when installed: forward, backward,
+update, SGD step, epoch.
 
 Each group is one piece of work on one network and batch size, with one benchmark per
 implementation (see ``implementations.py``). Every round starts from the same parameters, the
@@ -19,9 +20,10 @@ from implementations import (BATCHES, SHAPES, implementations, largest_differenc
                              make_net, state)
 
 IMPLEMENTATIONS = implementations()
-NAMES = ["loops-plain", "loops", "loops-prange", "vectorized", "python", "torch"]
+NAMES = ["loops-plain", "loops", "loops-prange", "vectorized", "python", "numpy-textbook",
+         "torch", "torch-manual"]
 SMALLEST = ("784-30-10", 1)
-TOL = {"torch": 1e-10}
+TOL = {"torch": 1e-10, "torch-manual": 1e-10}
 SECONDS_PER_BENCHMARK = 0.5
 EPOCH, EPOCH_QUICK = 200, 20
 
@@ -35,15 +37,16 @@ def implementation(name):
 
 def cases(*, layers=False, python=True):
     """(name, shape_id, batch) for every implementation that has this piece of work: the python
-    backend on the smallest case only, and the fused kernels and PyTorch have no separate
-    backward and update (the sgd-step group times them)."""
+    backend on the smallest case only, and the fused kernels and the peers (numpy-textbook,
+    PyTorch) have no separate backward and update (the sgd-step group times them)."""
     params = []
     for shape_id in SHAPES:
         for batch in BATCHES:
             for name in NAMES:
                 if name == "python" and (not python or (shape_id, batch) != SMALLEST):
                     continue
-                if layers and name in ("loops", "loops-prange", "torch"):
+                if layers and name in ("loops", "loops-prange", "numpy-textbook", "torch",
+                                       "torch-manual"):
                     continue
                 params.append(pytest.param(name, shape_id, batch,
                                            id=f"{shape_id}-batch{batch}-{name}"))

@@ -10,10 +10,39 @@ product, so the two agree to the rounding of those sums, not bit for bit.
     BP4  dC/dw^l = delta^l.T a^{l-1} / n
 
 Dropout as in ``loops``: ``masks[layer]`` rows of 0 (dropped) or 1/p (kept), one per sample.
+
+Training (``sgd_epoch``) runs each step in ``Step``'s buffers, made once per network shape, batch
+size and dtype and reused by every step and call after, so a step allocates nothing the size of
+a weight matrix:
+
+- one sample is a vector, so its products are matrix-vector products (BLAS gemv), not
+  matrix products of one row;
+- BP4 and the update are one BLAS call that adds the product into the weights (or velocities)
+  where they lie, ``w <- beta w - (eta / n) delta^T a_prev`` (gemm; ger, the rank-1 update,
+  for one sample), instead of writing the gradient to memory and reading it back;
+- with momentum 0 (the post's plain SGD) there is no velocity: ``w <- w - eta (grad + l2 w)``
+  directly and the velocity arrays are neither read nor written (they keep what they held);
+  with weight decay 0 there is no l2 term;
+- BLAS runs on one thread unless the step's largest product is at least ``TWO_THREADS_FLOPS``:
+  on this project's 2 shared cores a second thread costs more than it saves below that.
+
+``feedforward`` and ``backprop`` (predictions, gradient checks) stay plain expressions that
+allocate their results: they are not on the training path.
 """
+from contextlib import nullcontext
+
 import numpy as np
+from scipy.linalg.blas import get_blas_funcs
+from scipy.special import expit
+from threadpoolctl import ThreadpoolController
 
 from .activations import CROSS_ENTROPY, sigmoid_array, sigmoid_prime_kept_array, softmax_array
+
+# Floating-point operations of the largest matrix product of a step from which BLAS gets two
+# threads. Measured with `python benchmarks/checks.py --threads` (benchmarks/RESULTS.md): on the
+# project's 2 shared cores one thread won at every size tried, up to 784-2000-10 at batch 500
+# (2 x 500 x 784 x 2000 = 1.6e9 flops, two threads 0.78x as fast), so two only above that.
+TWO_THREADS_FLOPS = 2e9
 
 
 def forward(w, b, a_prev, softmax):
@@ -28,7 +57,7 @@ def output_delta(a, y, cost, softmax):
     if cost == CROSS_ENTROPY:
         return a - y
     if softmax:
-        return a * ((a - y) - np.sum((a - y) * a, axis=1, keepdims=True))
+        return a * ((a - y) - np.sum((a - y) * a, axis=-1, keepdims=True))
     return (a - y) * (a * (1 - a))
 
 
@@ -46,7 +75,12 @@ def backward(w, delta, a_prev, hidden, mask_prev=None):
 
 
 def update(w, b, grad_w, grad_b, v_w, v_b, eta, mu, l2):
-    r"""Momentum SGD in place: v <- mu v - eta (grad + l2 w), w <- w + v (biases: no l2)."""
+    r"""Momentum SGD in place: v <- mu v - eta (grad + l2 w), w <- w + v (biases: no l2).
+    Momentum 0: w <- w - eta (grad + l2 w), the velocities untouched."""
+    if mu == 0:
+        w -= eta * (grad_w + l2 * w)
+        b -= eta * grad_b
+        return
     v_w[:] = mu * v_w - eta * (grad_w + l2 * w)
     w += v_w
     v_b[:] = mu * v_b - eta * grad_b
@@ -58,8 +92,97 @@ def _present(masks, n_layers):
     return [m if m is not None and len(m) else None for m in masks or [None] * n_layers]
 
 
+class Step:
+    r"""One SGD step on n samples, in buffers made once for a network shape, n and a dtype.
+
+    ``a[layer]`` holds layer ``layer``'s activations (``a[0]`` the inputs), ``delta[layer]`` the
+    delta of layer ``layer + 1``; for one sample they are vectors. z is never kept: the sigmoid
+    overwrites it, and sigma' comes from a.
+    """
+
+    def __init__(self, sizes, n, dtype):
+        rows = (lambda m: (m,)) if n == 1 else (lambda m: (n, m))
+        self.n = n
+        self.a = [np.empty(rows(m), dtype) for m in sizes]
+        self.delta = [np.empty(rows(m), dtype) for m in sizes[1:]]
+        self.sigma_prime = [np.empty(rows(m), dtype) for m in sizes[1:-1]]
+        self.y = np.empty(rows(sizes[-1]), dtype)
+        self.gemm, self.ger, self.axpy = get_blas_funcs(("gemm", "ger", "axpy"), dtype=dtype)
+        largest = max(n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+        self.threads = 2 if 2 * n * largest >= TWO_THREADS_FLOPS else 1
+
+    def __call__(self, weights, biases, v_w, v_b, x, y, rows, eta, mu, l2, cost, softmax, masks):
+        a, delta, last = self.a, self.delta, len(weights) - 1
+        pick = rows[0] if self.n == 1 else rows
+        np.take(x, pick, axis=0, out=a[0])
+        if masks[0] is not None:
+            a[0] *= masks[0]
+        for layer, (w, b) in enumerate(zip(weights, biases)):
+            z = a[layer + 1]
+            np.matmul(a[layer], w.T, out=z)                        # z = a_prev w^T ...
+            z += b                                                 # ... + b
+            if layer == last and softmax:
+                z[...] = softmax_array(z)
+            else:
+                expit(z, out=z)                                    # a = sigma(z)
+            if layer < last and masks[layer + 1] is not None:
+                z *= masks[layer + 1]
+        np.take(y, pick, axis=0, out=self.y)
+        delta[last][...] = output_delta(a[-1], self.y, cost, softmax)      # BP1
+        for layer in range(last, -1, -1):
+            if layer > 0:                                          # BP2, before w changes
+                self.hidden_delta(weights[layer], layer, masks[layer])
+            self.update(weights[layer], biases[layer], v_w[layer], v_b[layer], delta[layer],
+                        a[layer], eta, mu, l2)
+
+    def hidden_delta(self, w, layer, mask):
+        r"""BP2: delta^{l} = (delta^{l+1} w^{l+1}) * sigma'(z^l), sigma' = a (1 - a) (times the
+        dropout mask: a (1 - a / m), 0 where dropped)."""
+        a, sigma_prime = self.a[layer], self.sigma_prime[layer - 1]
+        np.matmul(self.delta[layer], w, out=self.delta[layer - 1])
+        if mask is None:
+            np.subtract(1, a, out=sigma_prime)
+            sigma_prime *= a
+        else:
+            sigma_prime[...] = sigmoid_prime_kept_array(a, mask)
+        self.delta[layer - 1] *= sigma_prime
+
+    def update(self, w, b, v_w, v_b, delta, a_prev, eta, mu, l2):
+        r"""BP3, BP4 and the update of one layer, in place.
+
+        Momentum 0:  w <- (1 - eta l2) w - (eta / n) delta^T a_prev,  b <- b - eta mean(delta)
+        otherwise:   v <- mu v - (eta / n) delta^T a_prev - eta l2 w,  w <- w + v  (and b, v_b)
+
+        BLAS is column-major, so the C-ordered (n_out, n_in) weights are its (n_in, n_out)
+        matrix ``w.T``: the product it adds in is a_prev^T delta.
+        """
+        n = self.n
+        target, beta = (w, 1 - eta * l2) if mu == 0 else (v_w, mu)
+        if n == 1:
+            if beta != 1:
+                target *= beta
+            self.ger(-eta, a_prev, delta, a=target.T, overwrite_a=True)
+        else:
+            self.gemm(-eta / n, a_prev.T, delta.T, beta=beta, c=target.T, trans_b=True,
+                      overwrite_c=True)
+        grad_b = delta if n == 1 else delta.mean(axis=0)
+        if mu == 0:
+            b -= eta * grad_b
+            return
+        if l2:
+            self.axpy(w.reshape(-1), v_w.reshape(-1), a=-eta * l2)      # v -= eta l2 w
+        w += v_w
+        v_b *= mu
+        v_b -= eta * grad_b
+        b += v_b
+
+
 class VectorizedBackend:
     """The numpy backend, with the same methods as ``loops.LoopBackend``."""
+
+    def __init__(self):
+        self.steps = {}  # (sizes, n, dtype) -> Step, made on first use
+        self.blas = None
 
     def feedforward(self, weights, biases, x, softmax, masks=None):
         """Every layer's activations for the rows of x; ``masks``: one dropout mask per layer of
@@ -84,14 +207,35 @@ class VectorizedBackend:
                                                            layer > 0, masks[layer])
         return grad_w, grad_b
 
+    def step(self, weights, n, dtype):
+        """The ``Step`` for this network shape, batch size and dtype, made on first use."""
+        sizes = (weights[0].shape[1],) + tuple(w.shape[0] for w in weights)
+        key = (sizes, n, np.dtype(dtype))
+        if key not in self.steps:
+            self.steps[key] = Step(sizes, n, dtype)
+        return self.steps[key]
+
+    def threads(self, n):
+        """BLAS held to n threads for a ``with`` block (left alone if it already has n)."""
+        if self.blas is None:
+            self.blas = ThreadpoolController().select(user_api="blas")
+        if all(lib.num_threads == n for lib in self.blas.lib_controllers):
+            return nullcontext()
+        return self.blas.limit(limits=n)
+
     def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
                   softmax, masks=None):
+        """SGD steps over the rows of x and y in ``order``, ``batch_size`` at a time (see
+        ``Step``); momentum 0 leaves ``v_w`` and ``v_b`` untouched."""
         masks = _present(masks, len(weights))
-        for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            batch_masks = [None if m is None else m[start:start + batch_size] for m in masks]
-            grad_w, grad_b = self.backprop(weights, biases, x[rows], y[rows], cost, softmax,
-                                           batch_masks)
-            for layer in range(len(weights)):
-                update(weights[layer], biases[layer], grad_w[layer], grad_b[layer], v_w[layer],
-                       v_b[layer], eta, mu, l2)
+        steps = {n: self.step(weights, n, x.dtype)
+                 for n in {batch_size, len(order) % batch_size} if n}
+        with self.threads(max(step.threads for step in steps.values())):
+            for start in range(0, len(order), batch_size):
+                rows = order[start:start + batch_size]
+                step = steps[len(rows)]
+                batch_masks = [None if m is None else m[start:start + batch_size] for m in masks]
+                if step.n == 1:
+                    batch_masks = [None if m is None else m[0] for m in batch_masks]
+                step(weights, biases, v_w, v_b, x, y, rows, eta, mu, l2, cost, softmax,
+                     batch_masks)
