@@ -92,7 +92,7 @@ def test_assigned_parameters_are_checked():
     net = Network((4, 3, 2))
     net.weights[1] = np.zeros((3, 2))
     with pytest.raises(ValueError, match=r"net.weights\[1\] must be a C-contiguous float64 array of "
-                                         r"shape \(2, 3\), got ndarray of shape \(3, 2\)"):
+                                         r"shape \(2, 3\), writeable, got ndarray of shape \(3, 2\)"):
         net.predict(np.zeros(4))
     net.weights[1] = np.zeros((2, 3), dtype=np.float32)
     with pytest.raises(ValueError, match="dtype float32"):
