@@ -13,10 +13,12 @@ on a terminal. Bad input (options, data files, network files) ends with one line
 """
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npy
 from tqdm import tqdm
 
 from . import plots
@@ -24,10 +26,11 @@ from .activations import COSTS, OUTPUTS
 from .data import DATASETS, ROLES, load_fashion_mnist, load_mnist, locate, verify
 from .gradcheck import gradcheck
 from .network import BACKENDS, INITS, Network
-from .saving import load, save
+from .saving import check_target, load, save
 from .compare import AGREE, lockstep, short, verdict
 from .train import DivergenceError, fit, one_hot
 
+GRADCHECK_MAX_SAMPLES = 10_000  # the test set; each parameter checked costs 4 passes over them
 GRADCHECK_OK = 1e-7  # largest relative error gradcheck passes; its five-point slope reaches ~1e-12
 PYTHON_MAX_WEIGHTS = 10_000  # above this the uncompiled loops take minutes to gradcheck
 NIELSEN = dict(shape=(784, 30, 10), batch_size=10, learning_rate=3.0)  # his book, chapter 1
@@ -65,7 +68,7 @@ def _number(low, high=math.inf, *, low_ok, what):
     return parse
 
 
-def _whole(low):
+def _whole(low, high=None, why=""):
     def parse(text):
         try:
             value = int(text)
@@ -73,6 +76,8 @@ def _whole(low):
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
         if value < low:
             raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:,}{why}, got {value:,}")
         return value
     return parse
 
@@ -97,10 +102,12 @@ def _png(text):
 
 
 def _writable(text):
-    path = Path(text)
-    if not path.parent.resolve().is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: folder {path.parent} does not exist")
-    return path
+    """A path save() can write, checked now rather than after the training."""
+    try:
+        check_target(text)
+    except (ValueError, OSError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return Path(text)
 
 
 def _cost(text):
@@ -148,7 +155,7 @@ def _network_options(parser, *, shape=NIELSEN["shape"]):
     group.add_argument("--init", choices=tuple(INITS), default="normal",
                        help="initial weights: normal N(0, 1/n_in), or the post's failing "
                             "uniform [0, 0.4) (default: %(default)s)")
-    group.add_argument("--seed", type=int, default=0,
+    group.add_argument("--seed", type=_whole(0), default=0,
                        help="seed for the initial weights and the shuffling (default: %(default)s)")
 
 
@@ -220,7 +227,9 @@ def build_parser():
                        help="check a saved network instead of building one")
     check.add_argument("--backend", choices=tuple(BACKENDS), action="append",
                        help="backend to check; repeat for several (default: all three)")
-    check.add_argument("--samples", type=_count, default=10, metavar="N",
+    check.add_argument("--samples", default=10, metavar="N", type=_whole(
+                           1, GRADCHECK_MAX_SAMPLES, " (the test images; a batch that large "
+                           "already takes minutes)"),
                        help="images in the batch whose cost is differentiated (default: "
                             "%(default)s)")
     check.add_argument("--random", action="store_true",
@@ -263,15 +272,19 @@ def main(argv=None):
 
 # --- shared steps ----------------------------------------------------------------------------
 
-def _load_data(args, shape, train_size=None):
-    """(x, y), (x_test, y_test) and the size of the whole training set, checked against shape."""
+def _load_data(args, shape, train_size=None, network=None):
+    """(x, y), (x_test, y_test) and the size of the whole training set, checked against shape
+    (``--shape``, or the shape of the network loaded from the file ``network``)."""
     (x, y), (x_test, y_test) = LOADERS[args.dataset](
         args.data, cache_dir=args.cache, download=not args.no_download, progress=True)
     name, n_all = TITLES[args.dataset], len(x)
     if shape[0] != x.shape[1] or shape[-1] != 10:
-        raise ValueError(f"--shape {_dashes(shape, ',')} does not fit {name}: it needs "
-                         f"{x.shape[1]} inputs (the pixels) and 10 outputs (the classes), like "
-                         f"{x.shape[1]},30,10")
+        which = (f"--shape {_dashes(shape, ',')}" if network is None
+                 else f"the {_dashes(shape)} network in {network}")
+        like = f"{x.shape[1]},30,10"
+        like = like if network is None else f"one trained with --shape {like}"
+        raise ValueError(f"{which} does not fit {name}: it needs {x.shape[1]} inputs (the "
+                         f"pixels) and 10 outputs (the classes); use {like}")
     if train_size is not None:
         if train_size > n_all:
             raise ValueError(f"--train-size {train_size:,} is more than the {n_all:,} training "
@@ -402,6 +415,9 @@ def run_train(args):
     if args.plot:
         plots.require()
     (x, y), (x_test, y_test), n_all = _load_data(args, args.shape, args.train_size)
+    if args.batch_size > len(x):
+        raise ValueError(f"--batch-size {args.batch_size:,} is more than the {len(x):,} training "
+                         f"images; use at most {len(x):,} (all of them in one step)")
     targets, test_targets = one_hot(y, args.shape[-1]), one_hot(y_test, args.shape[-1])
     net = _network(args, args.backend)
     _warm_up(args, x, targets)  # so the first epoch's seconds do not include compiling
@@ -446,7 +462,7 @@ def run_gradcheck(args):
         y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], args.samples)]
         source = f"{args.samples} random inputs"
     else:
-        _, (x_test, y_test), _ = _load_data(args, sizes)
+        _, (x_test, y_test), _ = _load_data(args, sizes, network=args.load)
         x, y = x_test[:args.samples], one_hot(y_test[:args.samples], sizes[-1])
         source = f"the first {len(x)} {TITLES[args.dataset]} test images"
     weights = sum(w.size for w in net.weights)
@@ -481,14 +497,11 @@ def run_predict(args):
     print the most active output (the class) of each row of a .npy array."""
     net = load(args.network, backend=args.backend)
     if args.input is not None:
-        try:
-            x = np.load(args.input, allow_pickle=False)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{args.input}: no such file") from None
+        x = read_rows(args.input, net.sizes[0])
         if x.ndim == 1:
             x = x.reshape(1, -1)
         try:
-            classes = net.predict(x).argmax(axis=1)  # predict checks the shape and values
+            classes = net.predict(x).argmax(axis=1)  # predict checks the values
         except (ValueError, TypeError) as error:
             raise ValueError(f"{args.input}: {error}") from None
         if np.max(x) > 1:
@@ -498,7 +511,7 @@ def run_predict(args):
         for i, c in enumerate(classes):
             print(f"{i:>5}  {c:>5}")
         return 0
-    _, (x_test, y_test), _ = _load_data(args, net.sizes)
+    _, (x_test, y_test), _ = _load_data(args, net.sizes, network=args.network)
     predicted = net.predict(x_test).argmax(axis=1)
     print(f"neuronet predict: {args.network} ({_dashes(net.sizes)}) on {TITLES[args.dataset]} "
           "test images")
@@ -510,6 +523,40 @@ def run_predict(args):
     print(f"accuracy on all {len(x_test):,} test images: {100 * right / len(x_test):.2f} % "
           f"({right:,} right)")
     return 0
+
+
+def read_rows(path, n_inputs):
+    """The (n_inputs,) or (n, n_inputs) array of numbers in the .npy file ``path``; its header
+    is checked against the file's size before anything is allocated."""
+    try:
+        with open(path, "rb") as f:
+            try:
+                version = npy.read_magic(f)
+                read = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
+                if version not in read:
+                    raise ValueError(f".npy version {version} is not one numpy.save writes")
+                shape, fortran, dtype = read[version](f)
+            except ValueError as error:
+                f.seek(0)
+                what = ("an .npz archive of arrays" if f.read(2) == b"PK"
+                        else f"not a .npy array ({error})")
+                raise ValueError(f"{path}: {what}; --input takes one array saved with "
+                                 "numpy.save(FILE.npy, rows)") from None
+            if dtype.hasobject or dtype.kind not in "iuf":
+                raise ValueError(f"{path}: holds {dtype}, not real numbers; save the rows as "
+                                 "floats")
+            if len(shape) not in (1, 2) or shape[-1] != n_inputs or 0 in shape:
+                raise ValueError(f"{path}: x must have shape ({n_inputs},) for one sample or (n, "
+                                 f"{n_inputs}) for n >= 1 samples, got shape {shape}")
+            count = math.prod(shape)
+            size, left = count * dtype.itemsize, os.fstat(f.fileno()).st_size - f.tell()
+            if left != size:
+                raise ValueError(f"{path}: its header declares {dtype} of shape {shape}, "
+                                 f"{size:,} bytes, but {left:,} bytes follow it; the file is "
+                                 "damaged, save it again")
+            return np.fromfile(f, dtype, count).reshape(shape, order="F" if fortran else "C")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
 
 
 # --- data --------------------------------------------------------------------------------------

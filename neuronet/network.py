@@ -36,6 +36,9 @@ def _uniform(rng, n_out, n_in):
 
 INITS = {"normal": _normal, "uniform": _uniform}
 DTYPES = ("float64", "float32")
+# predict feeds this many rows at a time, so its work arrays do not grow with the input: about
+# 20 MB for 784-800-10 in float64, and numpy's products of 1,000 rows run as fast as longer ones.
+PREDICT_ROWS = 1000
 
 
 def _choice(name, value, allowed):
@@ -70,11 +73,17 @@ def check_settings(learning_rate, momentum, weight_decay):
     return eta, mu, check_rate("weight_decay", weight_decay, allow_zero=True)
 
 
-def check_array(name, value, n_cols, dtype):
-    """A 1-D (one sample) or 2-D (rows of samples) finite real array with n_cols columns.
+def check_seed(seed):
+    """A seed numpy.random.default_rng takes: None or an integer >= 0."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                             or seed < 0):
+        raise ValueError(f"seed must be a whole number >= 0 (or None for a fresh one), got "
+                         f"{seed!r}")
+    return seed
 
-    Returns it as a C-contiguous 2-D array of ``dtype`` and whether it was 1-D.
-    """
+
+def check_shape(name, value, n_cols):
+    """``value`` as an array of real numbers, 1-D (one sample) or 2-D (rows), n_cols columns."""
     array = np.asarray(value)
     if array.dtype == object or not (np.issubdtype(array.dtype, np.floating)
                                      or np.issubdtype(array.dtype, np.integer)):
@@ -83,10 +92,29 @@ def check_array(name, value, n_cols, dtype):
     if array.ndim not in (1, 2) or array.shape[-1] != n_cols or array.size == 0:
         raise ValueError(f"{name} must have shape ({n_cols},) for one sample or (n, {n_cols}) for n "
                          f">= 1 samples, got shape {array.shape}")
-    array = np.ascontiguousarray(array, dtype=dtype)
+    return array
+
+
+def check_array(name, value, n_cols, dtype, *, first_row=0):
+    """A 1-D (one sample) or 2-D (rows of samples) finite real array with n_cols columns.
+
+    Returns it as a C-contiguous 2-D array of ``dtype`` and whether it was 1-D. ``first_row``:
+    the row number of its first row in a larger array, for the messages.
+    """
+    original = check_shape(name, value, n_cols)
+    if original.dtype == dtype:
+        array = np.ascontiguousarray(original)
+    else:
+        with np.errstate(over="ignore"):  # a value too large for dtype is reported below
+            array = np.ascontiguousarray(original, dtype=dtype)
     if not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or infinity at index "
-                         f"{tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])}; "
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        where = (index[0] + first_row,) + index[1:] if array.ndim == 2 else index
+        if np.isfinite(original[index]):  # finite until cast to dtype
+            raise ValueError(f"{name} at index {where} holds {original[index]:g}, too large for "
+                             f"{array.dtype} (largest {np.finfo(array.dtype).max:.3g}); rescale "
+                             "the data first (pixels to [0, 1])")
+        raise ValueError(f"{name} contains NaN or infinity at index {where}; "
                          "clean or rescale the data first")
     return array.reshape(-1, n_cols), array.ndim == 1
 
@@ -97,9 +125,10 @@ class Network:
     ``Network((2, 3, 1))`` has 2 inputs, a hidden layer of 3 neurons and 1 output neuron; its
     ``weights`` are arrays of shapes (3, 2) and (1, 3), its ``biases`` of shapes (3,) and (1,).
     The input layer has no parameters. ``output`` is the output layer's activation ("sigmoid" or
-    "softmax"), ``cost`` the cost minimised ("quadratic" or "cross_entropy"). ``init="uniform"``
-    reproduces the post's failing initialisation. Random numbers come only from
-    ``numpy.random.default_rng(seed)``, drawn layer by layer, weights then biases.
+    "softmax"), ``cost`` the cost minimised ("quadratic" or "cross_entropy", also spelt
+    "cross-entropy"). ``init="uniform"`` reproduces the post's failing initialisation. Random
+    numbers come only from ``numpy.random.default_rng(seed)``, drawn layer by layer, weights then
+    biases.
     """
 
     def __init__(self, shape, *, backend="loops", seed=None, init="normal", output="sigmoid",
@@ -114,10 +143,12 @@ class Network:
         self.sizes = tuple(check_count(f"shape[{i}]", n) for i, n in enumerate(sizes))
         self.backend = backend
         self.output = _choice("output", output, OUTPUTS)
-        self.cost = _choice("cost", cost, tuple(COSTS))
+        # "cross-entropy" as well as "cross_entropy", as on the command line
+        self.cost = _choice("cost", cost.replace("-", "_") if isinstance(cost, str) else cost,
+                            tuple(COSTS))
         self.dtype = np.dtype(_choice("dtype", np.dtype(dtype).name, DTYPES))
         make = INITS[_choice("init", init, tuple(INITS))]
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_seed(seed))
         self.weights, self.biases = [], []
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
             w, b = make(rng, n_out, n_in)
@@ -140,29 +171,73 @@ class Network:
 
     def parameters(self):
         """weights and biases, checked after any assignment by the user, ready for the kernels."""
-        for kind, arrays, shapes in (("weights", self.weights, zip(self.sizes[1:], self.sizes[:-1])),
-                                     ("biases", self.biases, ((n,) for n in self.sizes[1:]))):
-            if len(arrays) != len(self.sizes) - 1:
-                raise ValueError(f"net.{kind} has {len(arrays)} arrays but the network has "
-                                 f"{len(self.sizes) - 1} layers of parameters")
-            for layer, (array, shape) in enumerate(zip(arrays, shapes)):
-                if (not isinstance(array, np.ndarray) or array.shape != tuple(shape)
-                        or array.dtype != self.dtype or not array.flags.c_contiguous):
-                    found = (f"{type(array).__name__} of shape {getattr(array, 'shape', None)}, "
-                             f"dtype {getattr(array, 'dtype', None)}")
-                    raise ValueError(f"net.{kind}[{layer}] must be a C-contiguous {self.dtype} "
-                                     f"array of shape {tuple(shape)}, got {found}; assign "
-                                     f"np.ascontiguousarray(value, dtype='{self.dtype}')")
-        return self.weights, self.biases
+        return self._checked("weights", self.weights), self._checked("biases", self.biases)
+
+    def _checked(self, kind, arrays):
+        """``net.<kind>`` checked the way the compiled kernels, which do not check bounds, need
+        it: one array per layer, of this layer's shape and the network's dtype, C-contiguous and
+        writeable. ``kind``: weights, biases, velocity_w or velocity_b."""
+        if len(arrays) != len(self.sizes) - 1:
+            raise ValueError(f"net.{kind} has {len(arrays)} arrays but the network has "
+                             f"{len(self.sizes) - 1} layers of parameters")
+        for layer, array in enumerate(arrays):
+            shape = ((self.sizes[layer + 1], self.sizes[layer])
+                     if kind in ("weights", "velocity_w") else (self.sizes[layer + 1],))
+            flags = getattr(array, "flags", None)
+            if (not isinstance(array, np.ndarray) or array.shape != shape
+                    or array.dtype != self.dtype or not (flags.c_contiguous and flags.writeable)):
+                found = (f"{type(array).__name__} of shape {getattr(array, 'shape', None)}, "
+                         f"dtype {getattr(array, 'dtype', None)}")
+                if isinstance(array, np.ndarray) and not array.flags.writeable:
+                    found += ", read-only"
+                raise ValueError(f"net.{kind}[{layer}] must be a C-contiguous {self.dtype} "
+                                 f"array of shape {shape}, writeable, got {found}; assign "
+                                 f"np.array(value, dtype='{self.dtype}')")
+        return arrays
 
     def _run(self):
         return BACKENDS[self.backend]
 
     def predict(self, x):
-        """Output activations for one sample (n_in,) or a batch (n, n_in)."""
-        x, single = check_array("x", x, self.sizes[0], self.dtype)
+        """Output activations for one sample (n_in,) or a batch (n, n_in).
+
+        Rows are fed PREDICT_ROWS at a time, so memory does not grow with their number. An
+        output that is NaN or infinite raises ValueError naming the cause (a parameter that is
+        not finite, or an input so large that the weighted inputs overflow): the outputs are
+        checked, which is cheap, and only then are the parameters scanned.
+        """
+        array = check_shape("x", x, self.sizes[0])
+        if array.ndim == 1 or len(array) <= PREDICT_ROWS:
+            x, single = check_array("x", array, self.sizes[0], self.dtype)
+            a = self._outputs(x, 0)
+            return a[0] if single else a
+        a = np.empty((len(array), self.sizes[-1]), self.dtype)
+        for first in range(0, len(array), PREDICT_ROWS):
+            rows, _ = check_array("x", array[first:first + PREDICT_ROWS], self.sizes[0],
+                                  self.dtype, first_row=first)
+            a[first:first + PREDICT_ROWS] = self._outputs(rows, first)
+        return a
+
+    def _outputs(self, x, first_row):
         a = self._run().feedforward(*self.parameters(), x, self.output == "softmax")[-1]
-        return a[0] if single else a
+        # Outputs are in [0, 1], so their sum is finite unless one is NaN: 2 us, not isfinite's 6.
+        if not math.isfinite(a.sum()):
+            raise self._non_finite(x, a, first_row)
+        return a
+
+    def _non_finite(self, x, a, first_row):
+        """The error for outputs ``a`` of rows ``x`` that are not all finite, naming the cause."""
+        for kind, arrays in (("weights", self.weights), ("biases", self.biases)):
+            for layer, p in enumerate(arrays):
+                if not np.isfinite(p).all():
+                    return ValueError(f"net.{kind}[{layer}] holds NaN or infinity, so the "
+                                      "network's outputs are NaN; train it again (with a lower "
+                                      "learning rate if it diverged) or load a saved network")
+        row = int(np.argwhere(~np.isfinite(a))[0, 0])
+        return ValueError(f"x row {first_row + row} gives NaN outputs: its values (up to "
+                          f"{np.abs(x[row]).max():.3g} in size) are so large that the weighted "
+                          f"inputs overflow {self.dtype}; rescale the data first (pixels to "
+                          "[0, 1])")
 
     def loss(self, x, y):
         """The cost averaged over the samples (rows of x and y)."""
@@ -201,6 +276,8 @@ class Network:
             # The compiled kernels do not check bounds: a bad index would read foreign memory.
             raise ValueError(f"order must be a 1-D array of row indices from 0 to {x.shape[0] - 1},"
                              f" got dtype {order.dtype}, shape {order.shape}")
+        # A batch larger than the rows is all of them, and then fits the kernels' 64-bit ints.
+        batch_size = min(batch_size, max(len(order), 1))
         self._sgd(x, y, eta, mu, l2, batch_size, order.astype(np.int64, copy=False))
 
     def _sgd(self, x, y, eta, mu, l2, batch_size, order, masks=None):
@@ -208,7 +285,9 @@ class Network:
         not at every chunk (a finiteness pass over all of MNIST takes about 0.1 s). ``masks``:
         dropout, as in ``loops.sgd_epoch``."""
         weights, biases = self.parameters()
-        self._run().sgd_epoch(weights, biases, self.velocity_w, self.velocity_b, x, y, order,
+        v_w, v_b = (self._checked("velocity_w", self.velocity_w),
+                    self._checked("velocity_b", self.velocity_b))
+        self._run().sgd_epoch(weights, biases, v_w, v_b, x, y, order,
                               batch_size, eta, mu, l2, COSTS[self.cost],
                               self.output == "softmax", masks)
 

@@ -16,13 +16,14 @@ import numpy as np
 from tqdm import tqdm
 
 from .activations import COSTS, cost as cost_per_sample
-from .network import Network, check_array, check_count, check_rate, check_settings
+from .network import Network, check_array, check_count, check_rate, check_seed, check_settings
 
 CHUNK = 10_000  # samples between finiteness checks; a check copies and scans the parameters
 
 
 class DivergenceError(FloatingPointError):
-    """Training produced a NaN or infinity; the message names where."""
+    """Training produced a NaN or infinity; the message names where. The network is left with
+    its last finite parameters, those before the step that diverged."""
 
 
 @dataclass
@@ -49,8 +50,7 @@ def one_hot(labels, n_classes, name="y"):
 
 def evaluate(net, x, y):
     """(mean cost, accuracy) of the network on samples x with labels or targets y."""
-    x, _ = check_array("x", x, net.sizes[0], net.dtype)
-    targets = one_hot(y, net.sizes[-1])
+    x, targets = check_samples(net, x, y)
     a = net.predict(x)
     cost = float(np.mean(cost_per_sample(a, targets, COSTS[net.cost], net.output)))
     return cost, float(np.mean(a.argmax(axis=1) == targets.argmax(axis=1)))
@@ -85,13 +85,16 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
              *[check_dropout("dropout", dropout)] * (len(net.sizes) - 2))
     side = check_shift(shift, net.sizes[0])
     # Checked once here: the chunks below go through the network's unchecked _sgd.
-    x, _ = check_array("x", x, net.sizes[0], net.dtype)
-    targets, _ = check_array("y", one_hot(y, net.sizes[-1]), net.sizes[-1], net.dtype)
-    if len(targets) != len(x):
-        raise ValueError(f"x has {len(x)} samples but y has {len(targets)}; give one label per "
-                         "sample")
-    x_val, y_val = (x, targets) if validation is None else validation
-    rng = np.random.default_rng(seed)
+    x, targets = check_samples(net, x, y)
+    batch_size = min(batch_size, len(x))  # a larger batch is all of them; fits 64-bit ints
+    if validation is None:
+        x_val, y_val = x, targets
+    elif not isinstance(validation, (tuple, list)) or len(validation) != 2:
+        raise TypeError(f"validation must be a pair (x, y) of held-out samples and their labels, "
+                        f"got {type(validation).__name__}")
+    else:
+        x_val, y_val = check_samples(net, *validation, names=("validation x", "validation y"))
+    rng = np.random.default_rng(check_seed(seed))
     # One stream of dropout masks per layer (spawning leaves rng's own stream, the shuffling,
     # as it was), so each layer's masks continue across chunks whatever CHUNK is.
     mask_rngs = rng.spawn(len(rates))
@@ -122,6 +125,18 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
         if on_epoch is not None:
             on_epoch(history[-1])
     return history
+
+
+def check_samples(net, x, y, names=("x", "y")):
+    """(x, targets): samples for ``net`` as checked 2-D arrays, and their labels (n,) or
+    targets (n, n_outputs) as target rows, one per sample."""
+    x, _ = check_array(names[0], x, net.sizes[0], net.dtype)
+    targets, _ = check_array(names[1], one_hot(y, net.sizes[-1], names[1]), net.sizes[-1],
+                             net.dtype)
+    if len(targets) != len(x):
+        raise ValueError(f"{names[0]} has {len(x)} samples but {names[1]} has {len(targets)}; "
+                         "give one label per sample")
+    return x, targets
 
 
 def check_dropout(name, rate):
@@ -184,11 +199,18 @@ def guarded_step(net, x, y, order, masks, epoch, first_step, eta, mu, l2, batch_
         net._sgd(x, y, eta, mu, l2, batch_size, order[batch], tuple(m[batch] for m in masks))
         for layer, (w, b) in enumerate(zip(net.weights, net.biases)):
             if not (np.isfinite(w).all() and np.isfinite(b).all()):
+                # Back to the last finite state: the chunk's start, then its steps before this.
+                _restore(net, snapshot)
+                if start:
+                    before = slice(0, start)
+                    net._sgd(x, y, eta, mu, l2, batch_size, order[before],
+                             tuple(m[before] for m in masks))
+                step = first_step + i + 1
                 raise DivergenceError(
-                    f"training diverged at epoch {epoch}, step {first_step + i + 1} (of the "
-                    f"epoch): layer {layer}'s weights or biases became NaN or infinite. Lower the "
-                    f"learning rate (now {eta}) or the momentum, or scale the inputs "
-                    "to [0, 1]")
+                    f"training diverged at epoch {epoch}, step {step} (of the epoch): layer "
+                    f"{layer}'s weights or biases became NaN or infinite. The network is left as "
+                    f"it was before that step, its last finite state. Lower the learning rate "
+                    f"(now {eta}) or the momentum, or scale the inputs to [0, 1]")
     raise AssertionError("a chunk diverged but its replay did not")  # non-deterministic kernels
 
 

@@ -19,6 +19,9 @@ from neuronet import cli
 from neuronet.cli import main
 from neuronet.compare import verdict
 from neuronet.gradcheck import LayerCheck
+from numpy.lib import format as npy
+
+import naive
 
 
 def write_idx(path, array):
@@ -176,15 +179,11 @@ def test_train_save_predict_round_trip(capsys, tiny, tmp_path):
     final = re.fullmatch(r"final held-out accuracy: (\d+\.\d\d) % \((\d+) of 100 test images\)",
                          lines[5])
     assert final and final[1] == rows[-1][3]
+    assert float(final[1]) >= 80  # it learned: chance is 10 % (100 % when measured)
+    assert float(rows[-1][2]) < float(rows[0][2])  # and its held-out cost fell
     assert f"network saved to {saved}" in out and figure.read_bytes()[:4] == b"\x89PNG"
-
-    # The saved network is exactly what fit makes with the same settings.
     (x, y), (x_test, y_test) = load_mnist(tiny, download=False)
-    reference = Network((784, 20, 10), seed=3)
-    fit(reference, x, y, epochs=3, learning_rate=1.5, momentum=0.5, seed=3)
     net = load(saved)
-    for got, want in zip(net.weights + net.biases, reference.weights + reference.biases):
-        np.testing.assert_array_equal(got, want)
 
     code, out, err = run(capsys, "predict", saved, "--data", tiny, "--images", 4)
     assert code == 0, err
@@ -209,30 +208,90 @@ def test_train_save_predict_round_trip(capsys, tiny, tmp_path):
                                  "sample or (n, 784) for n >= 1 samples, got shape (3, 100)\n")
 
 
-def test_train_with_dropout_is_fit_with_dropout(capsys, tiny, tmp_path):
+def initial_parameters(sizes, seed):
+    """The initial weights and biases by their definition: N(0, 1/sqrt(n_in)) and N(0, 1) from
+    numpy.random.default_rng(seed), layer by layer, weights then biases."""
+    rng = np.random.default_rng(seed)
+    weights, biases = [], []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        weights.append(rng.normal(0, 1 / np.sqrt(n_in), (n_out, n_in)))
+        biases.append(rng.normal(0, 1, n_out))
+    return weights, biases
+
+
+def test_train_steps_are_sgd_with_momentum_by_the_naive_reference(capsys, tiny, tmp_path):
+    # 20 images in one batch of 20: each epoch is one step on the whole set, whatever its order,
+    # so two epochs are v = -eta g(w0), w1 = w0 + v; v = mu v - eta g(w1), w2 = w1 + v, with g
+    # the naive reference's gradient of the quadratic cost.
     saved = tmp_path / "net.npz"
     code, out, err = run(capsys, "train", "--data", tiny, "--shape", "784,20,10", "--epochs", 2,
-                         "--dropout", 0.5, "--input-dropout", 0.2, "--save", saved)
+                         "--train-size", 20, "--batch-size", 20, "--learning-rate", 1.5,
+                         "--momentum", 0.5, "--seed", 3, "--save", saved)
     assert code == 0, err
-    assert ", dropout 0.5, input dropout 0.2, seed 0" in out.splitlines()[0]
     (x, y), _ = load_mnist(tiny, download=False)
-    reference = Network((784, 20, 10), seed=0)
-    fit(reference, x, y, epochs=2, learning_rate=3.0, dropout=0.5, input_dropout=0.2, seed=0)
-    for got, want in zip(load(saved).weights, reference.weights):
-        np.testing.assert_array_equal(got, want)
+    xs, ys = x[:20].tolist(), np.eye(10)[y[:20]].tolist()
+    weights, biases = initial_parameters((784, 20, 10), seed=3)
+    v_w, v_b = [0 * w for w in weights], [0 * b for b in biases]
+    for _ in range(2):
+        grad_w, grad_b = naive.gradients([w.tolist() for w in weights],
+                                         [b.tolist() for b in biases], xs, ys)
+        for layer in range(2):
+            v_w[layer] = 0.5 * v_w[layer] - 1.5 * np.array(grad_w[layer])
+            v_b[layer] = 0.5 * v_b[layer] - 1.5 * np.array(grad_b[layer])
+            weights[layer] = weights[layer] + v_w[layer]
+            biases[layer] = biases[layer] + v_b[layer]
+    net = load(saved)
+    for got, want in zip(net.weights + net.biases, weights + biases):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
 
 
-def test_train_with_shift_is_fit_with_shift(capsys, tiny, tmp_path):
+def one_step(capsys, tiny, tmp_path, *options):
+    """(initial, trained) weights of a 784-20-10 network after one SGD step on the first
+    training image, with the given options."""
     saved = tmp_path / "net.npz"
-    code, out, err = run(capsys, "train", "--data", tiny, "--shape", "784,20,10", "--epochs", 2,
-                         "--shift", 2, "--save", saved)
+    code, out, err = run(capsys, "train", "--data", tiny, "--shape", "784,20,10", "--epochs", 1,
+                         "--train-size", 1, "--batch-size", 1, "--save", saved, *options)
     assert code == 0, err
+    return initial_parameters((784, 20, 10), seed=0)[0], load(saved).weights, out
+
+
+def test_train_with_dropout_drops_neurons_from_the_step(capsys, tiny, tmp_path):
+    initial, trained, out = one_step(capsys, tiny, tmp_path, "--dropout", 0.5,
+                                     "--input-dropout", 0.5)
+    assert ", dropout 0.5, input dropout 0.5, seed 0" in out.splitlines()[0]
+    (x, _), _ = load_mnist(tiny, download=False)
+    same = [np.isclose(a, b, rtol=0, atol=1e-15) for a, b in zip(initial, trained)]
+    # A dropped hidden neuron j has activation 0 and delta 0: row j of the first weights and
+    # column j of the second get no gradient. Kept ones (about half) all change.
+    dropped = same[0].all(axis=1)
+    assert 3 <= dropped.sum() <= 17
+    assert np.array_equal(same[1].all(axis=0), dropped) and not same[1][:, ~dropped].any()
+    # A dropped input k feeds nothing: column k of the first weights, in every kept row, stays.
+    kept_rows = same[0][~dropped]
+    assert (kept_rows == kept_rows[0]).all()  # one mask for the sample, the same in every row
+    lit = x[0] != 0  # an input of 0 gets no gradient either way
+    assert 0.3 <= kept_rows[0][lit].mean() <= 0.7
+
+
+def test_train_with_shift_moves_the_image(capsys, tiny, tmp_path):
+    initial, trained, out = one_step(capsys, tiny, tmp_path, "--shift", 2)
     assert ", shift 2 px, seed 0" in out.splitlines()[0]
-    (x, y), _ = load_mnist(tiny, download=False)
-    reference = Network((784, 20, 10), seed=0)
-    fit(reference, x, y, epochs=2, learning_rate=3.0, shift=2, seed=0)
-    for got, want in zip(load(saved).weights, reference.weights):
-        np.testing.assert_array_equal(got, want)
+    (x, _), _ = load_mnist(tiny, download=False)
+    image = x[0].reshape(28, 28)
+    # The first weights' column k changes by delta * x_k: it stays only where the moved image
+    # is 0. Find which moves by up to 2 pixels give that pattern.
+    stays = np.isclose(initial[0], trained[0], rtol=0, atol=1e-15).all(axis=0).reshape(28, 28)
+    fits = []
+    for down in range(-2, 3):
+        for across in range(-2, 3):
+            moved = np.zeros_like(image)
+            for i in range(28):
+                for j in range(28):
+                    if 0 <= i - down < 28 and 0 <= j - across < 28:
+                        moved[i, j] = image[i - down, j - across]
+            if np.array_equal(stays, moved == 0):
+                fits.append((down, across))
+    assert len(fits) == 1 and fits[0] != (0, 0), fits
 
 
 def test_train_reports_the_posts_failure(capsys, tiny):
@@ -242,6 +301,8 @@ def test_train_reports_the_posts_failure(capsys, tiny):
     assert code == 0, err
     errors = [float(line.split()[4]) for line in out.splitlines()[2:4]]
     assert errors[0] > 0.4 and abs(errors[1] - errors[0]) < 1e-4  # outputs stuck near 1
+    costs = [float(line.split()[1]) for line in out.splitlines()[2:4]]
+    assert costs[1] < costs[0]  # yet it trains: gradient descent lowers the cost, if barely
 
 
 # --- gradcheck -------------------------------------------------------------------------------
@@ -315,6 +376,70 @@ def test_bad_input_is_one_line_and_exit_2(capsys, tiny, tmp_path, monkeypatch, a
     assert "Traceback" not in err
     if "Sources tried" not in err:  # the data module lists each source on a line of its own
         assert err.count("\n") == 1, err
+
+
+def write_files(folder):
+    """The files the bad-file cases below name, written into ``folder``."""
+    save(Network((784, 5, 10), seed=0), folder / "net.npz")
+    save(Network((5, 3, 2), seed=0), folder / "small.npz")
+    np.save(folder / "arr.npy", np.zeros((2, 784)))
+    np.savez(folder / "x.npz", rows=np.zeros((2, 784)))
+    os.mkfifo(folder / "fifo")
+    with open(folder / "lying.npy", "wb") as f:  # declares 10**9 rows, 6 TB, over 800 bytes
+        npy.write_array_header_1_0(f, {"descr": "<f8", "fortran_order": False,
+                                       "shape": (10**9, 784)})
+        f.write(bytes(800))
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["predict", "arr.npy"], "arr.npy is not a neuronet network file: it is one .npy array; to "
+                             "classify its rows, give it as --input"),
+    (["predict", "net.npz", "--input", "x.npz"], "x.npz: an .npz archive of arrays; --input takes "
+                                                 "one array saved with numpy.save"),
+    (["predict", "net.npz", "--input", "lying.npy"], "lying.npy: its header declares float64 of "
+                                                     "shape (1000000000, 784), 6,272,000,000,000 "
+                                                     "bytes, but 800 bytes follow it"),
+    (["gradcheck", "--random", "--samples", "100000000"], "argument --samples: must be at most "
+                                                          "10,000"),
+    (["train", "--batch-size", "99999999999999999999", "--data", "TINY"],
+     "--batch-size 99,999,999,999,999,999,999 is more than the 200 training images"),
+    (["train", "--seed", "-1"], "argument --seed: must be at least 0, got -1"),
+    (["predict", "small.npz", "--data", "TINY"], "the 5-3-2 network in small.npz does not fit "
+                                                 "MNIST: it needs 784 inputs"),
+    (["gradcheck", "--load", "small.npz", "--data", "TINY"], "the 5-3-2 network in small.npz "
+                                                             "does not fit MNIST"),
+    (["train", "--save", "/sys/net.npz", "--data", "TINY"],
+     "argument --save: cannot save to /sys/net.npz: cannot create a file in /sys"),
+    (["train", "--save", "fifo", "--data", "TINY"], "argument --save: cannot save to fifo: it is "
+                                                    "not a regular file"),
+])
+def test_bad_files_are_one_line_and_exit_2(capsys, tiny, tmp_path, monkeypatch, argv, words):
+    monkeypatch.chdir(tmp_path)
+    write_files(tmp_path)
+    argv = [str(tiny) if a == "TINY" else a for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert err.startswith("neuronet: error: ") and words in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "epoch" not in out  # refused before any training
+
+
+def test_predict_input_classes_by_hand_after_cross_dash_entropy(capsys, tiny, tmp_path):
+    saved = tmp_path / "net.npz"
+    code, _, err = run(capsys, "train", "--data", tiny, "--shape", "784,10,10", "--epochs", 1,
+                       "--output", "softmax", "--cost", "cross-entropy", "--save", saved)
+    assert code == 0, err
+    net = load(saved)
+    assert net.cost == "cross_entropy"
+    rows = tmp_path / "rows.npy"
+    x = np.random.default_rng(0).random((3, 784))
+    np.save(rows, x)
+    code, out, err = run(capsys, "predict", saved, "--input", rows)
+    assert code == 0, err
+    # The rows' classes by hand: the largest of w1 sigma(w0 x + b0) + b1 (softmax keeps the order).
+    hidden = 1 / (1 + np.exp(-(x @ net.weights[0].T + net.biases[0])))
+    classes = (hidden @ net.weights[1].T + net.biases[1]).argmax(axis=1)
+    assert out.split()[2:] == [str(v) for i in range(3) for v in (i, classes[i])]
 
 
 # --- data ------------------------------------------------------------------------------------
