@@ -511,7 +511,14 @@ def run_predict(args):
         for i, c in enumerate(classes):
             print(f"{i:>5}  {c:>5}")
         return 0
-    _, (x_test, y_test), _ = _load_data(args, net.sizes, network=args.network)
+    # Only the test split: the training files are neither read nor fetched.
+    x_test, y_test = LOADERS[args.dataset](args.data, split="test", cache_dir=args.cache,
+                                           download=not args.no_download, progress=True)
+    if net.sizes[0] != x_test.shape[1] or net.sizes[-1] != 10:
+        raise ValueError(f"the {_dashes(net.sizes)} network in {args.network} does not fit "
+                         f"{TITLES[args.dataset]}: it needs {x_test.shape[1]} inputs (the "
+                         f"pixels) and 10 outputs (the classes); use one trained with --shape "
+                         f"{x_test.shape[1]},30,10")
     predicted = net.predict(x_test).argmax(axis=1)
     print(f"neuronet predict: {args.network} ({_dashes(net.sizes)}) on {TITLES[args.dataset]} "
           "test images")

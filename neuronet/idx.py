@@ -23,9 +23,12 @@ IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions (count, rows, columns)
 LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension (count)
 _UNSIGNED_BYTE = 0x08
 _GZIP_MAGIC = b"\x1f\x8b"
-# The largest real IDX file here (MNIST training images) is 47 MB; a header declaring more
-# than 1 GB is damaged or hostile, and trusting it would mean a giant allocation.
-MAX_IDX_BYTES = 10**9
+# The loaders turn every byte into a float64, so the cap counts that array, 8 bytes a value:
+# MNIST's training images (47 MB of bytes) become 376 MB of floats. A header declaring more
+# than 1 GB of floats is damaged or hostile (a 389 KB gzip of zeros can declare 450 MB of
+# bytes, 3.6 GB as floats), and trusting it would mean a giant allocation.
+MAX_FLOAT_BYTES = 10**9
+_FLOAT_BYTES = 8  # numpy.float64
 _CHUNK = 1 << 20
 
 _REFETCH = ("Delete the file and fetch it again (neuronet downloads into its cache when the "
@@ -92,9 +95,11 @@ def _read_idx(f, path, expected_magic):
     if min(dims) < 0:
         _fail(path, "negative dimension in the header", "sizes >= 0", dims)
     size = math.prod(dims)  # Python ints: no overflow even for a lying header
-    if size > MAX_IDX_BYTES:
+    if size * _FLOAT_BYTES > MAX_FLOAT_BYTES:
         _fail(path, "the header declares an implausibly large payload",
-              f"at most {MAX_IDX_BYTES} bytes", f"dimensions {dims} = {size} bytes")
+              f"at most {MAX_FLOAT_BYTES // _FLOAT_BYTES} values ({MAX_FLOAT_BYTES} bytes as "
+              "float64)",
+              f"dimensions {dims} = {size} values ({size * _FLOAT_BYTES} bytes as float64)")
 
     if isinstance(f, gzip.GzipFile):
         # The decompressed length is unknown until read: read in bounded chunks and stop as

