@@ -387,7 +387,7 @@ def limits(rows, gflops, bandwidths):
     for level, (size, rate) in bandwidths.items():
         print(f"| {level} | {size / 2**20:,.1f} MiB | {rate:.1f} |")
     caches = cache_sizes()
-    print(f"\nCaches of CPU 0 (/sys): " + ", ".join(f"L{level} {size / 2**20:g} MiB"
+    print("\nCaches of CPU 0 (/sys): " + ", ".join(f"L{level} {size / 2**20:g} MiB"
                                                    for level, size in sorted(caches.items())))
     print("\n### Batch 1 against this machine's bound (float64, momentum 0.9, L2 1e-4)\n")
     print("A step must read every weight for the forward pass (8 bytes each) and read and write "
