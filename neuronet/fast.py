@@ -32,7 +32,7 @@ from numba.extending import register_jitable
 
 from .activations import sigmoid, softmax_row
 from .loops import (KERNELS, LoopBackend, aligned_empty, drop, drop_layer, hidden_prime,
-                    output_delta)
+                    no_masks, output_delta)
 
 # Hidden deltas in the parallel kernel are split in blocks of this many inputs k: 64 float64 are
 # 8 cache lines, enough to vectorize and few enough that 784 inputs make 13 blocks for 2 threads.
@@ -382,13 +382,14 @@ class FastBackend(LoopBackend):
         if kernels is PARALLEL:
             launch_threads()
 
-    def buffers(self, sizes, rows, dtype, n_targets):
+    def buffers(self, weights, rows, dtype, n_targets):
         """Work arrays for the fused ``sgd_epoch``: a gradient row per thread, not a matrix."""
-        zs, activations, deltas = self.layer_buffers(sizes, rows, dtype)
+        zs, activations, deltas = self.layer_buffers(weights, rows, dtype)
         chunks = self.chunks or numba.get_num_threads()
-        grad_rows = tuple(aligned_empty((chunks, n), dtype) for n in sizes[:-1])
-        return (zs, activations, deltas, grad_rows, aligned_empty((rows, n_targets), dtype),
-                aligned_empty((rows, sizes[0]), dtype))
+        grad_rows = tuple(aligned_empty((chunks, w.shape[1]), dtype) for w in weights)
+        y_batch = aligned_empty((rows, n_targets), dtype)
+        x_next = aligned_empty((rows, weights[0].shape[1]), dtype)
+        return no_masks(weights, dtype), zs, activations, deltas, grad_rows, y_batch, x_next
 
 
 FAST = FastBackend(FUSED)

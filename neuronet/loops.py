@@ -247,52 +247,53 @@ def no_masks(weights, dtype):
 class LoopBackend:
     """Runs the loop kernels of this module: compiled (``KERNELS``, ``STRICT``) or plain (``PLAIN``).
 
-    ``work``, where given, is a dict the caller keeps (``Network`` keeps one per network): calls of
-    up to KEEP_ROWS samples take their work arrays from it and leave them there for the next call
-    of the same size, so a one-sample step allocates nothing. ``sgd_epoch`` returns the last
-    mini-batch's output activations as its forward pass computed them, before the update (a view
-    of the work arrays: copy what you keep).
+    ``work``, where given, is a dict that the caller keeps for one network (``Network`` does):
+    calls of up to KEEP_ROWS samples take their work arrays from it and leave them there for the
+    next call of the same size, so a one-sample step allocates nothing. ``sgd_epoch`` returns the
+    last mini-batch's output activations as its forward pass computed them, before the update (a
+    view of the work arrays: copy what you keep).
     """
 
     def __init__(self, kernels):
         self.kernels = kernels
 
-    def buffers(self, sizes, rows, dtype, n_targets):
-        """Per-layer work arrays for ``sgd_epoch`` on batches of ``rows`` samples."""
-        zs, activations, deltas = self.layer_buffers(sizes, rows, dtype)
-        grad_w = tuple(aligned_empty((n_out, n_in), dtype) for n_in, n_out in zip(sizes, sizes[1:]))
-        grad_b = tuple(aligned_empty(n, dtype) for n in sizes[1:])
-        return zs, activations, deltas, grad_w, grad_b, aligned_empty((rows, n_targets), dtype)
+    def buffers(self, weights, rows, dtype, n_targets):
+        """Work arrays for ``sgd_epoch`` on batches of ``rows`` samples, after its dropout masks
+        (here: none): zs, activations, deltas, grad_w, grad_b, y_batch."""
+        zs, activations, deltas = self.layer_buffers(weights, rows, dtype)
+        grad_w = tuple(aligned_empty(w.shape, dtype) for w in weights)
+        grad_b = tuple(aligned_empty(w.shape[0], dtype) for w in weights)
+        return (no_masks(weights, dtype), zs, activations, deltas, grad_w, grad_b,
+                aligned_empty((rows, n_targets), dtype))
 
     @staticmethod
-    def layer_buffers(sizes, rows, dtype):
+    def layer_buffers(weights, rows, dtype):
         """zs, activations and deltas for ``rows`` samples (what ``feedforward`` needs)."""
+        sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]
         zs = tuple(aligned_empty((rows, n), dtype) for n in sizes[1:])
         activations = tuple(aligned_empty((rows, n), dtype) for n in sizes)
         deltas = tuple(aligned_empty((rows, n), dtype) for n in sizes[1:])
         return zs, activations, deltas
 
-    @staticmethod
-    def work(store, key, make):
-        """``make()``, kept in ``store`` under ``key`` for calls of at most KEEP_ROWS samples."""
-        if store is None or key[1] > KEEP_ROWS:
-            return make()
-        found = store.get(key)
+    def kept(self, work, rows, make, *args):
+        """``make(*args)``, kept in ``work`` for calls of at most KEEP_ROWS samples."""
+        if work is None or rows > KEEP_ROWS:
+            return make(*args)
+        key = (self, make.__name__, rows)  # a network may switch backends: each keeps its own
+        found = work.get(key)
         if found is None:
-            found = store[key] = make()
+            found = work[key] = make(*args)
         return found
 
     def feedforward(self, weights, biases, x, softmax, work=None):
-        sizes = (x.shape[1],) + tuple(w.shape[0] for w in weights)
-        zs, activations, _ = self.work(work, ("layers", x.shape[0], x.dtype, sizes),
-                                       lambda: self.layer_buffers(sizes, x.shape[0], x.dtype))
+        zs, activations, _ = self.kept(work, x.shape[0], self.layer_buffers, weights, x.shape[0],
+                                       x.dtype)
         activations[0][:] = x
         self.kernels.feedforward(tuple(weights), tuple(biases), zs, activations, x.shape[0], softmax)
         return list(activations)
 
     def backprop(self, weights, biases, x, y, cost, softmax):
-        sizes = [x.shape[1]] + [w.shape[0] for w in weights]
-        zs, activations, deltas = self.layer_buffers(sizes, x.shape[0], x.dtype)
+        zs, activations, deltas = self.layer_buffers(weights, x.shape[0], x.dtype)
         activations[0][:] = x
         grad_w = tuple(np.empty_like(w) for w in weights)
         grad_b = tuple(np.empty_like(b) for b in biases)
@@ -302,15 +303,13 @@ class LoopBackend:
 
     def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
                   softmax, masks=None, work=None):
-        sizes = (x.shape[1],) + tuple(w.shape[0] for w in weights)
         rows = min(batch_size, len(order))
-        buffers = self.work(work, ("sgd", rows, x.dtype, sizes),
-                            lambda: self.buffers(sizes, rows, x.dtype, y.shape[1]))
-        if masks is None:
-            masks = self.work(work, ("masks", 0, x.dtype, sizes), lambda: no_masks(weights, x.dtype))
+        buffers = self.kept(work, rows, self.buffers, weights, rows, x.dtype, y.shape[1])
+        if masks is not None:
+            buffers = (tuple(masks),) + buffers[1:]
         scalar = x.dtype.type  # a Python float learning rate would turn float32 sums into float64
         self.kernels.sgd_epoch(tuple(weights), tuple(biases), tuple(v_w), tuple(v_b), x, y, order,
                                batch_size, scalar(eta), scalar(mu), scalar(l2), cost, softmax,
-                               tuple(masks), *buffers)
+                               *buffers)
         last = (len(order) - 1) % batch_size + 1  # samples in the last mini-batch
-        return buffers[1][-1][:last]
+        return buffers[2][-1][:last]

@@ -73,8 +73,7 @@ def check_array(name, value, n_cols, dtype):
     Returns it as a C-contiguous 2-D array of ``dtype`` and whether it was 1-D.
     """
     array = np.asarray(value)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.floating)
-                                     or np.issubdtype(array.dtype, np.integer)):
+    if array.dtype.kind not in "fiu":  # float, signed or unsigned integer
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}; "
                         f"convert it with np.asarray({name}, dtype=float)")
     if array.ndim not in (1, 2) or array.shape[-1] != n_cols or array.size == 0:
