@@ -5,7 +5,9 @@ the compiled loops and with the vectorized twin, in lock-step chunks of SGD step
 shuffled order, and reports accuracy, time and the largest parameter difference between them.
 Two correct implementations round differently (they add the same numbers in a different order),
 and unstable training can amplify those 1e-16 differences step after step; compare measures the
-difference after every chunk and says plainly which of the two happened.
+difference after every chunk and says plainly which of the two happened, with two witnesses:
+the difference one chunk makes from the same start (re-synchronised) and the drift of one
+backend against itself from a change of one ulp (control).
 
 Every command prints plain fixed-width text to stdout; progress bars go to stderr and appear only
 on a terminal. Bad input (options, data files, network files) ends with one line
@@ -186,8 +188,10 @@ def build_parser():
         "compare accuracy, speed and parameters", description=run_compare.__doc__)
     _network_options(compare)
     _training_options(compare, epochs=1)
-    compare.add_argument("--chunk", type=_count, default=1000, metavar="STEPS",
-                         help="SGD steps between parameter comparisons (default: %(default)s)")
+    compare.add_argument("--chunk", type=_count, default=100, metavar="STEPS",
+                         help="SGD steps between parameter comparisons and re-synchronisations; "
+                              "unstable training amplifies rounding within a chunk too, so keep "
+                              "it short (default: %(default)s)")
     compare.add_argument("--strict", action="store_true",
                          help="use the strict loops (no reassociated sums: the python backend's "
                               "bits, slower) instead of the fused ones")

@@ -21,8 +21,10 @@ drops nothing. Scaling the kept neurons by 1/p keeps each layer's expected input
 the trained network predicts with every neuron, unscaled.
 
 Every function here is plain Python, so it can be run and stepped through in a debugger (the
-``"python"`` backend). ``KERNELS`` holds the same functions compiled by numba (the ``"loops"``
-backend); ``register_jitable`` lets compiled code call a plain function by compiling it too.
+``"python"`` backend). ``KERNELS`` holds the same functions compiled by numba (``"loops-plain"``;
+``"loops"`` runs the fused kernels of ``fast``, built on these), ``STRICT`` the same compiled
+without reassociation (``"strict"``); ``register_jitable`` lets compiled code call a plain
+function by compiling it too. This module imports nothing faster than itself.
 The loops go neuron by neuron with the batch inside, so each weight row is read once per batch.
 """
 from types import SimpleNamespace
