@@ -188,7 +188,7 @@ class Torch:
 def implementations():
     """name -> implementation; torch only where it is installed."""
     found = {
-        "loops-plain": Backend(loops.LoopBackend(loops.KERNELS, fused=False), "compiled"),
+        "loops-plain": Backend(loops.LoopBackend(loops.KERNELS), "compiled"),
         "loops": Backend(fast.FastBackend(fast.FUSED)),
         "loops-prange": Backend(fast.FastBackend(fast.PARALLEL)),
         "vectorized": Backend(BACKENDS["vectorized"], "vectorized"),

@@ -5,7 +5,9 @@ the compiled loops and with the vectorized twin, in lock-step chunks of SGD step
 shuffled order, and reports accuracy, time and the largest parameter difference between them.
 Two correct implementations round differently (they add the same numbers in a different order),
 and unstable training can amplify those 1e-16 differences step after step; compare measures the
-difference after every chunk and says plainly which of the two happened.
+difference after every chunk and says plainly which of the two happened, with two witnesses:
+the difference one chunk makes from the same start (re-synchronised) and the drift of one
+backend against itself from a change of one ulp (control).
 
 Every command prints plain fixed-width text to stdout; progress bars go to stderr and appear only
 on a terminal. Bad input (options, data files, network files) ends with one line
@@ -15,6 +17,7 @@ import argparse
 import math
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +30,8 @@ from .data import DATASETS, ROLES, load_fashion_mnist, load_mnist, locate, verif
 from .gradcheck import gradcheck
 from .network import BACKENDS, INITS, Network
 from .saving import check_target, load, save
-from .compare import AGREE, lockstep, short, verdict
+from .compare import (AGREE, control_verdict, lockstep, nudge, resync_verdict, short,
+                      verdict)
 from .train import DivergenceError, fit, one_hot
 
 GRADCHECK_MAX_SAMPLES = 10_000  # the test set; each parameter checked costs 4 passes over them
@@ -191,8 +195,13 @@ def build_parser():
         "compare accuracy, speed and parameters", description=run_compare.__doc__)
     _network_options(compare)
     _training_options(compare, epochs=1)
-    compare.add_argument("--chunk", type=_count, default=1000, metavar="STEPS",
-                         help="SGD steps between parameter comparisons (default: %(default)s)")
+    compare.add_argument("--chunk", type=_count, default=100, metavar="STEPS",
+                         help="SGD steps between parameter comparisons and re-synchronisations; "
+                              "unstable training amplifies rounding within a chunk too, so keep "
+                              "it short (default: %(default)s)")
+    compare.add_argument("--strict", action="store_true",
+                         help="use the strict loops (no reassociated sums: the python backend's "
+                              "bits, slower) instead of the fused ones")
     compare.add_argument("--python", type=_count, metavar="N",
                          help="also time the uncompiled python backend on the first N training "
                               "images against the loops (about 50 images/s; default: off)")
@@ -226,7 +235,7 @@ def build_parser():
     check.add_argument("--load", type=Path, metavar="FILE.npz",
                        help="check a saved network instead of building one")
     check.add_argument("--backend", choices=tuple(BACKENDS), action="append",
-                       help="backend to check; repeat for several (default: all three)")
+                       help="backend to check; repeat for several (default: every one)")
     check.add_argument("--samples", default=10, metavar="N", type=_whole(
                            1, GRADCHECK_MAX_SAMPLES, " (the test images; a batch that large "
                            "already takes minutes)"),
@@ -329,10 +338,13 @@ def post_error(net, x, targets):
 # --- compare -------------------------------------------------------------------------------------
 
 def run_compare(args):
-    """Train the same network from the same seed with the compiled loops and the vectorized
-    backend, in lock-step, and compare test accuracy, training time and parameters per epoch;
-    then the speed ratio and whether the two agree. The defaults are the post's network done
-    right, 784-30-10 on MNIST with Nielsen's settings, for one epoch."""
+    """Train the same network from the same seed with the compiled loops (--strict: the strict
+    loops) and the vectorized backend, in lock-step, and compare test accuracy, training time and
+    parameters per epoch; then the speed ratio and whether the two agree. Two more networks show
+    why they differ: one re-synchronised (the vectorized backend starting every chunk from the
+    loops' parameters) and one control (the vectorized backend against itself, one weight moved
+    by one ulp). The defaults are the post's network done right, 784-30-10 on MNIST with
+    Nielsen's settings, for one epoch."""
     if args.plot:
         plots.require()  # fail now, not after the training
     (x, y), (x_test, y_test), n_all = _load_data(args, args.shape, args.train_size)
@@ -343,33 +355,43 @@ def run_compare(args):
                     chunk=args.chunk)
     print(f"neuronet compare: {_describe(args, len(x), len(x_test), n_all)}")
 
-    nets = {name: _network(args, name) for name in ("loops", "vectorized")}
-    _warm_up(args, x, targets)
+    loops = "strict" if args.strict else "loops"
+    nets = {name: _network(args, name) for name in (loops, "vectorized")}
+    _warm_up(args, x, targets, loops)
     batch = np.random.default_rng(args.seed).permutation(len(x))[:args.batch_size]
     gradients = {name: net.gradients(x[batch], targets[batch]) for name, net in nets.items()}
     gradient_diff = max(float(np.max(np.abs(p - q))) for p, q in zip(
-        sum(gradients["loops"], []), sum(gradients["vectorized"], [])))
+        sum(gradients[loops], []), sum(gradients["vectorized"], [])))
     print(f"gradients on one batch ({len(batch)} image{'s' if len(batch) > 1 else ''}): "
           f"largest difference {gradient_diff:.1e}")
-    print("epoch  loops acc  vectorized acc  loops s  vectorized s  max |param diff|")
+    nets["resynced"] = _network(args, "vectorized")
+    nets["control"] = _network(args, "vectorized")
+    nudge(nets["control"])
+    pairs = {"free": [(loops, "vectorized")], "resynced": [(loops, "resynced")],
+             "control": [("vectorized", "control")]}
+    acc, seconds = f"{loops} acc", f"{loops} s"
+    print(f"epoch  {acc}  vectorized acc  {seconds}  vectorized s  free-running  re-synced  "
+          "control")
 
     def row(epoch, record):
-        diff = max(d for (_, d), e in zip(record.diffs, record.epoch_of_check) if e == epoch)
-        _say(f"{epoch:>5}  {100 * record.accuracy['loops'][-1]:>7.2f} %  "
+        _say(f"{epoch:>5}  {100 * record.accuracy[loops][-1]:>{len(acc) - 2}.2f} %  "
              f"{100 * record.accuracy['vectorized'][-1]:>12.2f} %  "
-             f"{record.seconds['loops'][-1]:>7.2f}  {record.seconds['vectorized'][-1]:>12.2f}  "
-             f"{diff:>16.1e}")
+             f"{record.seconds[loops][-1]:>{len(seconds)}.2f}  "
+             f"{record.seconds['vectorized'][-1]:>12.2f}  "
+             + "  ".join(f"{record.largest(label, epoch):>{width}.1e}"
+                         for label, width in (("free", 12), ("resynced", 9), ("control", 7))))
 
     record = lockstep(nets, x, targets, epochs=args.epochs, test=(x_test, y_test), on_epoch=row,
-                      **settings)
+                      pairs=pairs, resync={"resynced": loops}, **settings)
     if args.python:
-        _compare_python(args, x, targets, settings)
+        _compare_python(args, x, targets, settings, loops)
 
-    rates = {name: record.samples / max(sum(record.seconds[name]), 1e-12) for name in nets}
+    rates = {name: record.samples / max(sum(record.seconds[name]), 1e-12)
+             for name in (loops, "vectorized")}
     fast, slow = sorted(rates, key=rates.get, reverse=True)
-    print(f"summary: loops trained at {rates['loops']:,.0f} samples/s, vectorized at "
+    print(f"summary: {loops} trained at {rates[loops]:,.0f} samples/s, vectorized at "
           f"{rates['vectorized']:,.0f} samples/s: {fast} {rates[fast] / rates[slow]:.1f}x faster")
-    same = int(np.sum(nets["loops"].predict(x_test).argmax(axis=1)
+    same = int(np.sum(nets[loops].predict(x_test).argmax(axis=1)
                       == nets["vectorized"].predict(x_test).argmax(axis=1)))
     predictions = (f"test predictions {'identical' if same == len(x_test) else 'agree'} for "
                    f"{same:,} of {len(x_test):,} images")
@@ -378,32 +400,40 @@ def run_compare(args):
                                   learning_rate=args.learning_rate)
           + ("; " if agreed else "\n  ") + predictions
           + ("" if agreed else f" ({100 * same / len(x_test):.2f} %)"))
+    for line in (resync_verdict(record, chunk=args.chunk), control_verdict(record, "vectorized")):
+        print(textwrap.fill(line, 100, subsequent_indent="  "))
     if args.plot:
-        plots.plot_compare(record.accuracy, record.diffs, AGREE, args.plot,
+        plots.plot_compare({name: record.accuracy[name] for name in (loops, "vectorized")},
+                           record.diffs, AGREE, args.plot,
                            f"neuronet compare: {_dashes(args.shape)} on {TITLES[args.dataset]}, "
                            f"learning rate {short(args.learning_rate)}")
         print(f"plot written to {args.plot}")
     return 0
 
 
-def _warm_up(args, x, targets):
+def _warm_up(args, x, targets, backend="loops"):
     """Compile the numba kernels on a throwaway network, so no timing includes compiling."""
-    net = _network(args, "loops")
+    net = _network(args, backend)
     n = min(len(x), args.batch_size)
     net.step(x[:n], targets[:n], args.learning_rate, batch_size=args.batch_size,
              momentum=args.momentum, weight_decay=args.weight_decay)
     net.predict(x[:1])
 
 
-def _compare_python(args, x, targets, settings):
+def _compare_python(args, x, targets, settings, loops="loops"):
     n = min(args.python, len(x))
-    nets = {name: _network(args, name) for name in ("loops", "python")}
+    nets = {name: _network(args, name) for name in (loops, "python")}
     record = lockstep(nets, x[:n], targets[:n], epochs=1, bar_desc="python backend", **settings)
     rates = {name: n / max(record.seconds[name][0], 1e-12) for name in nets}
+    difference = record.diffs[-1][1]
+    if difference == 0:
+        agreement = f"identical to the {loops} backend's, bit for bit"
+    else:
+        agreement = (f"differ from the {loops}' by {difference:.1e} "
+                     f"({'agree' if difference <= AGREE else 'DIFFER'} at threshold {short(AGREE)})")
     print(f"python backend on the first {n:,} training images (1 epoch, {record.steps:,} steps): "
-          f"{rates['python']:,.0f} samples/s, loops {rates['loops'] / rates['python']:,.0f}x "
-          f"faster; parameters differ from the loops' by {record.diffs[-1][1]:.1e} "
-          f"({'agree' if record.diffs[-1][1] <= AGREE else 'DIFFER'} at threshold {short(AGREE)})")
+          f"{rates['python']:,.0f} samples/s, {loops} {rates[loops] / rates['python']:,.0f}x "
+          f"faster; parameters {agreement}")
 
 
 # --- train -------------------------------------------------------------------------------------
@@ -469,20 +499,20 @@ def run_gradcheck(args):
     print(f"neuronet gradcheck: {_dashes(sizes)} {net.output}/{net.cost}"
           f"{' from ' + str(args.load) if args.load else ''} on {source}; "
           f"pass at relative error <= {short(GRADCHECK_OK)}")
-    print("backend     layer  weights  biases  max error w  max error b  result")
+    print("backend      layer  weights  biases  max error w  max error b  result")
     failed = False
     backends = args.backend or tuple(BACKENDS)
     for backend in tqdm(backends, desc="gradcheck", unit="backend", leave=False, disable=None,
                         file=sys.stderr):
         if backend == "python" and weights > PYTHON_MAX_WEIGHTS:
-            _say(f"{backend:<10}  skipped: {weights:,} weights is more than "
+            _say(f"{backend:<11}  skipped: {weights:,} weights is more than "
                   f"{PYTHON_MAX_WEIGHTS:,}, too slow uncompiled; use a smaller --shape to check it")
             continue
         net.backend = backend
         for check in gradcheck(net, x, y):
             ok = check.max_error <= GRADCHECK_OK
             failed |= not ok
-            _say(f"{backend:<10}  {check.layer:>5}  {check.checked_w:>7,}  {check.checked_b:>6,}"
+            _say(f"{backend:<11}  {check.layer:>5}  {check.checked_w:>7,}  {check.checked_b:>6,}"
                   f"  {check.max_error_w:>11.1e}  {check.max_error_b:>11.1e}  "
                   f"{'PASS' if ok else 'FAIL'}")
     print("gradcheck: " + ("FAIL" if failed else "PASS"))

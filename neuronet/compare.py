@@ -5,6 +5,13 @@ and unstable training can amplify those 1e-16 differences step after step. ``loc
 the networks in chunks of SGD steps over the same shuffled order, timing each and recording the
 largest parameter difference after every chunk; ``verdict`` reads that series and says plainly
 whether the networks agree, or how and why they drifted apart.
+
+Two more series show which it is. Re-synchronised: a third network starts every chunk from the
+first's parameters and velocities and runs the same chunk, so its difference after the chunk is
+what the backends' rounding makes in one chunk, from the same start; it stays at rounding level
+(``ROUNDING``) however long the training, where a bug would show at once. Control: the same
+backend against itself, one weight moved by one ulp at the start (``nudged``): its difference
+grows like the free-running one, so the growth is the training's sensitivity to any change.
 """
 import math
 import sys
@@ -19,6 +26,11 @@ from .network import check_array, check_settings
 from .train import DivergenceError, evaluate
 
 AGREE = 1e-9         # largest parameter difference still called agreement (float64 rounds at 1e-16)
+# Largest one-chunk difference from the same start that is still rounding: the backends' sums
+# differ by a few ulp (1e-16 on parameters of order 1) a step. Unstable training amplifies them
+# within a chunk too: at compare's defaults over 10 epochs, chunks of 1,000 steps reached 1.7e-12,
+# chunks of 100 (the default) at most 5.3e-15.
+ROUNDING = 1e-12
 
 
 def short(value):
@@ -37,30 +49,62 @@ def largest_difference(a, b):
                for p, q in zip(a.weights + a.biases, b.weights + b.biases))
 
 
+def copy_state(source, target):
+    """Set target's parameters and velocities to source's, in place (target keeps its backend)."""
+    for mine, theirs in zip(target.weights + target.biases + target.velocity_w + target.velocity_b,
+                            source.weights + source.biases + source.velocity_w + source.velocity_b):
+        mine[...] = theirs
+
+
+def nudge(net):
+    """Move one weight of ``net`` by one ulp, in place: the largest of the last layer. Its update
+    is small beside it, so the update cannot round the ulp away (a small weight's can), and a
+    hidden activation always feeds it (an input weight may sit on a pixel that is always 0)."""
+    w = net.weights[-1]
+    j, k = np.unravel_index(np.argmax(np.abs(w)), w.shape)
+    w[j, k] = np.nextafter(w[j, k], np.inf)
+
+
 @dataclass
 class Lockstep:
     """What training several networks side by side recorded."""
-    seconds: dict                                    # backend -> time in its step calls, per epoch
-    accuracy: dict                                   # backend -> test accuracy, per epoch
-    diffs: list = field(default_factory=list)        # (step, largest parameter difference)
-    epoch_of_check: list = field(default_factory=list)  # epoch of each entry of diffs
+    seconds: dict                                    # name -> time in its step calls, per epoch
+    accuracy: dict                                   # name -> test accuracy, per epoch
+    series: dict                                     # label -> (step, largest difference) per chunk
+    epoch_of_check: list = field(default_factory=list)  # epoch of each chunk's entries
     steps: int = 0
     samples: int = 0
 
+    @property
+    def diffs(self):
+        """The free-running series: the first network against the others."""
+        return self.series["free"]
+
+    def largest(self, label, epoch=None):
+        """The largest difference of a series, over one epoch or the whole run."""
+        return max(d for (_, d), e in zip(self.series[label], self.epoch_of_check)
+                   if epoch is None or e == epoch)
+
 
 def lockstep(nets, x, targets, *, epochs, learning_rate, batch_size, momentum, weight_decay,
-             seed, chunk, decay=1.0, test=None, on_epoch=None, bar_desc="training"):
-    """Train ``nets`` (backend -> Network, same start) in lock-step; returns a Lockstep.
+             seed, chunk, decay=1.0, test=None, on_epoch=None, bar_desc="training", pairs=None,
+             resync=None):
+    """Train ``nets`` (name -> Network, same start) in lock-step; returns a Lockstep.
 
     Each epoch shuffles by ``numpy.random.default_rng(seed)`` as ``fit`` does; every net then takes
-    the same ``chunk`` SGD steps in turn, each timed on its own, and the largest parameter
-    difference from the first net is recorded after every chunk. ``test=(x, labels)`` is scored
-    after each epoch with each net's own backend (``python`` nets are scored with ``loops``:
-    the same kernels, compiled). ``on_epoch(epoch, record)`` is called after each epoch.
+    the same ``chunk`` SGD steps in turn, each timed on its own, and after every chunk the largest
+    parameter difference between the nets of each pair in ``pairs`` (label -> list of (name,
+    name); default: "free", the first net against each other) goes to ``record.series[label]``.
+    ``resync`` (name -> name): before every chunk that net starts from the other's parameters
+    and velocities. ``test=(x, labels)`` is scored after each epoch with each net's own backend
+    (``python`` nets are scored with ``loops``: the same kernels, compiled). ``on_epoch(epoch,
+    record)`` is called after each epoch.
     """
     names = list(nets)
     first = nets[names[0]]
-    record = Lockstep({n: [] for n in names}, {n: [] for n in names})
+    pairs = {"free": [(names[0], n) for n in names[1:]]} if pairs is None else pairs
+    resync = resync or {}
+    record = Lockstep({n: [] for n in names}, {n: [] for n in names}, {k: [] for k in pairs})
     # Checked once here; the chunks go through the networks' unchecked _sgd.
     eta, mu, l2 = check_settings(learning_rate, momentum, weight_decay)
     x, _ = check_array("x", x, first.sizes[0], first.dtype)
@@ -74,6 +118,8 @@ def lockstep(nets, x, targets, *, epochs, learning_rate, batch_size, momentum, w
             seconds = dict.fromkeys(names, 0.0)
             for start in range(0, len(x), per_chunk):
                 part = order[start:start + per_chunk]
+                for name, source in resync.items():  # before any net takes this chunk's steps
+                    copy_state(nets[source], nets[name])
                 for name, net in nets.items():
                     begin = time.perf_counter()
                     net._sgd(x, targets, rate, mu, l2, batch_size, part)
@@ -87,8 +133,9 @@ def lockstep(nets, x, targets, *, epochs, learning_rate, batch_size, momentum, w
                 steps = math.ceil(len(part) / batch_size)
                 record.steps += steps
                 record.samples += len(part)
-                record.diffs.append((record.steps, max(
-                    (largest_difference(first, nets[n]) for n in names[1:]), default=0.0)))
+                for label, compared in pairs.items():
+                    record.series[label].append((record.steps, max(
+                        (largest_difference(nets[a], nets[b]) for a, b in compared), default=0.0)))
                 record.epoch_of_check.append(epoch)
                 bar.update(steps)
             for name, net in nets.items():
@@ -143,3 +190,30 @@ def verdict(diffs, *, threshold=AGREE, gradient_diff=0.0, learning_rate=None):
                      "step after step; both runs are equally valid. Lower the learning rate"
                      f"{rate} or the momentum until training is stable, and the backends agree.")
     return "\n  ".join(textwrap.fill(line, 98, subsequent_indent="    ") for line in lines)
+
+
+def resync_verdict(record, *, threshold=ROUNDING, chunk=None):
+    """Read the re-synchronised series: one chunk from the same start must stay at rounding."""
+    worst = record.largest("resynced")
+    steps = f"{chunk:,} steps" if chunk else "a chunk"
+    line = (f"re-synchronised (both start every chunk of {steps} from the same parameters): at "
+            f"most {worst:.1e} apart after a chunk, over all {record.steps:,} steps")
+    if worst <= threshold:
+        return line + f", rounding level (threshold {short(threshold)})"
+    return (line + f", ABOVE rounding level (threshold {short(threshold)}): from the same start "
+            "the backends compute different steps; that is a bug, or training so unstable that "
+            "one chunk magnifies rounding (try a smaller --chunk)")
+
+
+def control_verdict(record, name, *, threshold=AGREE):
+    """Read the control: the same backend against itself, one weight moved by one ulp."""
+    free, control = record.diffs[-1][1], record.series["control"][-1][1]
+    line = (f"control ({name} against itself with one weight moved by one ulp): {control:.1e} "
+            f"apart after {record.steps:,} steps, free-running backends {free:.1e}")
+    if free <= threshold:
+        return line + "; training this stable damps both"
+    if control > threshold:
+        return (line + "; one ulp grows as far, so the drift is the training's sensitivity to "
+                "any rounding, not a bug")
+    return (line + "; one ulp did not grow, so the training's sensitivity does not explain the "
+            "drift: look for a bug")

@@ -19,7 +19,7 @@ so these kernels change the order of the work, not the arithmetic (same names, s
   threads with ``numba.prange``. BP2 sums over j, which the threads share out, so there the
   hidden deltas are formed first, from the old weights, split by blocks of k instead.
 
-``FUSED`` and ``PARALLEL`` hold the compiled epochs (``LoopBackend(KERNELS)`` runs ``FUSED``);
+``FUSED`` and ``PARALLEL`` hold the compiled epochs (the ``"loops"`` backend runs ``FUSED``);
 the functions themselves stay plain Python (run them with ``NUMBA_DISABLE_JIT=1`` or call
 ``FUSED.sgd_epoch.py_func``), and the tests check them against the plain kernels of ``loops``.
 Accumulators start from the arrays' dtype (``w.dtype.type(...)``), so float32 networks stay
@@ -31,7 +31,8 @@ import numba
 from numba.extending import register_jitable
 
 from .activations import sigmoid, softmax_row
-from .loops import LoopBackend, aligned_empty, drop, drop_layer, hidden_prime, no_masks, output_delta
+from .loops import (KERNELS, LoopBackend, aligned_empty, drop, drop_layer, hidden_prime,
+                    no_masks, output_delta)
 
 # Hidden deltas in the parallel kernel are split in blocks of this many inputs k: 64 float64 are
 # 8 cache lines, enough to vectorize and few enough that 784 inputs make 13 blocks for 2 threads.
@@ -352,8 +353,11 @@ def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, 
         activations[0][:n_next] = x_next[:n_next]
 
 
-FUSED = SimpleNamespace(feedforward=_jit(feedforward), sgd_epoch=_jit(sgd_epoch))
-PARALLEL = SimpleNamespace(feedforward=_jit(feedforward_parallel),
+# The fused kernels change how an epoch is done, not what a gradient is: ``backprop`` (gradients
+# without a step, for ``Network.gradients`` and gradcheck) is the compiled one of ``loops``.
+FUSED = SimpleNamespace(feedforward=_jit(feedforward), backprop=KERNELS.backprop,
+                        sgd_epoch=_jit(sgd_epoch))
+PARALLEL = SimpleNamespace(feedforward=_jit(feedforward_parallel), backprop=KERNELS.backprop,
                            sgd_epoch=_jit(sgd_epoch_parallel))
 
 
@@ -370,32 +374,25 @@ def launch_threads():
 
 
 class FastBackend(LoopBackend):
-    """The fused kernels behind ``LoopBackend``'s interface (``FUSED`` or ``PARALLEL``)."""
+    """The fused kernels (``FUSED`` or ``PARALLEL``) behind ``LoopBackend``'s interface."""
 
     def __init__(self, kernels, chunks=None):
-        self.kernels = kernels
+        super().__init__(kernels)
         self.chunks = chunks
         if kernels is PARALLEL:
             launch_threads()
 
-    def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
-                  softmax, masks=None):
-        masks = no_masks(weights, x.dtype) if masks is None else tuple(masks)
-        sizes = [x.shape[1]] + [w.shape[0] for w in weights]
-        rows = min(batch_size, len(order))
-        dtype = x.dtype
-        zs, activations, deltas = self._buffers(sizes, rows, dtype)
+    def buffers(self, weights, rows, dtype, n_targets):
+        """Work arrays for the fused ``sgd_epoch``: a gradient row per thread, not a matrix."""
+        zs, activations, deltas = self.layer_buffers(weights, rows, dtype)
         chunks = self.chunks or numba.get_num_threads()
-        grad_rows = tuple(aligned_empty((chunks, n), dtype) for n in sizes[:-1])
-        y_batch = aligned_empty((rows, y.shape[1]), y.dtype)
-        x_next = aligned_empty((rows, x.shape[1]), dtype)
-        scalar = dtype.type  # a Python float learning rate would turn float32 sums into float64
-        self.kernels.sgd_epoch(tuple(weights), tuple(biases), tuple(v_w), tuple(v_b), x, y, order,
-                               batch_size, scalar(eta), scalar(mu), scalar(l2), cost, softmax,
-                               masks, zs, activations, deltas, grad_rows, y_batch, x_next)
+        grad_rows = tuple(aligned_empty((chunks, w.shape[1]), dtype) for w in weights)
+        y_batch = aligned_empty((rows, n_targets), dtype)
+        x_next = aligned_empty((rows, weights[0].shape[1]), dtype)
+        return no_masks(weights, dtype), zs, activations, deltas, grad_rows, y_batch, x_next
 
 
 FAST = FastBackend(FUSED)
-"""What ``LoopBackend(KERNELS).sgd_epoch`` runs: the fused kernels on one thread. ``PARALLEL``
-is left to be chosen (``FastBackend(PARALLEL)``): on a 2-core machine shared with other work its
-threads wait for cores, and it ran slower than one thread (``python benchmarks/report.py``)."""
+"""What the ``"loops"`` backend runs: the fused kernels on one thread. ``PARALLEL`` is left to be
+chosen (``FastBackend(PARALLEL)``): on a 2-core machine shared with other work its threads wait
+for cores, and it ran slower than one thread (``python benchmarks/report.py``)."""

@@ -21,8 +21,10 @@ drops nothing. Scaling the kept neurons by 1/p keeps each layer's expected input
 the trained network predicts with every neuron, unscaled.
 
 Every function here is plain Python, so it can be run and stepped through in a debugger (the
-``"python"`` backend). ``KERNELS`` holds the same functions compiled by numba (the ``"loops"``
-backend); ``register_jitable`` lets compiled code call a plain function by compiling it too.
+``"python"`` backend). ``KERNELS`` holds the same functions compiled by numba (``"loops-plain"``;
+``"loops"`` runs the fused kernels of ``fast``, built on these), ``STRICT`` the same compiled
+without reassociation (``"strict"``); ``register_jitable`` lets compiled code call a plain
+function by compiling it too. This module imports nothing faster than itself.
 The loops go neuron by neuron with the batch inside, so each weight row is read once per batch.
 """
 from types import SimpleNamespace
@@ -204,6 +206,19 @@ _jit = numba.njit(cache=True, fastmath={"reassoc", "contract"})
 KERNELS = SimpleNamespace(feedforward=_jit(feedforward), backprop=_jit(backprop),
                           sgd_epoch=_jit(sgd_epoch))
 
+# No fastmath flags: every sum in the order the plain Python adds it and no multiply-add fused,
+# so in float64 STRICT gives PLAIN's bits (tests/test_strict.py). Not cached on disk: numba's cache
+# tells versions of a function apart by bytecode and signature, not by flags, so STRICT would load
+# KERNELS' reassociated code for these very functions (seen with numba 0.68).
+_strict_jit = numba.njit(cache=False)
+STRICT = SimpleNamespace(feedforward=_strict_jit(feedforward), backprop=_strict_jit(backprop),
+                         sgd_epoch=_strict_jit(sgd_epoch))
+
+# Calls of up to this many samples keep their work arrays between calls (``LoopBackend.work``):
+# for one sample, allocating them took longer than the step; larger calls keep nothing, so
+# predicting 10,000 images does not hold 10,000 rows of every layer afterwards.
+KEEP_ROWS = 256
+
 
 def aligned_empty(shape, dtype, align=64):
     """An uninitialised C-contiguous array whose data starts on an ``align``-byte boundary.
@@ -232,33 +247,55 @@ def no_masks(weights, dtype):
 
 
 class LoopBackend:
-    """Runs the loop kernels, compiled (``KERNELS``) or as plain Python (``PLAIN``).
+    """Runs the loop kernels of this module: compiled (``KERNELS``, ``STRICT``) or plain (``PLAIN``).
 
-    Compiled, ``sgd_epoch`` hands over to the fused kernels of ``fast`` unless ``fused=False``.
+    ``work``, where given, is a dict that the caller keeps for one network (``Network`` does):
+    calls of up to KEEP_ROWS samples take their work arrays from it and leave them there for the
+    next call of the same size, so a one-sample step allocates nothing. ``sgd_epoch`` returns the
+    last mini-batch's output activations as its forward pass computed them, before the update (a
+    view of the work arrays: copy what you keep).
     """
 
-    def __init__(self, kernels, fused=True):
+    def __init__(self, kernels):
         self.kernels = kernels
-        self.fused = fused
+
+    def buffers(self, weights, rows, dtype, n_targets):
+        """Work arrays for ``sgd_epoch`` on batches of ``rows`` samples, after its dropout masks
+        (here: none): zs, activations, deltas, grad_w, grad_b, y_batch."""
+        zs, activations, deltas = self.layer_buffers(weights, rows, dtype)
+        grad_w = tuple(aligned_empty(w.shape, dtype) for w in weights)
+        grad_b = tuple(aligned_empty(w.shape[0], dtype) for w in weights)
+        return (no_masks(weights, dtype), zs, activations, deltas, grad_w, grad_b,
+                aligned_empty((rows, n_targets), dtype))
 
     @staticmethod
-    def _buffers(sizes, rows, dtype):
-        """Per-layer work arrays for a batch of ``rows`` samples: zs, activations, deltas."""
+    def layer_buffers(weights, rows, dtype):
+        """zs, activations and deltas for ``rows`` samples (what ``feedforward`` needs)."""
+        sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]
         zs = tuple(aligned_empty((rows, n), dtype) for n in sizes[1:])
         activations = tuple(aligned_empty((rows, n), dtype) for n in sizes)
         deltas = tuple(aligned_empty((rows, n), dtype) for n in sizes[1:])
         return zs, activations, deltas
 
-    def feedforward(self, weights, biases, x, softmax):
-        sizes = [x.shape[1]] + [w.shape[0] for w in weights]
-        zs, activations, _ = self._buffers(sizes, x.shape[0], x.dtype)
+    def kept(self, work, rows, make, *args):
+        """``make(*args)``, kept in ``work`` for calls of at most KEEP_ROWS samples."""
+        if work is None or rows > KEEP_ROWS:
+            return make(*args)
+        key = (self, make.__name__, rows)  # a network may switch backends: each keeps its own
+        found = work.get(key)
+        if found is None:
+            found = work[key] = make(*args)
+        return found
+
+    def feedforward(self, weights, biases, x, softmax, work=None):
+        zs, activations, _ = self.kept(work, x.shape[0], self.layer_buffers, weights, x.shape[0],
+                                       x.dtype)
         activations[0][:] = x
         self.kernels.feedforward(tuple(weights), tuple(biases), zs, activations, x.shape[0], softmax)
         return list(activations)
 
     def backprop(self, weights, biases, x, y, cost, softmax):
-        sizes = [x.shape[1]] + [w.shape[0] for w in weights]
-        zs, activations, deltas = self._buffers(sizes, x.shape[0], x.dtype)
+        zs, activations, deltas = self.layer_buffers(weights, x.shape[0], x.dtype)
         activations[0][:] = x
         grad_w = tuple(np.empty_like(w) for w in weights)
         grad_b = tuple(np.empty_like(b) for b in biases)
@@ -267,22 +304,14 @@ class LoopBackend:
         return list(grad_w), list(grad_b)
 
     def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
-                  softmax, masks=None):
-        masks = no_masks(weights, x.dtype) if masks is None else tuple(masks)
-        if self.fused and self.kernels is KERNELS:
-            # Compiled, the fused kernels of ``fast`` do the same steps in fewer passes over the
-            # weights: about 3x faster at batch 1, from even to 1.6x at batch 100
-            # (benchmarks/RESULTS.md); the plain ``sgd_epoch`` below stays their reference.
-            from .fast import FAST
-            return FAST.sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2,
-                                  cost, softmax, masks)
-        sizes = [x.shape[1]] + [w.shape[0] for w in weights]
+                  softmax, masks=None, work=None):
         rows = min(batch_size, len(order))
-        zs, activations, deltas = self._buffers(sizes, rows, x.dtype)
-        grad_w = tuple(np.empty_like(w) for w in weights)
-        grad_b = tuple(np.empty_like(b) for b in biases)
-        y_batch = np.empty((rows, y.shape[1]), y.dtype)
-        dtype = x.dtype.type  # a Python float learning rate would turn float32 sums into float64
+        buffers = self.kept(work, rows, self.buffers, weights, rows, x.dtype, y.shape[1])
+        if masks is not None:
+            buffers = (tuple(masks),) + buffers[1:]
+        scalar = x.dtype.type  # a Python float learning rate would turn float32 sums into float64
         self.kernels.sgd_epoch(tuple(weights), tuple(biases), tuple(v_w), tuple(v_b), x, y, order,
-                               batch_size, dtype(eta), dtype(mu), dtype(l2), cost, softmax,
-                               masks, zs, activations, deltas, grad_w, grad_b, y_batch)
+                               batch_size, scalar(eta), scalar(mu), scalar(l2), cost, softmax,
+                               *buffers)
+        last = (len(order) - 1) % batch_size + 1  # samples in the last mini-batch
+        return buffers[2][-1][:last]

@@ -3,12 +3,10 @@
 A ``Network((784, 30, 10))`` is the post's ``Network`` of ``Layer``s of ``Neuron``s with the
 neurons folded into arrays: ``weights[layer][j, k]`` joins neuron k of one layer to neuron j of
 the next, ``biases[layer][j]`` is neuron j's bias. The backend says how the arithmetic is done:
-
-    "loops"       loops over neurons and weights, compiled by numba (``loops.KERNELS``)
-    "python"      the very same loops, not compiled: slow, but a debugger can step through them
-    "vectorized"  one numpy expression per layer (``vectorized``)
-
-All three give the same numbers to within rounding, so a network can switch backend at any time.
+"loops" (the default, loops over neurons and weights compiled by numba), "python" (the same loops,
+not compiled, for a debugger), "vectorized" (numpy), and the variants "loops-plain" and "strict";
+``backends.BACKENDS`` is the table of what each name runs. All give the same numbers to within
+rounding, so a network can switch backend at any time.
 Arguments are checked here, at the public boundary; the kernels trust what they are given.
 """
 import math
@@ -17,11 +15,10 @@ from numbers import Real
 import numpy as np
 
 from .activations import COSTS, OUTPUTS, cost as cost_per_sample
-from .loops import KERNELS, PLAIN, LoopBackend, aligned_copy
-from .vectorized import VectorizedBackend
+from .backends import BACKENDS
+from .loops import LoopBackend, aligned_copy
 
-BACKENDS = {"loops": LoopBackend(KERNELS), "python": LoopBackend(PLAIN),
-            "vectorized": VectorizedBackend()}
+ONE_SAMPLE = np.zeros(1, np.int64)  # the order of a one-sample step: row 0
 
 
 def _normal(rng, n_out, n_in):
@@ -85,8 +82,7 @@ def check_seed(seed):
 def check_shape(name, value, n_cols):
     """``value`` as an array of real numbers, 1-D (one sample) or 2-D (rows), n_cols columns."""
     array = np.asarray(value)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.floating)
-                                     or np.issubdtype(array.dtype, np.integer)):
+    if array.dtype.kind not in "fiu":  # float, signed or unsigned integer
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}; "
                         f"convert it with np.asarray({name}, dtype=float)")
     if array.ndim not in (1, 2) or array.shape[-1] != n_cols or array.size == 0:
@@ -156,6 +152,7 @@ class Network:
             self.biases.append(aligned_copy(b.astype(self.dtype)))
         self.velocity_w = [aligned_copy(np.zeros_like(w)) for w in self.weights]
         self.velocity_b = [aligned_copy(np.zeros_like(b)) for b in self.biases]
+        self._work = {}  # the loop backends' work arrays, kept between small calls
 
     def __repr__(self):
         return (f"Network({self.sizes}, backend={self.backend!r}, output={self.output!r}, "
@@ -196,7 +193,15 @@ class Network:
         return arrays
 
     def _run(self):
-        return BACKENDS[self.backend]
+        """The backend object and, for the loop backends, the keyword that hands them this
+        network's work arrays to keep."""
+        run = BACKENDS[self.backend]
+        return run, ({"work": self._work} if isinstance(run, LoopBackend) else {})
+
+    def _feedforward(self, x):
+        """The output activations for the rows of x (already checked), in a fresh array."""
+        run, work = self._run()
+        return run.feedforward(*self.parameters(), x, self.output == "softmax", **work)[-1].copy()
 
     def predict(self, x):
         """Output activations for one sample (n_in,) or a batch (n, n_in).
@@ -219,7 +224,7 @@ class Network:
         return a
 
     def _outputs(self, x, first_row):
-        a = self._run().feedforward(*self.parameters(), x, self.output == "softmax")[-1]
+        a = self._feedforward(x)
         # Outputs are in [0, 1], so their sum is finite unless one is NaN: 2 us, not isfinite's 6.
         if not math.isfinite(a.sum()):
             raise self._non_finite(x, a, first_row)
@@ -242,27 +247,32 @@ class Network:
     def loss(self, x, y):
         """The cost averaged over the samples (rows of x and y)."""
         x, y = self._pair(x, y)
-        a = self._run().feedforward(*self.parameters(), x, self.output == "softmax")[-1]
-        return float(np.mean(cost_per_sample(a, y, COSTS[self.cost], self.output)))
+        return float(np.mean(cost_per_sample(self._feedforward(x), y, COSTS[self.cost],
+                                             self.output)))
 
     def gradients(self, x, y):
         """(grad_w, grad_b): the gradient of the cost averaged over the batch; nothing changes."""
         x, y = self._pair(x, y)
-        return self._run().backprop(*self.parameters(), x, y, COSTS[self.cost],
-                                    self.output == "softmax")
+        return self._run()[0].backprop(*self.parameters(), x, y, COSTS[self.cost],
+                                       self.output == "softmax")
 
     def train(self, x, y, learning_rate, *, momentum=0.0, weight_decay=0.0):
         """One SGD step on one sample, the post's ``train``; returns its cost before the step.
 
         With the default quadratic cost that is the post's total error 0.5 * sum((a - y)**2).
         """
+        eta, mu, l2 = check_settings(learning_rate, momentum, weight_decay)
         x, y = self._pair(x, y)
         if x.shape[0] != 1:
             raise ValueError(f"train takes one sample, x of shape ({self.sizes[0]},), got "
                              f"{x.shape[0]} rows; use fit for mini-batches")
-        error = self.loss(x, y)
-        self.step(x, y, learning_rate, momentum=momentum, weight_decay=weight_decay)
-        return error
+        run, _ = self._run()
+        # The loop backends hand back the output of the step's own forward pass, taken before
+        # the update; the vectorized one does not, so for it the cost takes a forward pass more.
+        before = None if isinstance(run, LoopBackend) else self._feedforward(x)
+        a = self._sgd(x, y, eta, mu, l2, 1, ONE_SAMPLE)
+        return float(cost_per_sample(a if before is None else before, y, COSTS[self.cost],
+                                     self.output)[0])
 
     def step(self, x, y, learning_rate, *, momentum=0.0, weight_decay=0.0, batch_size=None,
              order=None):
@@ -283,13 +293,13 @@ class Network:
     def _sgd(self, x, y, eta, mu, l2, batch_size, order, masks=None):
         """``step`` with arguments already checked: for training loops that check x and y once,
         not at every chunk (a finiteness pass over all of MNIST takes about 0.1 s). ``masks``:
-        dropout, as in ``loops.sgd_epoch``."""
+        dropout, as in ``loops.sgd_epoch``. Returns what the backend's ``sgd_epoch`` returns."""
         weights, biases = self.parameters()
         v_w, v_b = (self._checked("velocity_w", self.velocity_w),
                     self._checked("velocity_b", self.velocity_b))
-        self._run().sgd_epoch(weights, biases, v_w, v_b, x, y, order,
-                              batch_size, eta, mu, l2, COSTS[self.cost],
-                              self.output == "softmax", masks)
+        run, work = self._run()
+        return run.sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2,
+                             COSTS[self.cost], self.output == "softmax", masks, **work)
 
     def _pair(self, x, y):
         x, _ = check_array("x", x, self.sizes[0], self.dtype)

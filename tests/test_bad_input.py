@@ -19,7 +19,7 @@ def test_bad_shapes(shape, error, words):
 
 
 @pytest.mark.parametrize("kwargs,words", [
-    ({"backend": "gpu"}, r"backend='gpu' is not known; use one of 'loops', 'python', 'vectorized'"),
+    ({"backend": "gpu"}, r"backend='gpu' is not known; use one of 'loops', 'loops-plain', 'strict', 'python', 'vectorized'"),
     ({"init": "zeros"}, "init='zeros' is not known"),
     ({"output": "relu"}, "output='relu' is not known"),
     ({"cost": "hinge"}, "cost='hinge' is not known"),

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from neuronet import BACKENDS
 from neuronet import Network, fit, load, load_mnist, save
 from neuronet import cli
 from neuronet.cli import main
@@ -69,8 +70,9 @@ def test_compare_stable_settings_agree(capsys, tiny):
                         "test), batch 10, learning rate 3.0, seed 0")
     assert re.fullmatch(r"gradients on one batch \(10 images\): largest difference \S+e-1[5-9]",
                         lines[1])
-    assert lines[2] == "epoch  loops acc  vectorized acc  loops s  vectorized s  max |param diff|"
-    row = r"\s+{}\s+\d+\.\d\d %\s+\d+\.\d\d %\s+\d+\.\d\d\s+\d+\.\d\d\s+\d\.\de-\d\d"
+    assert lines[2] == ("epoch  loops acc  vectorized acc  loops s  vectorized s  free-running  "
+                        "re-synced  control")
+    row = r"\s+{}\s+\d+\.\d\d %\s+\d+\.\d\d %\s+\d+\.\d\d\s+\d+\.\d\d(\s+\d\.\de-\d\d){{3}}"
     assert re.fullmatch(row.format(1), lines[3]) and re.fullmatch(row.format(2), lines[4])
     assert len(lines[3]) == len(lines[2])  # fixed-width columns line up under the header
     assert re.fullmatch(r"summary: loops trained at [\d,]+ samples/s, vectorized at [\d,]+ "
@@ -305,8 +307,7 @@ def test_gradcheck_random_passes(capsys):
     assert code == 0, err
     rows = [line.split() for line in out.splitlines()[2:-1]]
     assert [(r[0], r[1], r[-1]) for r in rows] == [
-        (backend, layer, "PASS") for backend in ("loops", "python", "vectorized")
-        for layer in ("0", "1")]
+        (backend, layer, "PASS") for backend in BACKENDS for layer in ("0", "1")]
     assert out.splitlines()[-1] == "gradcheck: PASS"
 
 
@@ -314,7 +315,7 @@ def test_gradcheck_skips_python_on_large_networks(capsys):
     code, out, err = run(capsys, "gradcheck", "--random", "--shape", "784,30,10", "--samples", 2,
                          "--backend", "python", "--backend", "vectorized")
     assert code == 0, err
-    assert "python      skipped: 23,820 weights is more than 10,000, too slow" in out
+    assert "python       skipped: 23,820 weights is more than 10,000, too slow" in out
     assert re.search(r"(?m)^vectorized\s+1\s+200\s+10\s", out)
 
 

@@ -13,7 +13,7 @@ from conftest import mnist_shaped
 SHAPE = (7, 9, 6, 4)
 IMPLEMENTATIONS = {
     "loops": BACKENDS["loops"],                          # the fused kernels of fast
-    "loops-plain": loops.LoopBackend(loops.KERNELS, fused=False),
+    "loops-plain": loops.LoopBackend(loops.KERNELS),
     "parallel": fast.FastBackend(fast.PARALLEL),
     "python": BACKENDS["python"],
     "vectorized": BACKENDS["vectorized"],

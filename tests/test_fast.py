@@ -29,7 +29,7 @@ TOL = 1e-12
 TOL_FLOAT32 = 1e-4
 JIT = not numba.config.DISABLE_JIT
 
-PLAIN_COMPILED = loops.LoopBackend(loops.KERNELS, fused=False)
+PLAIN_COMPILED = loops.LoopBackend(loops.KERNELS)
 IMPLEMENTATIONS = {
     "fused": fast.FastBackend(fast.FUSED),
     "parallel": fast.FastBackend(fast.PARALLEL),

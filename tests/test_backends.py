@@ -1,0 +1,101 @@
+"""The backend table says what runs for each name; the post's one-sample API keeps its work arrays.
+
+Expected numbers come from the definitions: the post's error 0.5 sum_j (a_j - y_j)^2 of the
+output before the step (a from tests/naive.py's forward pass), and the parameters after one SGD
+step from ``step`` on the python backend, the plain kernels.
+"""
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import neuronet
+from neuronet import BACKENDS, Network, fast, loops
+from neuronet.backends import BACKENDS as TABLE
+from neuronet.vectorized import VectorizedBackend
+
+from conftest import mnist_shaped
+from naive import feedforward as naive_feedforward
+
+PACKAGE = Path(neuronet.__file__).parent
+
+
+def test_one_table_says_what_runs():
+    assert BACKENDS is TABLE
+    assert list(BACKENDS) == ["loops", "loops-plain", "strict", "python", "vectorized"]
+    assert BACKENDS["loops"] is fast.FAST and fast.FAST.kernels is fast.FUSED
+    assert BACKENDS["loops-plain"].kernels is loops.KERNELS
+    assert BACKENDS["strict"].kernels is loops.STRICT
+    assert BACKENDS["python"].kernels is loops.PLAIN
+    assert isinstance(BACKENDS["vectorized"], VectorizedBackend)
+
+
+def imported_modules(path):
+    """The neuronet modules a file imports (relative imports, by name)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names.add(node.module)
+    return names
+
+
+def test_the_readable_reference_imports_nothing_faster_than_itself():
+    assert imported_modules(PACKAGE / "loops.py") == {"activations"}
+    assert imported_modules(PACKAGE / "fast.py") == {"activations", "loops"}
+    assert "backends" not in imported_modules(PACKAGE / "fast.py")
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_train_returns_the_error_before_its_step_and_takes_the_step(backend):
+    x, y = mnist_shaped(3, seed=1, n_in=6, n_out=4)
+    net = Network((6, 5, 4), seed=2, backend=backend)
+    want = Network((6, 5, 4), seed=2, backend="python")
+    for i in range(3):
+        a = np.array(naive_feedforward(want.weights, want.biases, x[i])[-1])
+        error = net.train(x[i], y[i], 0.5, momentum=0.9)
+        assert error == pytest.approx(0.5 * np.sum((a - y[i]) ** 2), abs=1e-14)
+        want.step(x[i], y[i], 0.5, momentum=0.9)
+        for got, expected in zip(net.weights + net.biases, want.weights + want.biases):
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-14)
+
+
+def test_one_sample_calls_keep_their_work_arrays_per_network():
+    x, y = mnist_shaped(4, seed=1, n_in=6, n_out=4)
+    net, other = Network((6, 5, 4), seed=2), Network((6, 5, 4), seed=2)
+    net.train(x[0], y[0], 0.5)
+    kept = {key: value for key, value in net._work.items()}
+    net.train(x[1], y[1], 0.5)
+    net.predict(x[2])
+    net.predict(x[3])
+    assert len(net._work) == 2  # one entry for the one-sample step, one for the forward pass
+    assert all(net._work[key] is value for key, value in kept.items())
+    other.train(x[0], y[0], 0.5)
+    assert not any(a is b for a in net._work.values() for b in other._work.values())
+
+
+def test_predict_hands_back_its_own_array():
+    x, _ = mnist_shaped(2, seed=1, n_in=6, n_out=4)
+    net = Network((6, 5, 4), seed=2)
+    first = net.predict(x[0])
+    kept = first.copy()
+    net.predict(x[1])  # would overwrite first if it were a view of the work arrays
+    np.testing.assert_array_equal(first, kept)
+
+
+def test_large_calls_keep_nothing():
+    x, y = mnist_shaped(loops.KEEP_ROWS + 1, seed=1, n_in=6, n_out=4)
+    net = Network((6, 5, 4), seed=2)
+    net.predict(x)
+    net.step(x, y, 0.1)
+    assert net._work == {}
+
+
+def test_switching_backend_between_one_sample_steps():
+    x, y = mnist_shaped(len(BACKENDS), seed=1, n_in=6, n_out=4)
+    net, want = Network((6, 5, 4), seed=2), Network((6, 5, 4), seed=2, backend="python")
+    for i, name in enumerate(BACKENDS):
+        net.backend = name
+        assert net.train(x[i], y[i], 0.5) == pytest.approx(want.train(x[i], y[i], 0.5), abs=1e-14)
+    for got, expected in zip(net.weights + net.biases, want.weights + want.biases):
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-14)
