@@ -13,6 +13,7 @@ import numba
 import numpy as np
 
 from neuronet import Network, fast, loops
+from neuronet.jit import njit
 
 
 def misaligned(array):
@@ -53,7 +54,7 @@ def main(rounds=40):
                   f"| {seconds / best['as shipped']:.2f} |", flush=True)
 
 
-@numba.njit(cache=True, fastmath={"reassoc", "contract"})
+@njit(fastmath={"reassoc", "contract"})
 def _update_pass(w, b, v_w, v_b, d, a_prev, repeats):
     """Only the momentum update of batch-1 SGD on every row: what a step cannot do without."""
     for _ in range(repeats):

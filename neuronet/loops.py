@@ -27,11 +27,11 @@ The loops go neuron by neuron with the batch inside, so each weight row is read 
 """
 from types import SimpleNamespace
 
-import numba
 import numpy as np
 from numba.extending import register_jitable
 
 from .activations import CROSS_ENTROPY, sigmoid, sigmoid_prime, sigmoid_prime_kept, softmax_row
+from .jit import njit
 
 
 @register_jitable
@@ -200,7 +200,7 @@ PLAIN = SimpleNamespace(feedforward=feedforward, backprop=backprop, sgd_epoch=sg
 
 # reassoc and contract let LLVM vectorize the sums (a reordering, within rounding of numpy's);
 # full fastmath would also assume no NaN or inf, which the training guard relies on seeing.
-_jit = numba.njit(cache=True, fastmath={"reassoc", "contract"})
+_jit = njit(fastmath={"reassoc", "contract"})
 KERNELS = SimpleNamespace(feedforward=_jit(feedforward), backprop=_jit(backprop),
                           sgd_epoch=_jit(sgd_epoch))
 
