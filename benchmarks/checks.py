@@ -16,6 +16,7 @@ import numpy as np
 
 from neuronet import Network, fast, loops
 from neuronet.vectorized import Step
+from neuronet.jit import njit
 
 
 def misaligned(array):
@@ -56,7 +57,7 @@ def main(rounds=40):
                   f"| {seconds / best['as shipped']:.2f} |", flush=True)
 
 
-@numba.njit(cache=True, fastmath={"reassoc", "contract"})
+@njit(fastmath={"reassoc", "contract"})
 def _update_pass(w, b, v_w, v_b, d, a_prev, repeats):
     """Only the momentum update of batch-1 SGD on every row: what a step cannot do without."""
     for _ in range(repeats):

@@ -18,11 +18,11 @@ the report times one and two and keeps the faster. PyTorch only where it is inst
 """
 import contextlib
 
-import numba
 import numpy as np
 
 from neuronet import Network, fast, loops
 from neuronet.activations import COSTS
+from neuronet.jit import njit
 from neuronet.network import BACKENDS
 from neuronet import vectorized
 
@@ -60,7 +60,7 @@ def largest_difference(arrays_a, arrays_b):
                for a, b in zip(arrays_a, arrays_b))
 
 
-@numba.njit(cache=True, fastmath={"reassoc", "contract"})
+@njit(fastmath={"reassoc", "contract"})
 def _backward_layers(weights, activations, deltas, grad_w, grad_b, y, cost, softmax):
     """BP1 then BP2-BP4 layer by layer with the plain kernels (``loops.backprop`` minus its
     forward; no dropout: each mask is a slice with no rows)."""
@@ -72,7 +72,7 @@ def _backward_layers(weights, activations, deltas, grad_w, grad_b, y, cost, soft
                        activations[layer][:0])
 
 
-@numba.njit(cache=True, fastmath={"reassoc", "contract"})
+@njit(fastmath={"reassoc", "contract"})
 def _update_layers(weights, biases, grad_w, grad_b, v_w, v_b, eta, mu, l2):
     for layer in range(len(weights)):
         loops.update(weights[layer], biases[layer], grad_w[layer], grad_b[layer], v_w[layer],

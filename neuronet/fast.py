@@ -31,6 +31,7 @@ import numba
 from numba.extending import register_jitable
 
 from .activations import sigmoid, softmax_row
+from .jit import njit
 from .loops import (KERNELS, LoopBackend, aligned_empty, drop, drop_layer, hidden_prime,
                     no_masks, output_delta)
 
@@ -45,10 +46,10 @@ K_BLOCK = 64
 PARALLEL_MIN_WEIGHTS = 32_768
 
 _FASTMATH = {"reassoc", "contract"}  # the flags of loops.KERNELS, for the reasons given there
-_jit = numba.njit(cache=True, fastmath=_FASTMATH)
+_jit = njit(fastmath=_FASTMATH)
 # prange only splits loops in a function compiled with parallel=True, so the two parallel layer
 # kernels are compiled on their own (their plain Python stays at ``.py_func``).
-_parallel_jit = numba.njit(cache=True, fastmath=_FASTMATH, parallel=True)
+_parallel_jit = njit(fastmath=_FASTMATH, parallel=True)
 
 
 @register_jitable

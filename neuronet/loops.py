@@ -29,11 +29,11 @@ The loops go neuron by neuron with the batch inside, so each weight row is read 
 """
 from types import SimpleNamespace
 
-import numba
 import numpy as np
 from numba.extending import register_jitable
 
 from .activations import CROSS_ENTROPY, sigmoid, sigmoid_prime, sigmoid_prime_kept, softmax_row
+from .jit import njit
 
 
 @register_jitable
@@ -202,15 +202,15 @@ PLAIN = SimpleNamespace(feedforward=feedforward, backprop=backprop, sgd_epoch=sg
 
 # reassoc and contract let LLVM vectorize the sums (a reordering, within rounding of numpy's);
 # full fastmath would also assume no NaN or inf, which the training guard relies on seeing.
-_jit = numba.njit(cache=True, fastmath={"reassoc", "contract"})
+_jit = njit(fastmath={"reassoc", "contract"})
 KERNELS = SimpleNamespace(feedforward=_jit(feedforward), backprop=_jit(backprop),
                           sgd_epoch=_jit(sgd_epoch))
 
 # No fastmath flags: every sum in the order the plain Python adds it and no multiply-add fused,
-# so in float64 STRICT gives PLAIN's bits (tests/test_strict.py). Not cached on disk: numba's cache
-# tells versions of a function apart by bytecode and signature, not by flags, so STRICT would load
-# KERNELS' reassociated code for these very functions (seen with numba 0.68).
-_strict_jit = numba.njit(cache=False)
+# so in float64 STRICT gives PLAIN's bits (tests/test_strict.py). numba's own cache would hand
+# STRICT the reassociated code of KERNELS (it tells the two apart by bytecode and signature, not
+# by flags); ``njit`` keeps each set of flags in a folder of its own.
+_strict_jit = njit()
 STRICT = SimpleNamespace(feedforward=_strict_jit(feedforward), backprop=_strict_jit(backprop),
                          sgd_epoch=_strict_jit(sgd_epoch))
 

@@ -24,6 +24,7 @@ from neuronet.activations import COSTS
 from neuronet.network import BACKENDS
 
 from conftest import mnist_shaped
+import reference
 
 TOL = 1e-12
 TOL_FLOAT32 = 1e-4
@@ -126,13 +127,67 @@ def test_parallel_epoch_on_a_layer_large_enough_to_share(batch_size):
     assert largest_difference(got, want) <= TOL
 
 
-def test_loops_backend_runs_the_fused_kernels():
+def test_loops_backend_runs_the_fused_kernels(monkeypatch):
+    calls = []
+
+    class Spy:
+        def sgd_epoch(self, *args):
+            calls.append(args)
+            return fast.FastBackend(fast.FUSED).sgd_epoch(*args)
+
+    monkeypatch.setattr(fast, "FAST", Spy())
     x, y = mnist_shaped(9, seed=2, n_in=7, n_out=4)
-    nets = [Network((7, 9, 6, 4), seed=3) for _ in range(2)]
-    nets[0].step(x, y, 0.5, batch_size=2, momentum=0.9)
-    fast.FAST.sgd_epoch(nets[1].weights, nets[1].biases, nets[1].velocity_w, nets[1].velocity_b,
-                        x, y, np.arange(9), 2, 0.5, 0.9, 0.0, COSTS["quadratic"], False)
-    assert largest_difference(state(nets[0]), state(nets[1])) == 0
+    net = Network((7, 9, 6, 4), seed=3)
+    net.step(x, y, 0.5, batch_size=2, momentum=0.9)
+    assert len(calls) == 1
+    want = Network((7, 9, 6, 4), seed=3)
+    PLAIN_COMPILED.sgd_epoch(want.weights, want.biases, want.velocity_w, want.velocity_b, x, y,
+                             np.arange(9), 2, 0.5, 0.9, 0.0, COSTS["quadratic"], False)
+    assert largest_difference(state(net), state(want)) <= TOL
+
+
+OUTPUTS_AND_COSTS = [("sigmoid", "quadratic"), ("sigmoid", "cross_entropy"),
+                     ("softmax", "quadratic"), ("softmax", "cross_entropy")]
+FEEDFORWARD = {"fused": fast.FastBackend(fast.FUSED), "parallel": fast.FastBackend(fast.PARALLEL)}
+
+
+@pytest.mark.parametrize("name", FEEDFORWARD)
+@pytest.mark.parametrize("shape", [(4, 3), (5, 7, 3), (300, 120, 3)],
+                         ids=lambda shape: "-".join(map(str, shape)))
+@pytest.mark.parametrize("output", ["sigmoid", "softmax"])
+def test_fused_and_parallel_feedforward_agree_with_the_reference(name, shape, output):
+    # Six samples: a block of four and two left over; 300-120 is large enough for the threads.
+    x = np.random.default_rng(1).random((6, shape[0]))
+    net = Network(shape, seed=3, output=output)
+    got = FEEDFORWARD[name].feedforward(net.weights, net.biases, x, output == "softmax")
+    weights = [w.tolist() for w in net.weights]
+    biases = [b.tolist() for b in net.biases]
+    want = [reference.feedforward(weights, biases, row, output) for row in x]
+    for layer in range(1, len(shape)):
+        assert np.max(np.abs(got[layer] - np.array([a[layer] for a in want]))) <= TOL, layer
+
+
+def reference_epoch(shape, batch_size, momentum, weight_decay, output, cost, samples=11):
+    """``epoch`` computed by ``reference``: the same data, order and start, numerical gradients."""
+    x, y = mnist_shaped(samples, seed=5, n_in=shape[0], n_out=shape[-1])
+    order = np.random.default_rng(6).permutation(samples)
+    net = Network(shape, seed=4)
+    weights, biases, v_w, v_b = reference.sgd_epoch(net.weights, net.biases, x, y, order,
+                                                    batch_size, 0.5, momentum, weight_decay,
+                                                    output, cost)
+    return weights + biases + v_w + v_b
+
+
+@pytest.mark.parametrize("name", IMPLEMENTATIONS)
+@pytest.mark.parametrize("output,cost", OUTPUTS_AND_COSTS)
+@pytest.mark.parametrize("batch_size", [1, 3, 5], ids=lambda n: f"batch{n}")
+def test_one_layer_epochs_agree_with_the_reference(name, output, cost, batch_size):
+    # A network with no hidden layer: its only layer is both the first (whose activation the
+    # fused epoch computes for the next batch) and the output (softmax or sigmoid).
+    got = state(epoch(IMPLEMENTATIONS[name], (4, 3), batch_size, 0.9, 1e-3, output, cost))
+    want = reference_epoch((4, 3), batch_size, 0.9, 1e-3, output, cost)
+    # Numerical gradients are good to about 1e-10; 11 steps with momentum add up to 1e-9.
+    assert largest_difference(got, want) <= 1e-8
 
 
 @pytest.mark.parametrize("batch_size", [1, 5])

@@ -3,8 +3,8 @@ import warnings
 import numpy as np
 import pytest
 
-from neuronet import Network, gradcheck
-from neuronet.activations import sigmoid, sigmoid_array
+from neuronet import Network, fast, gradcheck, loops, vectorized
+from neuronet.activations import COSTS, cost, sigmoid, sigmoid_array, softmax_array, softmax_row
 
 from conftest import mnist_shaped
 
@@ -54,11 +54,12 @@ def test_momentum_is_a_velocity():
     w0 = net.weights[0].copy()
     g0 = net.gradients(x, y)[0][0]
     net.train(x[0], y[0], 0.5, momentum=0.9)
-    assert np.allclose(net.weights[0], w0 - 0.5 * g0, atol=1e-15)
+    np.testing.assert_allclose(net.weights[0], w0 - 0.5 * g0, rtol=0, atol=1e-15)
     g1 = net.gradients(x, y)[0][0]
     w1 = net.weights[0].copy()
     net.train(x[0], y[0], 0.5, momentum=0.9)
-    assert np.allclose(net.weights[0], w1 + 0.9 * (-0.5 * g0) - 0.5 * g1, atol=1e-15)
+    np.testing.assert_allclose(net.weights[0], w1 + 0.9 * (-0.5 * g0) - 0.5 * g1, rtol=0,
+                               atol=1e-15)
 
 
 @pytest.mark.parametrize("backend", ["loops", "vectorized"])
@@ -68,8 +69,71 @@ def test_weight_decay_shrinks_weights_not_biases(backend):
     plain.train(x[0], y[0], 0.5)
     decayed.train(x[0], y[0], 0.5, weight_decay=0.1)
     w0 = Network((3, 2), seed=0).weights[0]
-    assert np.allclose(decayed.weights[0], plain.weights[0] - 0.5 * 0.1 * w0, atol=1e-15)
+    np.testing.assert_allclose(decayed.weights[0], plain.weights[0] - 0.5 * 0.1 * w0, rtol=0,
+                               atol=1e-15)
     assert np.array_equal(decayed.biases[0], plain.biases[0])
+
+
+def two_momentum_steps(kernel):
+    """w = 1, b = 1, v = 0; gradients 0.5 then -0.5 (weights) and 0.25 then -0.25 (bias), at
+    eta = 0.5, mu = 0.5, l2 = 0 (weights; 0.25 in the second run below):
+    step 1: v = 0.5*0 - 0.5*0.5 = -0.25, w = 0.75;  v_b = -0.125, b = 0.875
+    step 2: v = 0.5*-0.25 - 0.5*-0.5 = 0.125, w = 0.875;  v_b = -0.0625 + 0.125 = 0.0625,
+    b = 0.9375 (a velocity with the wrong sign gives v = 0.375, w = 1.125)."""
+    w, b, v_w, v_b = np.ones((1, 1)), np.ones(1), np.zeros((1, 1)), np.zeros(1)
+    for grad_w, grad_b in ((0.5, 0.25), (-0.5, -0.25)):
+        kernel(w, b, v_w, v_b, grad_w, grad_b)
+    return w[0, 0], b[0], v_w[0, 0], v_b[0]
+
+
+UPDATES = {
+    "loops": lambda w, b, v_w, v_b, g, g_b, l2=0.0: loops.update(
+        w, b, np.full((1, 1), g), np.full(1, g_b), v_w, v_b, 0.5, 0.5, l2),
+    "vectorized": lambda w, b, v_w, v_b, g, g_b, l2=0.0: vectorized.update(
+        w, b, np.full((1, 1), g), np.full(1, g_b), v_w, v_b, 0.5, 0.5, l2),
+    "fused": lambda w, b, v_w, v_b, g, g_b, l2=0.0: fast.update_row(
+        w, b, v_w, v_b, 0, np.full(1, g), g_b, 0.5, 0.5, l2),
+    # one sample: grad_w[k] = d a_prev[k] with d the bias gradient, so a_prev = g / g_b (= 2)
+    "fused-one-sample": lambda w, b, v_w, v_b, g, g_b, l2=0.0: fast.update_row_one_sample(
+        w, b, v_w, v_b, 0, g_b, np.full(1, g / g_b), 0.5, 0.5, l2),
+}
+
+
+@pytest.mark.parametrize("name", UPDATES)
+def test_two_momentum_steps_by_hand(name):
+    assert two_momentum_steps(UPDATES[name]) == (0.875, 0.9375, 0.125, 0.0625)
+    # With l2 = 0.25 the weights also decay: step 1: v = -0.5*(0.5 + 0.25*1) = -0.375,
+    # w = 0.625; step 2: v = 0.5*-0.375 - 0.5*(-0.5 + 0.25*0.625) = -0.015625, w = 0.609375;
+    # the bias has no decay.
+    decayed = two_momentum_steps(lambda *args: UPDATES[name](*args, l2=0.25))
+    assert decayed == (0.609375, 0.9375, -0.015625, 0.0625)
+
+
+def test_softmax_does_not_overflow():
+    # softmax(z) = softmax(z - max z): [1000, 0] -> [1 / (1 + e^-1000), e^-1000 / (...)] = [1, 0]
+    # in float64 (e^-1000 underflows to 0); [1000, 999] -> [1, e^-1] / (1 + e^-1).
+    e = np.exp(-1.0)
+    cases = {(1000.0, 0.0): [1.0, 0.0], (1000.0, 999.0): [1 / (1 + e), e / (1 + e)],
+             (-1000.0, -1000.0): [0.5, 0.5], (800.0, 800.0, 800.0, 800.0): [0.25] * 4}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for z, want in cases.items():
+            z = np.array(z)
+            row = np.empty_like(z)
+            softmax_row(z, row)
+            np.testing.assert_allclose(row, want, rtol=1e-15, atol=0)
+            np.testing.assert_allclose(softmax_array(z[None])[0], want, rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("output,kind,want", [
+    # a = (0.5, 0.25), y = (1, 0):
+    ("sigmoid", "quadratic", 0.15625),                 # 1/2 (0.5^2 + 0.25^2)
+    ("sigmoid", "cross_entropy", np.log(8 / 3)),       # -(ln 0.5 + ln 0.75) = ln 2 + ln 4/3
+    ("softmax", "cross_entropy", np.log(2)),           # -ln 0.5: only the target's term
+])
+def test_costs_by_hand(output, kind, want):
+    a, y = np.array([[0.5, 0.25]]), np.array([[1.0, 0.0]])
+    assert cost(a, y, COSTS[kind], output)[0] == pytest.approx(want, rel=1e-15)
 
 
 def test_sigmoid_is_stable_everywhere():
@@ -118,8 +182,8 @@ def test_xor():
 
 
 @pytest.mark.parametrize("backend", ["loops", "python", "vectorized"])
-@pytest.mark.parametrize("output,cost", [("sigmoid", "quadratic"), ("softmax", "cross_entropy"),
-                                         ("softmax", "quadratic")])
+@pytest.mark.parametrize("output,cost", [("sigmoid", "quadratic"), ("sigmoid", "cross_entropy"),
+                                         ("softmax", "cross_entropy"), ("softmax", "quadratic")])
 def test_gradcheck_passes_every_parameter_of_a_small_network(backend, output, cost):
     x, y = mnist_shaped(4, seed=2, n_in=6, n_out=3)
     net = Network((6, 5, 4, 3), seed=1, backend=backend, output=output, cost=cost)

@@ -3,10 +3,12 @@ import os
 import numpy as np
 import pytest
 
-from neuronet import DivergenceError, Network, evaluate, fit, load, load_mnist, save
+from neuronet import DivergenceError, Network, fit, load, load_mnist, save
 from neuronet.train import one_hot
 
 from conftest import mnist_shaped
+import naive
+import reference
 
 
 def blobs(n, seed=0):
@@ -17,19 +19,66 @@ def blobs(n, seed=0):
     return x, labels
 
 
+def scored(net, x, labels):
+    """(mean cost, accuracy) of net on x, written out from the definitions (not ``evaluate``)."""
+    a = net.predict(x)
+    targets = np.eye(net.sizes[-1])[labels]
+    costs = [reference.sample_cost(row, y, net.cost, net.output) for row, y in zip(a, targets)]
+    return float(np.mean(costs)), float(np.mean(a.argmax(axis=1) == labels))
+
+
 @pytest.mark.parametrize("backend", ["loops", "vectorized"])
 @pytest.mark.parametrize("output,cost", [("sigmoid", "quadratic"), ("softmax", "cross_entropy")])
 def test_fit_learns_and_reports_each_epoch(backend, output, cost):
     x, labels = blobs(400)
+    x_val, labels_val = blobs(100, seed=1)
     net = Network((4, 8, 2), seed=0, backend=backend, output=output, cost=cost)
+    cost_before, accuracy_before = scored(net, x_val, labels_val)
     seen = []
     history = fit(net, x, labels, epochs=3, learning_rate=0.5, batch_size=5, momentum=0.5,
-                  weight_decay=1e-4, validation=blobs(100, seed=1), seed=0, on_epoch=seen.append)
+                  weight_decay=1e-4, validation=(x_val, labels_val), seed=0,
+                  on_epoch=seen.append)
     assert seen == history
     assert [h.epoch for h in history] == [1, 2, 3]
+    # The history scores the held-out set, and the last score is the trained network's.
+    assert (history[-1].cost, history[-1].accuracy) == pytest.approx(
+        scored(net, x_val, labels_val), rel=1e-12)
+    # Untrained, the blobs are 87 % right already (cost 0.31 sigmoid, 0.51 softmax): what
+    # training must earn is the cost, 0.0032 and 0.0022 after 3 epochs when measured.
+    assert accuracy_before < 1.0
     assert history[-1].accuracy == 1.0
-    assert history[-1].cost < history[0].cost or history[0].accuracy == 1.0
+    assert history[-1].cost < 0.02 * cost_before
+    assert history[0].cost > history[1].cost > history[2].cost
     assert all(h.seconds > 0 for h in history)
+
+
+def test_fit_steps_as_the_naive_reference():
+    # Two epochs of mini-batches of 4 with momentum, weight decay and a decaying rate, each
+    # epoch in the order drawn from the seed: every step replayed with the naive gradients.
+    x, labels = blobs(22)
+    net, start = Network((4, 3, 2), seed=0), Network((4, 3, 2), seed=0)
+    fit(net, x, labels, epochs=2, learning_rate=0.8, decay=0.5, batch_size=4, momentum=0.9,
+        weight_decay=1e-2, seed=1)
+    targets = np.eye(2)[labels]
+    rng = np.random.default_rng(1)
+    params = [np.array(p) for p in start.weights + start.biases]
+    velocity = [np.zeros_like(p) for p in params]
+    for rate in (0.8, 0.4):
+        order = rng.permutation(22)
+        for first in range(0, 22, 4):
+            rows = order[first:first + 4]
+            grad_w, grad_b = naive.gradients([p.tolist() for p in params[:2]],
+                                             [p.tolist() for p in params[2:]],
+                                             x[rows].tolist(), targets[rows].tolist())
+            for i, grad in enumerate(grad_w + grad_b):
+                l2 = 1e-2 * params[i] if i < 2 else 0  # no decay on biases
+                velocity[i] = 0.9 * velocity[i] - rate * (np.array(grad) + l2)
+                params[i] = params[i] + velocity[i]
+    assert max(np.max(np.abs(a - b)) for a, b in zip(params, net.weights + net.biases)) <= 1e-12
+
+
+def test_one_hot_by_hand():
+    assert one_hot(np.array([2, 0, 1]), 3).tolist() == [[0, 0, 1], [1, 0, 0], [0, 1, 0]]
 
 
 def test_fit_is_reproducible_and_the_same_in_both_backends():
@@ -174,12 +223,15 @@ def test_load_refuses_pickles_and_garbage(tmp_path):
 
 @pytest.mark.data
 @pytest.mark.slow
-def test_one_epoch_on_real_mnist_reaches_90_percent(mnist_folder):
+def test_one_epoch_on_real_mnist_reaches_93_percent(mnist_folder):
     # The post's network done right (Nielsen's settings): 784-30-10, sigmoid, quadratic cost,
     # mini-batches of 10, learning rate 3.0. One epoch on the 60,000; scored on the 10,000.
     (x, y), (x_test, y_test) = load_mnist(mnist_folder, download=False)
     net = Network((784, 30, 10), seed=0)
     history = fit(net, x, y, epochs=1, learning_rate=3.0, batch_size=10, seed=0,
                   validation=(x_test, y_test))
-    assert history[0].accuracy >= 0.90
-    assert evaluate(net, x_test, y_test)[1] == history[0].accuracy
+    # 94.11 % when measured (seed 0); Nielsen's book reports about 90 to 95 % after one epoch.
+    assert history[0].accuracy >= 0.93
+    cost, accuracy = scored(net, x_test, y_test)
+    assert history[0].accuracy == accuracy
+    assert history[0].cost == pytest.approx(cost, rel=1e-9)

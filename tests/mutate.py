@@ -1,0 +1,302 @@
+"""The mutation check: does the test suite notice plausible bugs?
+
+Each mutation below is one small, plausible mistake: a file, a snippet of its source, what the
+snippet becomes, and what the mistake means. For each, the script copies the repository to a
+temporary folder, makes that one edit there, and runs the tests on the copy, with its own numba
+cache (the copy's ``__pycache__``; ``NUMBA_CACHE_DIR`` is unset for the run). A mutation the
+tests do not fail on *survives*: the suite let that bug through. Survivors are listed, and the
+exit code is 1 if any mutation survives, if the unmutated copy fails its tests (the baseline),
+or if a snippet is not found exactly once in its file, so that the list cannot rot silently as
+the code moves: update the snippet then.
+
+    python tests/mutate.py                    # every mutation, two at a time
+    python tests/mutate.py -j 1 fast-         # the mutations whose names start with "fast-"
+    python tests/mutate.py --list             # names and descriptions
+    python tests/mutate.py --pytest "-x -q tests/test_fast.py" softmax-max
+
+The tests run are ``-x -q -m "not slow" tests`` by default (``--pytest`` to change), with
+``NEURONET_DATA`` passed through. Run from the repository root or anywhere: the repository is
+the parent of this file's folder. Every mutant compiles the kernels afresh, so a run is slow:
+on the 2-core machine shared with other work (load average 10 to 14), the unmutated copy took
+1,250 s and a killed mutant 60 to 300 s; 32 mutations took 2,041 s with ``-j 2`` and the test
+files listed quick ones first (pytest runs them in the order given, and ``-x`` stops a mutant at
+its first failure):
+
+    python tests/mutate.py --no-baseline --pytest '-x -q -m "not slow" -p no:cacheprovider
+        tests/test_network.py tests/test_train.py tests/test_shift.py tests/test_data.py
+        tests/test_dropout.py tests/test_fast.py tests/test_agreement.py tests/test_cli.py
+        tests/test_bad_input.py'
+"""
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTEST = '-x -q -m "not slow" -p no:cacheprovider tests'
+SKIP = shutil.ignore_patterns(".git", "__pycache__", ".hypothesis", ".benchmarks", ".pytest_cache",
+                              "*.egg-info", "build", "*.npz", "*.png")
+
+
+@dataclass
+class Mutation:
+    name: str
+    file: str
+    old: str
+    new: str
+    description: str
+
+
+MUTATIONS = [
+    # --- the loop kernels (loops.py) ---
+    Mutation("loops-forward-no-bias", "neuronet/loops.py",
+             "total = b[j]\n", "total = b[j] * 0\n",
+             "loops.forward leaves out the bias"),
+    Mutation("loops-ce-delta-sign", "neuronet/loops.py",
+             "delta[s, j] = a[s, j] - y[s, j]", "delta[s, j] = y[s, j] - a[s, j]",
+             "BP1 for cross-entropy with the sign flipped"),
+    Mutation("loops-softmax-quadratic-dot", "neuronet/loops.py",
+             "dot += (a[s, i] - y[s, i]) * a[s, i]", "dot += (a[s, i] - y[s, i])",
+             "BP1 for quadratic softmax forgets the a[i] in the Jacobian's sum"),
+    Mutation("loops-grad-b-not-averaged", "neuronet/loops.py",
+             "grad_b[j] /= n_float", "grad_b[j] /= 1",
+             "loops.backward sums the bias gradient over the batch instead of averaging"),
+    Mutation("loops-l2-on-biases", "neuronet/loops.py",
+             "v_b[j] = mu * v_b[j] - eta * grad_b[j]",
+             "v_b[j] = mu * v_b[j] - eta * (grad_b[j] + l2 * b[j])",
+             "loops.update applies weight decay to the biases too"),
+    Mutation("loops-momentum-sign", "neuronet/loops.py",
+             "v_w[j, k] = mu * v_w[j, k] - eta", "v_w[j, k] = -mu * v_w[j, k] - eta",
+             "loops.update: the velocity's sign flips each step"),
+    Mutation("loops-hidden-prime-ignores-mask", "neuronet/loops.py",
+             "return sigmoid_prime_kept(a[s, k], mask[s, k])", "return sigmoid_prime(a[s, k])",
+             "BP2 under dropout forgets the mask"),
+    Mutation("loops-epoch-ignores-order", "neuronet/loops.py",
+             "activations[0][s, :] = x[order[start + s]]", "activations[0][s, :] = x[start + s]",
+             "loops.sgd_epoch takes the inputs in their stored order, the targets shuffled"),
+    # --- the fused kernels (fast.py) ---
+    Mutation("fast-one-layer-softmax", "neuronet/fast.py",
+             "x_next[:n_next], zs[0][:n_next], masks[0][:0])\n"
+             "        activate(zs[0][:n_next], activations[1][:n_next], softmax and last == 0)",
+             "x_next[:n_next], zs[0][:n_next], masks[0][:0])\n"
+             "        activate(zs[0][:n_next], activations[1][:n_next], False)",
+             "fast.sgd_epoch: one-layer softmax networks get sigmoid outputs after the first batch"),
+    Mutation("fast-gradient-row-fourth-sample", "neuronet/fast.py",
+             "+ d2 * a_prev[s + 2, k] + d3 * a_prev[s + 3, k])", "+ d2 * a_prev[s + 2, k])",
+             "gradient_row drops every fourth sample of a block"),
+    Mutation("fast-forward-neuron-fourth-sample", "neuronet/fast.py",
+             "z3 += w[j, k] * a_prev[s + 3, k]", "z3 += w[j, k] * a_prev[s + 2, k]",
+             "forward_neuron gives the fourth sample of a block the third one's input"),
+    Mutation("fast-one-sample-no-l2", "neuronet/fast.py",
+             "eta * (d * a_prev[k] + l2 * w[j, k])", "eta * (d * a_prev[k])",
+             "update_row_one_sample forgets weight decay"),
+    Mutation("fast-next-batch-targets-unshuffled", "neuronet/fast.py",
+             "y_batch[s, :] = y[order[first + s]]", "y_batch[s, :] = y[first + s]",
+             "next_batch takes the targets in stored order, the inputs shuffled"),
+    Mutation("fast-parallel-k-block-short", "neuronet/fast.py",
+             "min(n_in, (block + 1) * K_BLOCK)", "min(n_in - 1, (block + 1) * K_BLOCK)",
+             "the parallel BP2 misses the last input of the layer"),
+    Mutation("fast-parallel-feedforward-no-softmax", "neuronet/fast.py",
+             "zs[layer][:n], activations[layer + 1][:n],\n"
+             "                                  softmax and layer == last)",
+             "zs[layer][:n], activations[layer + 1][:n],\n"
+             "                                  softmax and layer == last and layer > 0)",
+             "PARALLEL.feedforward forgets the softmax of a one-layer network"),
+    # --- the vectorized twin (vectorized.py) ---
+    Mutation("vec-quadratic-sigmoid-delta", "neuronet/vectorized.py",
+             "return (a - y) * (a * (1 - a))", "return (a - y)",
+             "vectorized BP1 for quadratic sigmoid forgets sigma'"),
+    Mutation("vec-grad-b-not-averaged", "neuronet/vectorized.py",
+             "grad_b = delta.sum(axis=0) / n", "grad_b = delta.sum(axis=0)",
+             "vectorized bias gradient summed, not averaged"),
+    Mutation("vec-no-l2", "neuronet/vectorized.py",
+             "eta * (grad_w + l2 * w)", "eta * grad_w",
+             "vectorized update forgets weight decay"),
+    Mutation("vec-dropout-bp2-ignores-mask", "neuronet/vectorized.py",
+             "(delta @ w) * sigmoid_prime_kept_array(a_prev, mask_prev)",
+             "(delta @ w) * (a_prev * (1 - a_prev))",
+             "vectorized BP2 under dropout forgets the mask"),
+    # --- activations and costs (activations.py) ---
+    Mutation("act-sigmoid-negative-branch", "neuronet/activations.py",
+             "    return e / (1 + e)\n", "    return 1 / (1 + e)\n",
+             "the scalar sigmoid's branch for z < 0 returns sigma(-z)"),
+    Mutation("act-sigmoid-prime", "neuronet/activations.py",
+             "return a * (1 - a)\n", "return a * (1 + a)\n",
+             "sigma' = a (1 + a)"),
+    Mutation("act-sigmoid-prime-kept", "neuronet/activations.py",
+             "return a * (1 - a / m)", "return a * (1 - a)",
+             "sigma' under dropout forgets to unscale the kept neuron's output"),
+    Mutation("act-softmax-max", "neuronet/activations.py",
+             "m = max(m, z[j])", "m = min(m, z[j])",
+             "softmax_row shifts by the minimum: exp overflows for large z"),
+    Mutation("act-softmax-array-unshifted", "neuronet/activations.py",
+             "e = np.exp(z - z.max(axis=-1, keepdims=True))", "e = np.exp(z)",
+             "softmax_array without the shift: exp overflows for large z"),
+    Mutation("act-cross-entropy-one-minus-term", "neuronet/activations.py",
+             " + (1 - y) * np.log(np.maximum(1 - a, tiny))", "",
+             "sigmoid cross-entropy cost loses its (1 - y) ln(1 - a) term"),
+    Mutation("act-quadratic-half", "neuronet/activations.py",
+             "return 0.5 * np.sum((a - y) ** 2, axis=-1)", "return np.sum((a - y) ** 2, axis=-1)",
+             "quadratic cost without its 1/2"),
+    # --- training (train.py) ---
+    Mutation("train-no-shuffle", "neuronet/train.py",
+             "order = rng.permutation(len(x))", "order = np.arange(len(x))",
+             "fit never shuffles"),
+    Mutation("train-shift-targets-unshuffled", "neuronet/train.py",
+             "moves, side), targets[rows]", "moves, side), targets[first:first + len(rows)]",
+             "fit's shift path pairs the shuffled images with targets in stored order"),
+    Mutation("train-shift-moves-one-sided", "neuronet/train.py",
+             "integers(-shift, shift + 1, ", "integers(-shift, shift, ",
+             "fit's shifts never move down or right"),
+    Mutation("train-decay-from-first-epoch", "neuronet/train.py",
+             "rate = eta * decay ** (epoch - 1)", "rate = eta * decay ** epoch",
+             "the learning rate is decayed already in the first epoch"),
+    Mutation("train-dropout-unscaled", "neuronet/train.py",
+             "((rng.random((n, size)) >= rate) / (1 - rate))", "((rng.random((n, size)) >= rate) * 1.0)",
+             "dropout masks do not scale the kept neurons by 1/p"),
+    Mutation("train-chunk-splits-batches", "neuronet/train.py",
+             "chunk = max(batch_size, CHUNK - CHUNK % batch_size)", "chunk = max(batch_size, CHUNK)",
+             "chunks end inside a mini-batch"),
+    Mutation("train-no-divergence-guard", "neuronet/train.py",
+             "    if _all_finite(net):\n        return\n", "    return\n",
+             "fit never checks for NaN or infinity"),
+    Mutation("train-validation-ignored", "neuronet/train.py",
+             "(x, targets) if validation is None else validation", "(x, targets)",
+             "fit scores the training set even when given held-out data"),
+    Mutation("train-one-hot-shifted", "neuronet/train.py",
+             "return np.eye(n_classes)[labels]", "return np.eye(n_classes)[(labels + 1) % n_classes]",
+             "one_hot puts each label's 1 in the next column"),
+    # --- data loading (data.py, idx.py) ---
+    Mutation("data-not-scaled", "neuronet/data.py",
+             "/ 255.0, labels.astype(np.int64)", "/ 256.0, labels.astype(np.int64)",
+             "pixels scaled by 256, not 255"),
+    Mutation("idx-little-endian", "neuronet/idx.py",
+             'struct.unpack(f">{ndim}i"', 'struct.unpack(f"<{ndim}i"',
+             "the IDX dimensions read little-endian"),
+    Mutation("idx-no-length-check", "neuronet/idx.py",
+             "    if found != size:\n", "    if found > size:\n",
+             "a truncated IDX file is accepted"),
+    # --- saving and the command line (saving.py, cli.py) ---
+    Mutation("saving-no-finite-check", "neuronet/saving.py",
+             "if not np.isfinite(array).all():", "if False:",
+             "load accepts NaN parameters"),
+    Mutation("saving-layers-swapped", "neuronet/saving.py",
+             'arrays[f"weights_{layer}"], arrays[f"biases_{layer}"] = w, b',
+             'arrays[f"weights_{layer}"], arrays[f"biases_{layer}"] = w, b * 0',
+             "save writes zero biases"),
+    Mutation("cli-momentum-dropped", "neuronet/cli.py",
+             "batch_size=args.batch_size, momentum=args.momentum,\n                  weight_decay",
+             "batch_size=args.batch_size, momentum=0.0,\n                  weight_decay",
+             "neuronet train ignores --momentum"),
+    Mutation("cli-shape-min-size", "neuronet/cli.py",
+             "if len(sizes) < 2 or min(sizes) < 1:", "if len(sizes) < 2:",
+             "--shape accepts a layer of 0 neurons"),
+]
+
+
+def snippet_problem(mutation, root=ROOT):
+    """Why the mutation's snippet cannot be applied under ``root`` (not there once), or None."""
+    count = (root / mutation.file).read_text().count(mutation.old)
+    if count != 1:
+        return f"{mutation.name}: snippet found {count} times in {mutation.file}, not once"
+    return None
+
+
+def apply(mutation, root):
+    """Make the mutation's edit under ``root``; an error message if its snippet is not there once."""
+    problem = snippet_problem(mutation, root)
+    if problem is None:
+        path = root / mutation.file
+        path.write_text(path.read_text().replace(mutation.old, mutation.new))
+    return problem
+
+
+def run(mutation, pytest_args, timeout):
+    """(name, outcome, seconds, last lines of output): outcome 'killed', 'survived' or 'error'."""
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="neuronet-mutant-") as folder:
+        root = Path(folder) / "repo"
+        shutil.copytree(ROOT, root, ignore=SKIP)
+        if mutation is not None:
+            problem = apply(mutation, root)
+            if problem:
+                return problem, "error", 0.0, ""
+        env = {key: value for key, value in os.environ.items()
+               if key not in ("NUMBA_CACHE_DIR", "PYTHONPATH")}
+        command = [sys.executable, "-m", "pytest", *shlex.split(pytest_args)]
+        try:
+            done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return "timeout", "killed", time.perf_counter() - start, "timed out"
+    tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-3:])
+    if done.returncode == 0:
+        outcome = "survived"
+    elif done.returncode == 1:
+        outcome = "killed"  # a test failed
+    else:
+        outcome = "error"  # pytest could not run (5: no tests collected, 2: interrupted, ...)
+    return "", outcome, time.perf_counter() - start, tail
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="run only the mutations whose names start with "
+                        "one of these")
+    parser.add_argument("-j", "--jobs", type=int, default=2, help="mutants tested at once")
+    parser.add_argument("--pytest", default=PYTEST, help=f"pytest arguments (default: {PYTEST})")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per mutant")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the run of the unmutated copy")
+    parser.add_argument("--list", action="store_true", help="list the mutations and stop")
+    args = parser.parse_args(argv)
+
+    chosen = [m for m in MUTATIONS if not args.names or m.name.startswith(tuple(args.names))]
+    if args.list:
+        for m in chosen:
+            print(f"{m.name:40} {m.file:24} {m.description}")
+        return 0
+    if not chosen:
+        print(f"no mutation starts with {' or '.join(args.names)}; see --list")
+        return 2
+    missing = [problem for m in chosen if (problem := snippet_problem(m)) is not None]
+    for problem in missing:
+        print(problem)
+    if missing:
+        return 1
+
+    jobs = [None] * (not args.no_baseline) + chosen
+    print(f"{len(chosen)} mutations{', and the baseline' * (not args.no_baseline)}, {args.jobs} "
+          f"at a time: pytest {args.pytest}", flush=True)
+    start = time.perf_counter()
+    survivors, failed = [], []
+    with ThreadPoolExecutor(args.jobs) as pool:
+        results = pool.map(lambda m: (m, run(m, args.pytest, args.timeout)), jobs)
+        for mutation, (problem, outcome, seconds, tail) in results:
+            name = "baseline (no mutation)" if mutation is None else mutation.name
+            print(f"{outcome:9} {seconds:6.0f} s  {name}{'  ' + problem if problem else ''}",
+                  flush=True)
+            if mutation is None and outcome != "survived":
+                failed.append(f"the unmutated copy does not pass:\n{tail}")
+            elif mutation is not None and outcome == "survived":
+                survivors.append(mutation)
+            elif mutation is not None and outcome == "error":
+                failed.append(f"{name}: pytest did not run the tests:\n{tail}")
+    print(f"\n{len(chosen)} mutations in {time.perf_counter() - start:.0f} s: "
+          f"{len(chosen) - len(survivors)} killed, {len(survivors)} survived")
+    for m in survivors:
+        print(f"SURVIVED {m.name} ({m.file}): {m.description}")
+    for problem in failed:
+        print(f"ERROR {problem}")
+    return 1 if survivors or failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
