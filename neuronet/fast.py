@@ -4,17 +4,18 @@ At small batch sizes the time of an SGD step is the time to stream the weights t
 so these kernels change the order of the work, not the arithmetic (same names, same layout
 ``w[j, k]``, the inner loop over k so LLVM can vectorize it):
 
-* ``backward_update`` fuses BP2, BP3, BP4 and the momentum update of one layer into one pass
-  over its weights. For each neuron j, while its row ``w[j, :]`` is still the old one, it adds
-  ``w[j, k] delta[s, j]`` into the previous layer's delta (BP2 needs the old weights), forms
-  the gradient ``grad_w[j, k] = mean_s delta[s, j] a_prev[s, k]`` (BP4) and updates the weight
-  at once, so no (n_out, n_in) gradient array is written and read back. With one sample the
-  gradient is not stored at all; with a mini-batch it lives in one row buffer ``grad_row``.
-  In the first layer the same pass, row j just updated, also forms the next batch's z[s, j],
-  so an SGD step reads the largest weight matrix once, not twice (``sgd_epoch``).
-* ``forward_neuron`` and ``gradient_row`` take four samples at a time, so each weight or
-  gradient loaded from memory feeds four multiply-adds (mini-batches are neuron-major: each
-  row of weights is used for the whole batch while it is in cache).
+* ``backward_update`` fuses BP2, BP3, BP4 and the update of one layer into one pass over its
+  weights. While a weight is still the old one it adds ``w[j, k] delta[s, j]`` into the
+  previous layer's delta (BP2 needs the old weights); then its gradient ``grad_w[j, k] =
+  mean_s delta[s, j] a_prev[s, k]`` (BP4) goes straight into the update, so no gradient array
+  is written and read back. In the first layer the same pass also forms the next batch's z from
+  the new weights, so an SGD step reads the largest weight matrix once, not twice
+  (``sgd_epoch``); at batch 1 in one loop over k (``sgd_row_next``), which reads and writes
+  each weight once a step. With momentum 0 (plain SGD) the velocity is neither read nor
+  written: at batch 1 it would double the bytes a step moves.
+* Mini-batches go by tiles of inputs k, two neurons and four samples at a time
+  (``add_gradient_pair``, ``add_weighted_inputs_pair``), so each value loaded from memory
+  feeds several multiply-adds (each weight four, each input two).
 * ``forward_parallel`` and ``backward_update_parallel`` split the neurons of a layer between
   threads with ``numba.prange``. BP2 sums over j, which the threads share out, so there the
   hidden deltas are formed first, from the old weights, split by blocks of k instead.
@@ -62,47 +63,29 @@ def activate(z, a, softmax):
 
 
 @register_jitable
-def sgd_row(w, b, j, c, row, grad_b, eta, l2):
-    r"""Plain SGD (momentum 0) on neuron j's row, its gradient given as grad_w[j, k] = -c row[k] / eta:
+def update_bias(b, v_b, j, grad_b, eta, mu):
+    r"""b[j] <- b[j] - eta grad_b with mu == 0; else v_b[j] <- mu v_b[j] - eta grad_b, b[j] += v_b[j]."""
+    if mu == 0:
+        b[j] -= eta * grad_b
+    else:
+        v_b[j] = mu * v_b[j] - eta * grad_b
+        b[j] += v_b[j]
+
+
+@register_jitable
+def sgd_row_next(w, j, c, row, eta, l2, x_next, z):
+    r"""Plain SGD (momentum 0) on neuron j's row for one sample, grad_w[j, k] = -c row[k] / eta
+    (row = a_prev, c = -eta delta[j]), and the next sample's z + sum_k w[j, k] x_next[k] from
+    the new row, in the same loop over k, so the row is read and written once a step:
 
         w[j, k] <- w[j, k] - eta (grad_w[j, k] + l2 w[j, k]) = (1 - eta l2) w[j, k] + c row[k]
-        b[j]    <- b[j] - eta grad_b
 
-    The velocity is neither read nor written: at batch 1 moving the row is the whole cost of the
-    update, and a velocity would double the bytes. The caller picks row and c so no gradient
-    is stored: one sample's a_prev[0] and -eta delta[0, j] (BP4 formed in place), or a batch's
-    sum over samples and -eta / n (the mean taken here, not in a pass of its own).
+    The velocity is neither read nor written: at batch 1 moving the row is the whole cost of
+    the update, and a velocity would double the bytes.
     """
     # exactly 1 without L2, so then w[j, k] + c row[k] to the last bit; a 1 of w's dtype, as an
     # int 1 would make float32 arithmetic float64
     keep = w.dtype.type(1) - eta * l2
-    b[j] -= eta * grad_b
-    for k in range(w.shape[1]):
-        w[j, k] = keep * w[j, k] + c * row[k]
-
-
-@register_jitable
-def momentum_row(w, b, v_w, v_b, j, c, row, grad_b, eta, mu, l2):
-    r"""Momentum SGD on neuron j's row, grad_w[j, k] = -c row[k] / eta as in ``sgd_row``:
-
-        v[j, k] <- mu v[j, k] - eta (grad_w[j, k] + l2 w[j, k]),  w[j, k] <- w[j, k] + v[j, k]
-        v_b[j]  <- mu v_b[j] - eta grad_b,                        b[j] <- b[j] + v_b[j]
-    """
-    decay = -eta * l2
-    v_b[j] = mu * v_b[j] - eta * grad_b
-    b[j] += v_b[j]
-    for k in range(w.shape[1]):
-        v_w[j, k] = mu * v_w[j, k] + (c * row[k] + decay * w[j, k])
-        w[j, k] += v_w[j, k]
-
-
-@register_jitable
-def sgd_row_next(w, b, j, c, row, grad_b, eta, l2, x_next):
-    r"""``sgd_row`` that also returns the next sample's z[j] = b[j] + sum_k w[j, k] x_next[k]
-    from the new row, in the same loop over k: the row is read and written once a step."""
-    keep = w.dtype.type(1) - eta * l2
-    b[j] -= eta * grad_b
-    z = b[j]
     for k in range(w.shape[1]):
         w_new = keep * w[j, k] + c * row[k]
         w[j, k] = w_new
@@ -111,12 +94,10 @@ def sgd_row_next(w, b, j, c, row, grad_b, eta, l2, x_next):
 
 
 @register_jitable
-def momentum_row_next(w, b, v_w, v_b, j, c, row, grad_b, eta, mu, l2, x_next):
-    r"""``momentum_row`` that also returns z[j] = b[j] + sum_k w[j, k] x_next[k] (``sgd_row_next``)."""
+def momentum_row_next(w, v_w, j, c, row, eta, mu, l2, x_next, z):
+    r"""``sgd_row_next`` with momentum:
+    v[j, k] <- mu v[j, k] - eta (grad_w[j, k] + l2 w[j, k]),  w[j, k] <- w[j, k] + v[j, k]."""
     decay = -eta * l2
-    v_b[j] = mu * v_b[j] - eta * grad_b
-    b[j] += v_b[j]
-    z = b[j]
     for k in range(w.shape[1]):
         v = mu * v_w[j, k] + (c * row[k] + decay * w[j, k])
         v_w[j, k] = v
@@ -127,33 +108,60 @@ def momentum_row_next(w, b, v_w, v_b, j, c, row, grad_b, eta, mu, l2, x_next):
 
 
 @register_jitable
-def gradient_row(delta, a_prev, j, grad_row):
-    r"""BP3, BP4 for neuron j, as sums: grad_row[k] = sum_s delta[s, j] a_prev[s, k], returning
-    sum_s delta[s, j] (``gradient`` divides by the batch size).
-
-    Four samples at a time, so each load and store of grad_row[k] carries four multiply-adds.
-    The bias sum has a loop of its own: inside the sample loops LLVM vectorized it across
-    samples with gathers of delta[s, j] and left the loops over k scalar.
-    """
-    n, n_in = a_prev.shape
-    zero = a_prev.dtype.type(0)
-    for k in range(n_in):
-        grad_row[k] = zero
+def add_gradient(target, delta, a_prev, j, c, first, stop):
+    r"""target[k - first] += c sum_s delta[s, j] a_prev[s, k] for k in [first, stop): BP4 for
+    neuron j times c = -eta / n, added straight into the row it updates (w, or v with momentum),
+    so no gradient is stored. Four samples at a time: each load and store of target[k]
+    carries four multiply-adds."""
+    n = a_prev.shape[0]
     s = 0
+    # Slices, so k counts from 0: with range(first, stop) numba's check for negative indices
+    # stayed in the loop and LLVM left it scalar (or gathered).
     while s + 4 <= n:
-        d0, d1, d2, d3 = delta[s, j], delta[s + 1, j], delta[s + 2, j], delta[s + 3, j]
-        for k in range(n_in):
-            grad_row[k] += (d0 * a_prev[s, k] + d1 * a_prev[s + 1, k]
-                            + d2 * a_prev[s + 2, k] + d3 * a_prev[s + 3, k])
+        e0, e1, e2, e3 = c * delta[s, j], c * delta[s + 1, j], c * delta[s + 2, j], c * delta[s + 3, j]
+        a0, a1 = a_prev[s, first:stop], a_prev[s + 1, first:stop]
+        a2, a3 = a_prev[s + 2, first:stop], a_prev[s + 3, first:stop]
+        for k in range(target.shape[0]):
+            target[k] += e0 * a0[k] + e1 * a1[k] + e2 * a2[k] + e3 * a3[k]
         s += 4
     for s in range(s, n):
-        d = delta[s, j]
-        for k in range(n_in):
-            grad_row[k] += d * a_prev[s, k]
-    grad_b = zero
-    for s in range(n):
-        grad_b += delta[s, j]
-    return grad_b
+        e, a = c * delta[s, j], a_prev[s, first:stop]
+        for k in range(target.shape[0]):
+            target[k] += e * a[k]
+
+
+@register_jitable
+def add_gradient_pair(target0, target1, delta, a_prev, j, c, first, stop):
+    r"""``add_gradient`` for neurons j (into target0) and j + 1 (into target1) at once, so each
+    a_prev[s, k] loaded feeds two multiply-adds: 1.5 to 1.8x the speed of one neuron at a time
+    when the batch's inputs come from L2 (/tmp/lb/micro6.py, the same blocking in ``forward``)."""
+    n = a_prev.shape[0]
+    s = 0
+    while s + 4 <= n:
+        e0, e1, e2, e3 = c * delta[s, j], c * delta[s + 1, j], c * delta[s + 2, j], c * delta[s + 3, j]
+        f0, f1 = c * delta[s, j + 1], c * delta[s + 1, j + 1]
+        f2, f3 = c * delta[s + 2, j + 1], c * delta[s + 3, j + 1]
+        a0, a1 = a_prev[s, first:stop], a_prev[s + 1, first:stop]
+        a2, a3 = a_prev[s + 2, first:stop], a_prev[s + 3, first:stop]
+        for k in range(target0.shape[0]):
+            target0[k] += e0 * a0[k] + e1 * a1[k] + e2 * a2[k] + e3 * a3[k]
+            target1[k] += f0 * a0[k] + f1 * a1[k] + f2 * a2[k] + f3 * a3[k]
+        s += 4
+    for s in range(s, n):
+        e, f, a = c * delta[s, j], c * delta[s, j + 1], a_prev[s, first:stop]
+        for k in range(target0.shape[0]):
+            target0[k] += e * a[k]
+            target1[k] += f * a[k]
+
+
+@register_jitable
+def bias_gradient(delta, j):
+    r"""BP3: mean_s delta[s, j]. A loop of its own: inside the sample loops LLVM vectorized it
+    across samples with gathers of delta[s, j] and left the loops over k scalar."""
+    total = delta.dtype.type(0)
+    for s in range(delta.shape[0]):
+        total += delta[s, j]
+    return total / delta.dtype.type(delta.shape[0])
 
 
 @register_jitable
@@ -166,40 +174,87 @@ def hidden_deltas_finish(a_prev, delta_prev, mask_prev):
 
 
 @register_jitable
-def gradient(delta, a_prev, j, grad_row, eta):
-    r"""Neuron j's gradient as the row updates take it: (c, row, grad_b) with
-    grad_w[j, k] = -c row[k] / eta. One sample: row = a_prev[0], c = -eta delta[0, j], nothing
-    stored (BP4 is formed in the update). A batch: row = the sums of ``gradient_row``, c = -eta / n."""
-    n = delta.shape[0]
-    if n == 1:
-        return -eta * delta[0, j], a_prev[0], delta[0, j]
-    inverse_n = a_prev.dtype.type(1) / a_prev.dtype.type(n)  # not 1 / n: float64 in float32
-    grad_b = gradient_row(delta, a_prev, j, grad_row) * inverse_n
-    return -eta * inverse_n, grad_row, grad_b
+def error_row(w, delta, delta_prev, j, first, stop):
+    r"""BP2's sum, neuron j's share, from its old row: delta_prev[s, k] += w[j, k] delta[s, j]."""
+    w_j = w[j, first:stop]  # slices, so k counts from 0 (see ``add_gradient``)
+    for s in range(delta.shape[0]):
+        d, error = delta[s, j], delta_prev[s, first:stop]
+        for k in range(w_j.shape[0]):
+            error[k] += w_j[k] * d
 
 
 @register_jitable
-def error_row(w, delta, delta_prev, j):
-    r"""BP2's sum, neuron j's share, from its old row: delta_prev[s, k] += w[j, k] delta[s, j]."""
-    for s in range(delta.shape[0]):
-        d = delta[s, j]
-        for k in range(w.shape[1]):
-            delta_prev[s, k] += w[j, k] * d
+def sgd_tile(w, delta, a_prev, j, c, keep, first, stop):
+    r"""Plain SGD on w[j, first:stop]: w[j, k] <- (1 - eta l2) w[j, k] + c sum_s delta[s, j] a_prev[s, k]
+    (c = -eta / n), the velocity neither read nor written."""
+    w_j = w[j, first:stop]
+    if keep != 1:  # L2
+        for k in range(w_j.shape[0]):
+            w_j[k] *= keep
+    add_gradient(w_j, delta, a_prev, j, c, first, stop)
+
+
+@register_jitable
+def momentum_tile(w, v_w, delta, a_prev, j, c, mu, decay, first, stop):
+    r"""Momentum SGD on w[j, first:stop]: v[j, k] <- mu v[j, k] - eta l2 w[j, k] + c sum_s
+    delta[s, j] a_prev[s, k] (decay = -eta l2, c = -eta / n), then w[j, k] <- w[j, k] + v[j, k]."""
+    w_j, v_j = w[j, first:stop], v_w[j, first:stop]
+    for k in range(w_j.shape[0]):
+        v_j[k] = mu * v_j[k] + decay * w_j[k]
+    add_gradient(v_j, delta, a_prev, j, c, first, stop)
+    for k in range(w_j.shape[0]):
+        w_j[k] += v_j[k]
+
+
+@register_jitable
+def sgd_tile_pair(w, delta, a_prev, j, c, keep, first, stop):
+    r"""``sgd_tile`` for neurons j and j + 1 at once (``add_gradient_pair``)."""
+    w_j, w_i = w[j, first:stop], w[j + 1, first:stop]
+    if keep != 1:
+        for k in range(w_j.shape[0]):
+            w_j[k] *= keep
+            w_i[k] *= keep
+    add_gradient_pair(w_j, w_i, delta, a_prev, j, c, first, stop)
+
+
+@register_jitable
+def momentum_tile_pair(w, v_w, delta, a_prev, j, c, mu, decay, first, stop):
+    r"""``momentum_tile`` for neurons j and j + 1 at once (``add_gradient_pair``)."""
+    w_j, v_j, w_i, v_i = w[j, first:stop], v_w[j, first:stop], w[j + 1, first:stop], v_w[j + 1, first:stop]
+    for k in range(w_j.shape[0]):
+        v_j[k] = mu * v_j[k] + decay * w_j[k]
+        v_i[k] = mu * v_i[k] + decay * w_i[k]
+    add_gradient_pair(v_j, v_i, delta, a_prev, j, c, first, stop)
+    for k in range(w_j.shape[0]):
+        w_j[k] += v_j[k]
+        w_i[k] += v_i[k]
+
+
+# Inputs k per tile of a backward_update: with 10 samples, tiles of 256 float64 (the tile's
+# a_prev and a_next columns, 40 KB, about L1's 48 KB) took 0.70 of the time of the row-at-once
+# pass (against 0.80; /tmp/lb/micro5.py), and 32-wide tiles, what would fit L1 with 100
+# samples, were 1.5x slower than whole rows there. 256 float64 are 32 cache lines.
+K_TILE = 256
 
 
 @register_jitable
 def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row, eta, mu, l2, hidden,
                     a_next, z_next, mask_prev):
-    r"""BP2, BP3, BP4 and the update of one layer, one pass over its weights, row by row.
+    r"""BP2, BP3, BP4 and the update of one layer, one pass over its weights.
 
-    For each neuron j, before its row changes:
+    For each weight, before it changes:
         delta_prev[s, k] += w[j, k] delta[s, j]            (BP2's sum over j, old weights)
         grad_w[j, k]      = mean_s delta[s, j] a_prev[s, k] (BP4; BP3 for the bias)
         v[j, k] <- mu v[j, k] - eta (grad_w[j, k] + l2 w[j, k]),  w[j, k] <- w[j, k] + v[j, k]
-    and at the end delta_prev[s, k] *= a_prev[s, k] (1 - a_prev[s, k]) (times the dropout mask).
-    Right after row j changes, while it is in cache, the next batch's z_next[s, j] =
-    b[j] + sum_k w[j, k] a_next[s, k] (the first layer only: a_next is the next input; no rows
-    elsewhere).
+    (with mu == 0, w[j, k] <- w[j, k] - eta (grad_w[j, k] + l2 w[j, k]), no velocity), and at the
+    end delta_prev[s, k] *= a_prev[s, k] (1 - a_prev[s, k]) (times the dropout mask). Right after
+    a weight changes, while it is in cache, it goes into the next batch's z_next[s, j] = b[j] +
+    sum_k w[j, k] a_next[s, k] (the first layer only: a_next is the next input; no rows elsewhere).
+
+    One sample and a next one (the first layer at batch 1): row by row, the new row and the next z
+    in one loop over k. Otherwise by tiles of K_TILE inputs and pairs of neurons: the gradient
+    is added straight into w (or v), and each a_prev[s, k] or a_next[s, k] loaded serves two
+    neurons. ``grad_row`` is not used (``backward_update_parallel`` uses its rows).
     """
     n_out, n_in = w.shape
     n = delta.shape[0]
@@ -211,63 +266,128 @@ def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row, eta, mu
     # One loop over the rows for each kind of step: with the choice inside the loop, LLVM
     # compiled the row loops at up to half the speed they reach alone (1.8 to 2.5x the time of
     # a bare w += c x pass over the weights, against 1.25x; /tmp/lb/micro4.py, micro5.py).
-    if n == 1 and a_next.shape[0] == 1 and not hidden:  # the first layer of a batch-1 step
+    if n == 1 and a_next.shape[0] == 1 and not hidden:
         if mu == 0:
             for j in range(n_out):
-                z_next[0, j] = sgd_row_next(w, b, j, -eta * delta[0, j], a_prev[0], delta[0, j],
-                                            eta, l2, a_next[0])
+                update_bias(b, v_b, j, delta[0, j], eta, mu)
+                z_next[0, j] = sgd_row_next(w, j, -eta * delta[0, j], a_prev[0], eta, l2,
+                                            a_next[0], b[j])
         else:
             for j in range(n_out):
-                z_next[0, j] = momentum_row_next(w, b, v_w, v_b, j, -eta * delta[0, j],
-                                                 a_prev[0], delta[0, j], eta, mu, l2, a_next[0])
+                update_bias(b, v_b, j, delta[0, j], eta, mu)
+                z_next[0, j] = momentum_row_next(w, v_w, j, -eta * delta[0, j], a_prev[0], eta,
+                                                 mu, l2, a_next[0], b[j])
         return
-    if mu == 0:
-        for j in range(n_out):
+    for j in range(n_out):
+        update_bias(b, v_b, j, bias_gradient(delta, j), eta, mu)
+        for s in range(a_next.shape[0]):
+            z_next[s, j] = b[j]
+    c = -eta / w.dtype.type(n)  # the mean's 1 / n, in the arrays' dtype
+    keep, decay = w.dtype.type(1) - eta * l2, -eta * l2
+    pairs = n_out - n_out % 2
+    for first in range(0, n_in, K_TILE):
+        stop = min(n_in, first + K_TILE)
+        for j in range(0, pairs, 2):
             if hidden:
-                error_row(w, delta, delta_prev, j)
-            c, row, grad_b = gradient(delta, a_prev, j, grad_row, eta)
-            sgd_row(w, b, j, c, row, grad_b, eta, l2)
-            forward_neuron(w, b, a_next, z_next, j)
-    else:
-        for j in range(n_out):
+                error_row(w, delta, delta_prev, j, first, stop)
+                error_row(w, delta, delta_prev, j + 1, first, stop)
+            if mu == 0:
+                sgd_tile_pair(w, delta, a_prev, j, c, keep, first, stop)
+            else:
+                momentum_tile_pair(w, v_w, delta, a_prev, j, c, mu, decay, first, stop)
+            add_weighted_inputs_pair(w, a_next, z_next, j, first, stop)
+        for j in range(pairs, n_out):
             if hidden:
-                error_row(w, delta, delta_prev, j)
-            c, row, grad_b = gradient(delta, a_prev, j, grad_row, eta)
-            momentum_row(w, b, v_w, v_b, j, c, row, grad_b, eta, mu, l2)
-            forward_neuron(w, b, a_next, z_next, j)
+                error_row(w, delta, delta_prev, j, first, stop)
+            if mu == 0:
+                sgd_tile(w, delta, a_prev, j, c, keep, first, stop)
+            else:
+                momentum_tile(w, v_w, delta, a_prev, j, c, mu, decay, first, stop)
+            add_weighted_inputs(w, a_next, z_next, j, first, stop)
     if hidden:
         hidden_deltas_finish(a_prev, delta_prev, mask_prev)
 
 
 @register_jitable
-def forward_neuron(w, b, a_prev, z, j):
-    r"""Neuron j's weighted inputs z[s, j] = b[j] + sum_k w[j, k] a_prev[s, k] for every sample s.
+def add_weighted_inputs(w, a_prev, z, j, first, stop):
+    r"""z[s, j] += sum_k w[j, k] a_prev[s, k] over k in [first, stop), for every sample s.
 
     Four samples at a time, so each w[j, k] loaded feeds four multiply-adds, not one.
     """
-    n, n_in = a_prev.shape
+    n = a_prev.shape[0]
+    w_j = w[j, first:stop]  # slices, so k counts from 0 (see ``add_gradient``)
     s = 0
     while s + 4 <= n:
-        z0 = z1 = z2 = z3 = b[j]
-        for k in range(n_in):
-            z0 += w[j, k] * a_prev[s, k]
-            z1 += w[j, k] * a_prev[s + 1, k]
-            z2 += w[j, k] * a_prev[s + 2, k]
-            z3 += w[j, k] * a_prev[s + 3, k]
+        a0, a1 = a_prev[s, first:stop], a_prev[s + 1, first:stop]
+        a2, a3 = a_prev[s + 2, first:stop], a_prev[s + 3, first:stop]
+        z0, z1, z2, z3 = z[s, j], z[s + 1, j], z[s + 2, j], z[s + 3, j]
+        for k in range(w_j.shape[0]):
+            z0 += w_j[k] * a0[k]
+            z1 += w_j[k] * a1[k]
+            z2 += w_j[k] * a2[k]
+            z3 += w_j[k] * a3[k]
         z[s, j], z[s + 1, j], z[s + 2, j], z[s + 3, j] = z0, z1, z2, z3
         s += 4
     for s in range(s, n):
-        total = b[j]
-        for k in range(n_in):
-            total += w[j, k] * a_prev[s, k]
+        a, total = a_prev[s, first:stop], z[s, j]
+        for k in range(w_j.shape[0]):
+            total += w_j[k] * a[k]
         z[s, j] = total
 
 
 @register_jitable
+def add_weighted_inputs_pair(w, a_prev, z, j, first, stop):
+    r"""``add_weighted_inputs`` for neurons j and j + 1 at once: four samples by two neurons, so
+    each a_prev[s, k] loaded feeds two multiply-adds and each w[j, k] four (1.5 to 1.8x the
+    speed of one neuron at a time for 8 to 96 samples; /tmp/lb/micro6.py)."""
+    n = a_prev.shape[0]
+    w_j, w_i = w[j, first:stop], w[j + 1, first:stop]
+    s = 0
+    while s + 4 <= n:
+        a0, a1 = a_prev[s, first:stop], a_prev[s + 1, first:stop]
+        a2, a3 = a_prev[s + 2, first:stop], a_prev[s + 3, first:stop]
+        z0, z1, z2, z3 = z[s, j], z[s + 1, j], z[s + 2, j], z[s + 3, j]
+        y0, y1, y2, y3 = z[s, j + 1], z[s + 1, j + 1], z[s + 2, j + 1], z[s + 3, j + 1]
+        for k in range(w_j.shape[0]):
+            z0 += w_j[k] * a0[k]
+            z1 += w_j[k] * a1[k]
+            z2 += w_j[k] * a2[k]
+            z3 += w_j[k] * a3[k]
+            y0 += w_i[k] * a0[k]
+            y1 += w_i[k] * a1[k]
+            y2 += w_i[k] * a2[k]
+            y3 += w_i[k] * a3[k]
+        z[s, j], z[s + 1, j], z[s + 2, j], z[s + 3, j] = z0, z1, z2, z3
+        z[s, j + 1], z[s + 1, j + 1], z[s + 2, j + 1], z[s + 3, j + 1] = y0, y1, y2, y3
+        s += 4
+    for s in range(s, n):
+        a, total, other = a_prev[s, first:stop], z[s, j], z[s, j + 1]
+        for k in range(w_j.shape[0]):
+            total += w_j[k] * a[k]
+            other += w_i[k] * a[k]
+        z[s, j], z[s, j + 1] = total, other
+
+
+@register_jitable
+def forward_neuron(w, b, a_prev, z, j):
+    r"""Neuron j's weighted inputs z[s, j] = b[j] + sum_k w[j, k] a_prev[s, k] for every sample s."""
+    for s in range(a_prev.shape[0]):
+        z[s, j] = b[j]
+    add_weighted_inputs(w, a_prev, z, j, 0, w.shape[1])
+
+
+@register_jitable
 def forward(w, b, a_prev, z, a, softmax):
-    r"""``loops.forward`` by ``forward_neuron``: z[s, j] = b[j] + sum_k w[j, k] a_prev[s, k], a = sigma(z)."""
-    for j in range(w.shape[0]):
-        forward_neuron(w, b, a_prev, z, j)
+    r"""``loops.forward`` by pairs of neurons: z[s, j] = b[j] + sum_k w[j, k] a_prev[s, k], a = sigma(z)."""
+    n_out = w.shape[0]
+    for j in range(n_out):
+        for s in range(a_prev.shape[0]):
+            z[s, j] = b[j]
+    pairs = n_out - n_out % 2
+    for j in range(0, pairs, 2):
+        add_weighted_inputs_pair(w, a_prev, z, j, 0, w.shape[1])
+    for j in range(pairs, n_out):
+        add_weighted_inputs(w, a_prev, z, j, 0, w.shape[1])
     activate(z, a, softmax)
 
 
@@ -287,7 +407,8 @@ def backward_update_parallel(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row
         delta_prev[s, k] = (sum_j w[j, k] delta[s, j]) a_prev[s, k] (1 - a_prev[s, k]) (m[s, k]),
 
     then BP3, BP4 and the update, the rows j split in ``grad_rows.shape[0]`` chunks, one per
-    thread, each with its own row buffer for the gradient, and the next batch's z_next as there."""
+    thread, and the next batch's z_next as there (its rows are not used: the gradient is added
+    straight into w or v, ``sgd_tile``)."""
     n_out, n_in = w.shape
     n = delta.shape[0]
     if hidden:
@@ -303,14 +424,16 @@ def backward_update_parallel(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row
                         delta_prev[s, k] += w[j, k] * d
                 for k in range(first, stop):
                     delta_prev[s, k] *= hidden_prime(a_prev, mask_prev, s, k)
+    c = -eta / w.dtype.type(n)  # as in ``backward_update``
+    keep, decay = w.dtype.type(1) - eta * l2, -eta * l2
     chunks = grad_rows.shape[0]
     for chunk in numba.prange(chunks):
         for j in range(chunk * n_out // chunks, (chunk + 1) * n_out // chunks):
-            c, row, grad_b = gradient(delta, a_prev, j, grad_rows[chunk], eta)
+            update_bias(b, v_b, j, bias_gradient(delta, j), eta, mu)
             if mu == 0:
-                sgd_row(w, b, j, c, row, grad_b, eta, l2)
+                sgd_tile(w, delta, a_prev, j, c, keep, 0, n_in)
             else:
-                momentum_row(w, b, v_w, v_b, j, c, row, grad_b, eta, mu, l2)
+                momentum_tile(w, v_w, delta, a_prev, j, c, mu, decay, 0, n_in)
             forward_neuron(w, b, a_next, z_next, j)
 
 

@@ -156,9 +156,8 @@ def test_float32_weight_loops_stay_float32():
     matrix, vector = numba.float32[:, ::1], numba.float32[::1]
     signatures = {
         fast.forward_neuron: (matrix, vector, matrix, matrix, numba.int64),
-        fast.gradient_row: (matrix, matrix, numba.int64, vector),
-        fast.update_row: (matrix, vector, matrix, vector, numba.int64, f32, vector, f32, f32, f32,
-                          f32, matrix, matrix),
+        fast.add_gradient: (vector, matrix, matrix, numba.int64, f32, numba.int64, numba.int64),
+        fast.sgd_row_next: (matrix, numba.int64, f32, vector, f32, f32, vector, f32),
     }
     for kernel, signature in signatures.items():
         compiled = numba.njit(signature, fastmath=fast._FASTMATH)(kernel)
