@@ -118,7 +118,8 @@ def add_gradient(target, delta, a_prev, j, c, first, stop):
     # Slices, so k counts from 0: with range(first, stop) numba's check for negative indices
     # stayed in the loop and LLVM left it scalar (or gathered).
     while s + 4 <= n:
-        e0, e1, e2, e3 = c * delta[s, j], c * delta[s + 1, j], c * delta[s + 2, j], c * delta[s + 3, j]
+        e0, e1 = c * delta[s, j], c * delta[s + 1, j]
+        e2, e3 = c * delta[s + 2, j], c * delta[s + 3, j]
         a0, a1 = a_prev[s, first:stop], a_prev[s + 1, first:stop]
         a2, a3 = a_prev[s + 2, first:stop], a_prev[s + 3, first:stop]
         for k in range(target.shape[0]):
@@ -138,7 +139,8 @@ def add_gradient_pair(target0, target1, delta, a_prev, j, c, first, stop):
     n = a_prev.shape[0]
     s = 0
     while s + 4 <= n:
-        e0, e1, e2, e3 = c * delta[s, j], c * delta[s + 1, j], c * delta[s + 2, j], c * delta[s + 3, j]
+        e0, e1 = c * delta[s, j], c * delta[s + 1, j]
+        e2, e3 = c * delta[s + 2, j], c * delta[s + 3, j]
         f0, f1 = c * delta[s, j + 1], c * delta[s + 1, j + 1]
         f2, f3 = c * delta[s + 2, j + 1], c * delta[s + 3, j + 1]
         a0, a1 = a_prev[s, first:stop], a_prev[s + 1, first:stop]
@@ -185,8 +187,10 @@ def error_row(w, delta, delta_prev, j, first, stop):
 
 @register_jitable
 def sgd_tile(w, delta, a_prev, j, c, keep, first, stop):
-    r"""Plain SGD on w[j, first:stop]: w[j, k] <- (1 - eta l2) w[j, k] + c sum_s delta[s, j] a_prev[s, k]
-    (c = -eta / n), the velocity neither read nor written."""
+    r"""Plain SGD on w[j, first:stop], the velocity neither read nor written (c = -eta / n):
+
+        w[j, k] <- (1 - eta l2) w[j, k] + c sum_s delta[s, j] a_prev[s, k]
+    """
     w_j = w[j, first:stop]
     if keep != 1:  # L2
         for k in range(w_j.shape[0]):
@@ -220,7 +224,8 @@ def sgd_tile_pair(w, delta, a_prev, j, c, keep, first, stop):
 @register_jitable
 def momentum_tile_pair(w, v_w, delta, a_prev, j, c, mu, decay, first, stop):
     r"""``momentum_tile`` for neurons j and j + 1 at once (``add_gradient_pair``)."""
-    w_j, v_j, w_i, v_i = w[j, first:stop], v_w[j, first:stop], w[j + 1, first:stop], v_w[j + 1, first:stop]
+    w_j, v_j = w[j, first:stop], v_w[j, first:stop]
+    w_i, v_i = w[j + 1, first:stop], v_w[j + 1, first:stop]
     for k in range(w_j.shape[0]):
         v_j[k] = mu * v_j[k] + decay * w_j[k]
         v_i[k] = mu * v_i[k] + decay * w_i[k]
@@ -230,11 +235,18 @@ def momentum_tile_pair(w, v_w, delta, a_prev, j, c, mu, decay, first, stop):
         w_i[k] += v_i[k]
 
 
-# Inputs k per tile of a backward_update: with 10 samples, tiles of 256 float64 (the tile's
-# a_prev and a_next columns, 40 KB, about L1's 48 KB) took 0.70 of the time of the row-at-once
-# pass (against 0.80; /tmp/lb/micro5.py), and 32-wide tiles, what would fit L1 with 100
-# samples, were 1.5x slower than whole rows there. 256 float64 are 32 cache lines.
+# Inputs k per tile of a mini-batch step in backward_update, when the tile's columns of a_prev and
+# a_next (2 n K_TILE values) fit in L1 (48 KB here): with 10 float64 samples (40 KB) tiles of 256
+# took 0.70 of the time of whole rows (0.80 with 144, 0.82 with 64; /tmp/lb/micro5.py). With 100
+# samples no useful tile fits, and tiles of 32 (what would) were 1.5x slower than whole rows.
 K_TILE = 256
+L1_BYTES = 48 * 1024
+
+
+@register_jitable
+def tile_width(n, n_in, itemsize):
+    """K_TILE if a tile of n samples' a_prev and a_next fits in L1, else the whole row, n_in."""
+    return K_TILE if 2 * n * K_TILE * itemsize <= L1_BYTES else n_in
 
 
 @register_jitable
@@ -252,9 +264,9 @@ def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row, eta, mu
     sum_k w[j, k] a_next[s, k] (the first layer only: a_next is the next input; no rows elsewhere).
 
     One sample and a next one (the first layer at batch 1): row by row, the new row and the next z
-    in one loop over k. Otherwise by tiles of K_TILE inputs and pairs of neurons: the gradient
-    is added straight into w (or v), and each a_prev[s, k] or a_next[s, k] loaded serves two
-    neurons. ``grad_row`` is not used (``backward_update_parallel`` uses its rows).
+    in one loop over k. Otherwise by tiles of inputs (``tile_width``) and pairs of neurons: the
+    gradient is added straight into w (or v), and each a_prev[s, k] or a_next[s, k] loaded
+    serves two neurons. ``grad_row`` is not used (``backward_update_parallel`` uses its rows).
     """
     n_out, n_in = w.shape
     n = delta.shape[0]
@@ -285,8 +297,9 @@ def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row, eta, mu
     c = -eta / w.dtype.type(n)  # the mean's 1 / n, in the arrays' dtype
     keep, decay = w.dtype.type(1) - eta * l2, -eta * l2
     pairs = n_out - n_out % 2
-    for first in range(0, n_in, K_TILE):
-        stop = min(n_in, first + K_TILE)
+    tile = tile_width(n, n_in, w.itemsize)
+    for first in range(0, n_in, tile):
+        stop = min(n_in, first + tile)
         for j in range(0, pairs, 2):
             if hidden:
                 error_row(w, delta, delta_prev, j, first, stop)
