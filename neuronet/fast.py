@@ -94,16 +94,24 @@ def sgd_row_next(w, j, c, row, eta, l2, x_next, z):
 
 
 @register_jitable
-def momentum_row_next(w, v_w, j, c, row, eta, mu, l2, x_next, z):
-    r"""``sgd_row_next`` with momentum:
-    v[j, k] <- mu v[j, k] - eta (grad_w[j, k] + l2 w[j, k]),  w[j, k] <- w[j, k] + v[j, k]."""
+def momentum_row(w, v_w, j, c, row, eta, mu, l2):
+    r"""Momentum SGD on neuron j's row for one sample, grad_w[j, k] = -c row[k] / eta:
+    v[j, k] <- mu v[j, k] - eta (grad_w[j, k] + l2 w[j, k]),  w[j, k] <- w[j, k] + v[j, k].
+
+    The next z is formed after it (``dot_row``), from L1, not in this loop: fused, it ran at the
+    same speed here (/tmp/lb/micro7.py), and kept apart an epoch's first z is formed by the
+    same loop as the others (``first_forward``)."""
     decay = -eta * l2
     for k in range(w.shape[1]):
-        v = mu * v_w[j, k] + (c * row[k] + decay * w[j, k])
-        v_w[j, k] = v
-        w_new = w[j, k] + v
-        w[j, k] = w_new
-        z += w_new * x_next[k]
+        v_w[j, k] = mu * v_w[j, k] + (c * row[k] + decay * w[j, k])
+        w[j, k] += v_w[j, k]
+
+
+@register_jitable
+def dot_row(w, j, x, z):
+    r"""z + sum_k w[j, k] x[k]."""
+    for k in range(w.shape[1]):
+        z += w[j, k] * x[k]
     return z
 
 
@@ -263,9 +271,9 @@ def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row, eta, mu
     a weight changes, while it is in cache, it goes into the next batch's z_next[s, j] = b[j] +
     sum_k w[j, k] a_next[s, k] (the first layer only: a_next is the next input; no rows elsewhere).
 
-    One sample and a next one (the first layer at batch 1): row by row, the new row and the next z
-    in one loop over k. Otherwise by tiles of inputs (``tile_width``) and pairs of neurons: the
-    gradient is added straight into w (or v), and each a_prev[s, k] or a_next[s, k] loaded
+    One sample in the first layer: row by row, the new row and the next z in one loop over k.
+    Otherwise by tiles of inputs (``tile_width``) and pairs of neurons: the gradient is added
+    straight into w (or v), and each a_prev[s, k] or a_next[s, k] loaded
     serves two neurons. ``grad_row`` is not used (``backward_update_parallel`` uses its rows).
     """
     n_out, n_in = w.shape
@@ -278,17 +286,23 @@ def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row, eta, mu
     # One loop over the rows for each kind of step: with the choice inside the loop, LLVM
     # compiled the row loops at up to half the speed they reach alone (1.8 to 2.5x the time of
     # a bare w += c x pass over the weights, against 1.25x; /tmp/lb/micro4.py, micro5.py).
-    if n == 1 and a_next.shape[0] == 1 and not hidden:
+    if n == 1 and not hidden:
+        # The last step of a call has no next sample; it still runs the loop of the others (z
+        # thrown away), whose rounding an epoch split over several calls must repeat.
+        has_next = a_next.shape[0] == 1
+        x_next = a_next[0] if has_next else a_prev[0]
         if mu == 0:
             for j in range(n_out):
                 update_bias(b, v_b, j, delta[0, j], eta, mu)
-                z_next[0, j] = sgd_row_next(w, j, -eta * delta[0, j], a_prev[0], eta, l2,
-                                            a_next[0], b[j])
+                z = sgd_row_next(w, j, -eta * delta[0, j], a_prev[0], eta, l2, x_next, b[j])
+                if has_next:
+                    z_next[0, j] = z
         else:
             for j in range(n_out):
                 update_bias(b, v_b, j, delta[0, j], eta, mu)
-                z_next[0, j] = momentum_row_next(w, v_w, j, -eta * delta[0, j], a_prev[0], eta,
-                                                 mu, l2, a_next[0], b[j])
+                momentum_row(w, v_w, j, -eta * delta[0, j], a_prev[0], eta, mu, l2)
+                if has_next:
+                    z_next[0, j] = dot_row(w, j, x_next, b[j])
         return
     for j in range(n_out):
         update_bias(b, v_b, j, bias_gradient(delta, j), eta, mu)
@@ -490,6 +504,28 @@ def next_batch(x, y, order, start, batch_size, x_next, y_batch):
 
 
 @register_jitable
+def first_forward(w, b, v_w, v_b, delta, x, z, grad_row, no_mask, eta, mu):
+    r"""The first layer's z = b + w x for an epoch's first batch, by the very loops that form it
+    for every later batch inside ``backward_update``, so an epoch split over several calls
+    (``neuronet compare``'s lock-step chunks) gives the same bits as one call: fastmath lets
+    LLVM sum each loop in its own order. Where the sum shares a loop with the update (plain SGD),
+    a step with learning rate eta - eta = 0 and no error, which leaves w and b as they are
+    (w + (-0) x = w; a zero LLVM cannot see, so it compiles the same loop)."""
+    n = x.shape[0]
+    eta_zero = eta - eta
+    if n == 1 and mu != 0:
+        for j in range(w.shape[0]):
+            z[0, j] = dot_row(w, j, x[0], b[j])
+    elif n == 1:
+        for j in range(w.shape[0]):
+            z[0, j] = sgd_row_next(w, j, -eta_zero, x[0], eta_zero, eta_zero, x[0], b[j])
+    else:
+        delta[:, :] = 0
+        backward_update(w, b, v_w, v_b, delta, x, delta, grad_row, eta_zero, eta_zero,
+                        eta_zero, False, x, z, no_mask)
+
+
+@register_jitable
 def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost, softmax,
               masks, zs, activations, deltas, grad_rows, y_batch, x_next):
     """``loops.sgd_epoch`` with ``backward_update``: forward, BP1, then one pass per layer.
@@ -501,8 +537,9 @@ def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, c
     last = len(weights) - 1
     n = next_batch(x, y, order, -batch_size, batch_size, activations[0], y_batch)
     drop_layer(activations, masks, 0, 0, n)
-    forward(weights[0], biases[0], activations[0][:n], zs[0][:n], activations[1][:n],
-            softmax and last == 0)
+    first_forward(weights[0], biases[0], v_w[0], v_b[0], deltas[0][:n], activations[0][:n],
+                  zs[0][:n], grad_rows[0][0], masks[0][:0], eta, mu)
+    activate(zs[0][:n], activations[1][:n], softmax and last == 0)
     drop_layer(activations, masks, 1, 0, n)
     for start in range(0, order.shape[0], batch_size):
         n = min(batch_size, order.shape[0] - start)
@@ -535,8 +572,13 @@ def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, 
     last = len(weights) - 1
     n = next_batch(x, y, order, -batch_size, batch_size, activations[0], y_batch)
     drop_layer(activations, masks, 0, 0, n)
-    forward_parallel_if_large(weights[0], biases[0], activations[0][:n], zs[0][:n],
-                              activations[1][:n], softmax and last == 0)
+    if weights[0].size >= PARALLEL_MIN_WEIGHTS:  # formed by forward_neuron, as in the steps
+        forward_parallel(weights[0], biases[0], activations[0][:n], zs[0][:n],
+                         activations[1][:n], softmax and last == 0)
+    else:
+        first_forward(weights[0], biases[0], v_w[0], v_b[0], deltas[0][:n], activations[0][:n],
+                      zs[0][:n], grad_rows[0][0], masks[0][:0], eta, mu)
+        activate(zs[0][:n], activations[1][:n], softmax and last == 0)
     drop_layer(activations, masks, 1, 0, n)
     for start in range(0, order.shape[0], batch_size):
         n = min(batch_size, order.shape[0] - start)

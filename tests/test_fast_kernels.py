@@ -137,6 +137,24 @@ def test_plain_python_runs_the_same_paths(momentum):
         compare(epoch(python, *args, samples=6), epoch(PLAIN, *args, samples=6), momentum)
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.9], ids=["sgd", "momentum"])
+@pytest.mark.parametrize("batch_size", [1, 5], ids=lambda n: f"batch{n}")
+@pytest.mark.parametrize("backend", [FUSED, PARALLEL], ids=["fused", "parallel"])
+def test_an_epoch_in_two_calls_gives_the_same_bits(backend, batch_size, momentum):
+    # neuronet compare trains in lock-step chunks and expects fit's numbers to the last bit: the
+    # first call of each chunk must form the first layer's z as the steps inside a call do.
+    shape = SHAPES["two-hidden"]
+    x, y = mnist_shaped(20, seed=5, n_in=shape[0], n_out=shape[-1])
+    order = np.random.default_rng(6).permutation(20)
+    nets = [Network(shape, seed=4) for _ in range(2)]
+    for net, parts in zip(nets, ([order], [order[:10], order[10:]])):
+        for part in parts:
+            backend.sgd_epoch(net.weights, net.biases, net.velocity_w, net.velocity_b, x, y, part,
+                              batch_size, 0.5, momentum, 1e-3, COSTS["quadratic"], False)
+    for a, b in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
+        assert np.array_equal(a, b)
+
+
 def test_plain_update_leaves_the_velocity_alone_without_momentum():
     rng = np.random.default_rng(0)
     w, grad_w = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
@@ -153,7 +171,8 @@ def test_plain_update_leaves_the_velocity_alone_without_momentum():
 ROW_KERNELS = {
     # name: argument types, with M a C-contiguous float32 matrix, V a vector, i an int, f a float32
     "sgd_row_next": "M i f V f f V f",
-    "momentum_row_next": "M M i f V f f f V f",
+    "momentum_row": "M M i f V f f f",
+    "dot_row": "M i V f",
     "update_bias": "V V i f f f",
     "add_gradient": "V M M i f i i",
     "add_gradient_pair": "V V M M i f i i",
