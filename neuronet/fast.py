@@ -10,9 +10,10 @@ so these kernels change the order of the work, not the arithmetic (same names, s
   mean_s delta[s, j] a_prev[s, k]`` (BP4) goes straight into the update, so no gradient array
   is written and read back. In the first layer the same pass also forms the next batch's z from
   the new weights, so an SGD step reads the largest weight matrix once, not twice
-  (``sgd_epoch``); at batch 1 in one loop over k (``sgd_row_next``), which reads and writes
-  each weight once a step. With momentum 0 (plain SGD) the velocity is neither read nor
-  written: at batch 1 it would double the bytes a step moves.
+  (``sgd_epoch``); at batch 1 with plain SGD in one loop over k (``sgd_row_next``), which reads
+  and writes each weight once a step (with momentum the next z follows from L1, ``dot_row``).
+  With momentum 0 (plain SGD) the velocity is neither read nor written: at batch 1 it would
+  double the bytes a step moves.
 * Mini-batches go by tiles of inputs k, two neurons and four samples at a time
   (``add_gradient_pair``, ``add_weighted_inputs_pair``), so each value loaded from memory
   feeds several multiply-adds (each weight four, each input two).
@@ -273,8 +274,8 @@ def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row, eta, mu
 
     One sample in the first layer: row by row, the new row and the next z in one loop over k.
     Otherwise by tiles of inputs (``tile_width``) and pairs of neurons: the gradient is added
-    straight into w (or v), and each a_prev[s, k] or a_next[s, k] loaded
-    serves two neurons. ``grad_row`` is not used (``backward_update_parallel`` uses its rows).
+    straight into w (or v), and each a_prev[s, k] or a_next[s, k] loaded serves two neurons.
+    ``grad_row`` is not used (``backward_update_parallel`` uses its rows).
     """
     n_out, n_in = w.shape
     n = delta.shape[0]
