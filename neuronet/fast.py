@@ -100,8 +100,8 @@ def momentum_row(w, v_w, j, c, row, eta, mu, l2):
     v[j, k] <- mu v[j, k] - eta (grad_w[j, k] + l2 w[j, k]),  w[j, k] <- w[j, k] + v[j, k].
 
     The next z is formed after it (``dot_row``), from L1, not in this loop: fused, it ran at the
-    same speed here (784-H layers timed alone, issue 10), and kept apart an epoch's first z is formed by the
-    same loop as the others (``first_forward``)."""
+    same speed here (784-H layers timed alone, issue 10), and kept apart an epoch's first z is
+    formed by the same loop as the others (``first_forward``)."""
     decay = -eta * l2
     for k in range(w.shape[1]):
         v_w[j, k] = mu * v_w[j, k] + (c * row[k] + decay * w[j, k])
@@ -144,7 +144,8 @@ def add_gradient(target, delta, a_prev, j, c, first, stop):
 def add_gradient_pair(target0, target1, delta, a_prev, j, c, first, stop):
     r"""``add_gradient`` for neurons j (into target0) and j + 1 (into target1) at once, so each
     a_prev[s, k] loaded feeds two multiply-adds: 1.5 to 1.8x the speed of one neuron at a time
-    when the batch's inputs come from L2 (one layer timed alone, issue 10; the same blocking in ``forward``)."""
+    when the batch's inputs come from L2 (one layer timed alone, issue 10; the same blocking in
+    ``forward``)."""
     n = a_prev.shape[0]
     s = 0
     while s + 4 <= n:
@@ -246,8 +247,9 @@ def momentum_tile_pair(w, v_w, delta, a_prev, j, c, mu, decay, first, stop):
 
 # Inputs k per tile of a mini-batch step in backward_update, when the tile's columns of a_prev and
 # a_next (2 n K_TILE values) fit in L1 (48 KB here): with 10 float64 samples (40 KB) tiles of 256
-# took 0.70 of the time of whole rows (0.80 with 144, 0.82 with 64; a 784-100 layer timed alone, issue 10). With 100
-# samples no useful tile fits, and tiles of 32 (what would) were 1.5x slower than whole rows.
+# took 0.70 of the time of whole rows (0.80 with 144, 0.82 with 64; a 784-100 layer timed alone,
+# issue 10). With 100 samples no useful tile fits, and tiles of 32 (what would) were 1.5x slower
+# than whole rows.
 K_TILE = 256
 L1_BYTES = 48 * 1024
 
