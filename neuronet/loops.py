@@ -138,8 +138,18 @@ def backward(w, delta, a_prev, grad_w, grad_b, delta_prev, hidden, mask_prev):
 
 @register_jitable
 def update(w, b, grad_w, grad_b, v_w, v_b, eta, mu, l2):
-    r"""Momentum SGD on one layer: v <- mu v - eta (grad + l2 w), w <- w + v (biases: no l2)."""
+    r"""Momentum SGD on one layer: v <- mu v - eta (grad + l2 w), w <- w + v (biases: no l2).
+
+    With mu == 0 that is plain SGD, w <- w - eta (grad + l2 w), and the velocity is neither
+    read nor written (it would only hold the last step's change).
+    """
     n_out, n_in = w.shape
+    if mu == 0:
+        for j in range(n_out):
+            for k in range(n_in):
+                w[j, k] -= eta * (grad_w[j, k] + l2 * w[j, k])
+            b[j] -= eta * grad_b[j]
+        return
     for j in range(n_out):
         for k in range(n_in):
             v_w[j, k] = mu * v_w[j, k] - eta * (grad_w[j, k] + l2 * w[j, k])

@@ -107,7 +107,7 @@ def test_sgd_steps_agree(shape, seed, batch_size, momentum, weight_decay):
     for name, net in nets.items():
         assert largest_difference(net.weights, reference.weights) <= TOL, name
         assert largest_difference(net.biases, reference.biases) <= TOL, name
-        if momentum:  # momentum 0 has no velocity: the twin leaves it untouched
+        if momentum:  # with none the loop kernels leave the velocity alone
             assert largest_difference(net.velocity_w, reference.velocity_w) <= TOL, name
 
 

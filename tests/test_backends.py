@@ -41,8 +41,9 @@ def imported_modules(path):
 
 
 def test_the_readable_reference_imports_nothing_faster_than_itself():
-    assert imported_modules(PACKAGE / "loops.py") == {"activations"}
-    assert imported_modules(PACKAGE / "fast.py") == {"activations", "loops"}
+    # jit is how every kernel is compiled (numba with a cache that follows edits), not a kernel
+    assert imported_modules(PACKAGE / "loops.py") == {"activations", "jit"}
+    assert imported_modules(PACKAGE / "fast.py") == {"activations", "jit", "loops"}
     assert "backends" not in imported_modules(PACKAGE / "fast.py")
 
 
