@@ -25,7 +25,7 @@ TOL = 1e-12
 TOL_FLOAT32 = 1e-4
 JIT = not numba.config.DISABLE_JIT
 
-PLAIN = loops.LoopBackend(loops.KERNELS, fused=False)
+PLAIN = loops.LoopBackend(loops.KERNELS)  # the plain kernels compiled ("loops-plain")
 FUSED = fast.FastBackend(fast.FUSED)
 PARALLEL = fast.FastBackend(fast.PARALLEL)
 

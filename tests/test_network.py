@@ -91,11 +91,16 @@ UPDATES = {
         w, b, np.full((1, 1), g), np.full(1, g_b), v_w, v_b, 0.5, 0.5, l2),
     "vectorized": lambda w, b, v_w, v_b, g, g_b, l2=0.0: vectorized.update(
         w, b, np.full((1, 1), g), np.full(1, g_b), v_w, v_b, 0.5, 0.5, l2),
-    "fused": lambda w, b, v_w, v_b, g, g_b, l2=0.0: fast.update_row(
-        w, b, v_w, v_b, 0, np.full(1, g), g_b, 0.5, 0.5, l2),
-    # one sample: grad_w[k] = d a_prev[k] with d the bias gradient, so a_prev = g / g_b (= 2)
-    "fused-one-sample": lambda w, b, v_w, v_b, g, g_b, l2=0.0: fast.update_row_one_sample(
-        w, b, v_w, v_b, 0, g_b, np.full(1, g / g_b), 0.5, 0.5, l2),
+    # The fused kernels update a row as they form its gradient, grad_w[j, k] = sum_s delta[s, j]
+    # a_prev[s, k] / n: here one sample with delta = g_b (the bias gradient) and a_prev = g / g_b
+    # (= 2), so grad_w = g. c = -eta / n (mini-batch tile) or -eta delta (one sample's row).
+    "fused": lambda w, b, v_w, v_b, g, g_b, l2=0.0: (
+        fast.momentum_tile(w, v_w, np.full((1, 1), g_b), np.full((1, 1), g / g_b), 0, -0.5,
+                           0.5, -0.5 * l2, 0, 1),
+        fast.update_bias(b, v_b, 0, g_b, 0.5, 0.5)),
+    "fused-one-sample": lambda w, b, v_w, v_b, g, g_b, l2=0.0: (
+        fast.momentum_row(w, v_w, 0, -0.5 * g_b, np.full(1, g / g_b), 0.5, 0.5, l2),
+        fast.update_bias(b, v_b, 0, g_b, 0.5, 0.5)),
 }
 
 
