@@ -97,6 +97,14 @@ class Step:
     ``a[layer]`` holds layer ``layer``'s activations (``a[0]`` the inputs), ``delta[layer]`` the
     delta of layer ``layer + 1``; for one sample they are vectors. z is never kept: the sigmoid
     overwrites it, and sigma' comes from a.
+
+    Every product of the step is a call to scipy's BLAS, none to numpy's: numpy and scipy each
+    bring their own OpenBLAS, each with its own worker threads, and on two threads each pool's
+    workers spin on the cores the other one is waiting for (784-100-10, batch 100, two threads:
+    a forward by numpy and an update by scipy took at best 1.8 ms against 0.36 ms with scipy
+    alone, 1 thread 0.53 ms; ``python benchmarks/checks.py --pools``). BLAS is column-major, so
+    the C-ordered (n_out, n_in) weights are its (n_in, n_out) matrix ``w.T``, and rows of samples
+    are its columns.
     """
 
     def __init__(self, sizes, n, dtype):
@@ -106,7 +114,8 @@ class Step:
         self.delta = [np.empty(rows(m), dtype) for m in sizes[1:]]
         self.sigma_prime = [np.empty(rows(m), dtype) for m in sizes[1:-1]]
         self.y = np.empty(rows(sizes[-1]), dtype)
-        self.gemm, self.ger, self.axpy = get_blas_funcs(("gemm", "ger", "axpy"), dtype=dtype)
+        self.gemm, self.gemv, self.ger, self.axpy = get_blas_funcs(("gemm", "gemv", "ger", "axpy"),
+                                                                   dtype=dtype)
         largest = max(n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
         self.threads = 2 if 2 * n * largest >= TWO_THREADS_FLOPS else 1
 
@@ -120,8 +129,7 @@ class Step:
             a[0] *= masks[0]
         for layer, (w, b) in enumerate(zip(weights, biases)):
             z = a[layer + 1]
-            np.matmul(a[layer], w.T, out=z)                        # z = a_prev w^T ...
-            z += b                                                 # ... + b
+            self.weighted_input(w, b, a[layer], z)
             if layer == last and softmax:
                 z[...] = softmax_array(z)
             else:
@@ -136,17 +144,30 @@ class Step:
             self.update(weights[layer], biases[layer], v_w[layer], v_b[layer], delta[layer],
                         a[layer], eta, mu, l2)
 
+    def weighted_input(self, w, b, a_prev, z):
+        r"""z = a_prev w^T + b: z starts as b, and BLAS adds the product (gemm: z^T = w a_prev^T
+        + z^T; gemv for one sample: z = w a_prev + z)."""
+        z[...] = b
+        if self.n == 1:
+            self.gemv(1, w.T, a_prev, beta=1, y=z, trans=1, overwrite_y=True)
+        else:
+            self.gemm(1, w.T, a_prev.T, beta=1, c=z.T, trans_a=True, overwrite_c=True)
+
     def hidden_delta(self, w, layer, mask):
         r"""BP2: delta^{l} = (delta^{l+1} w^{l+1}) * sigma'(z^l), sigma' = a (1 - a) (times the
         dropout mask: a (1 - a / m), 0 where dropped)."""
         a, sigma_prime = self.a[layer], self.sigma_prime[layer - 1]
-        np.matmul(self.delta[layer], w, out=self.delta[layer - 1])
+        delta, delta_prev = self.delta[layer], self.delta[layer - 1]
+        if self.n == 1:                        # delta_prev = w^T delta
+            self.gemv(1, w.T, delta, y=delta_prev, overwrite_y=True)
+        else:                                  # delta_prev^T = w^T delta^T
+            self.gemm(1, w.T, delta.T, c=delta_prev.T, overwrite_c=True)
         if mask is None:
             np.subtract(1, a, out=sigma_prime)
             sigma_prime *= a
         else:
             sigma_prime[...] = sigmoid_prime_kept_array(a, mask)
-        self.delta[layer - 1] *= sigma_prime
+        delta_prev *= sigma_prime
 
     def update(self, w, b, v_w, v_b, delta, a_prev, eta, mu, l2):
         r"""BP3, BP4 and the update of one layer, in place.
@@ -154,8 +175,8 @@ class Step:
         Momentum 0:  w <- (1 - eta l2) w - (eta / n) delta^T a_prev,  b <- b - eta mean(delta)
         otherwise:   v <- mu v - (eta / n) delta^T a_prev - eta l2 w,  w <- w + v  (and b, v_b)
 
-        BLAS is column-major, so the C-ordered (n_out, n_in) weights are its (n_in, n_out)
-        matrix ``w.T``: the product it adds in is a_prev^T delta.
+        The product is added into w (or v) where it lies, in BLAS's terms w^T <- beta w^T -
+        (eta / n) a_prev^T delta: gemm, or ger (the rank-1 update) for one sample.
         """
         n = self.n
         target, beta = (w, 1 - eta * l2) if mu == 0 else (v_w, mu)
