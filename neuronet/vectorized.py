@@ -24,9 +24,8 @@ a weight matrix:
   directly and the velocity arrays are neither read nor written (they keep what they held);
   with weight decay 0 there is no l2 term;
 - every product is a call to scipy's BLAS, so a step runs one OpenBLAS thread pool (``Step``);
-- BLAS runs on one thread unless the step's largest product is at least ``TWO_THREADS_FLOPS`` or
-  its largest weight matrix at least ``TWO_THREADS_BYTES``: below both a second thread costs more
-  than it saves.
+- BLAS runs on one thread unless the step's largest product is at least ``TWO_THREADS_FLOPS``:
+  on this project's 2 shared cores a second thread risks more than it gains below that.
 
 ``feedforward`` and ``backprop`` (predictions, gradient checks) stay plain expressions that
 allocate their results: they are not on the training path.
@@ -39,15 +38,16 @@ from threadpoolctl import ThreadpoolController
 
 from .activations import CROSS_ENTROPY, sigmoid_array, sigmoid_prime_kept_array, softmax_array
 
-# BLAS gets two threads for a step whose largest matrix product is at least TWO_THREADS_FLOPS
-# floating-point operations, or whose largest weight matrix is at least TWO_THREADS_BYTES (a step
-# streams it, and two cores bring two L2 caches). Measured on the project's 2 shared cores with
-# `python benchmarks/checks.py --threads` (benchmarks/RESULTS.md), fastest steps and 10th
-# percentiles: two threads 0.75x as fast at 784-100-10 batch 1 (1.6e5 flops, 0.6 MB) and batch
-# 10 (1.6e6), even at 784-30-10 batch 100 (4.7e6, 0.2 MB), 1.1x at 784-100-10 batch 30 (4.7e6)
-# and 784-30-10 batch 300 (1.4e7), 1.2x at 784-300-10 batch 1 (4.7e5 flops, 1.9 MB).
-TWO_THREADS_FLOPS = 5e6
-TWO_THREADS_BYTES = 2**20
+# Floating-point operations of the largest matrix product of a step from which BLAS gets two
+# threads. With one BLAS pool (see ``Step``) a second thread pays in a step's best case on the
+# project's 2 shared cores: `python benchmarks/checks.py --threads` (benchmarks/RESULTS.md),
+# fastest steps and 10th percentiles, 1.1x to 1.3x from 4.7e6 flops (784-100-10 at batch 30), 0.75x
+# at 1.6e6 (batch 10). But whenever the second core is taken, by another session or by another
+# thread pool of the same process (torch's, numba's, numpy's), a step on two threads waits for it:
+# in the full report 784-100-10 at batch 100 on two threads ran at 0.58x numpy-textbook on one,
+# 784-800-10 at batch 1 at 0.43x. One thread loses at most 1.3x, two can lose 10x, so one thread
+# for every network the benchmarks train (largest product 1.3e8 flops, 784-800-10 at batch 100).
+TWO_THREADS_FLOPS = 2e9
 
 
 def forward(w, b, a_prev, softmax):
@@ -123,9 +123,7 @@ class Step:
         self.gemm, self.gemv, self.ger, self.axpy = get_blas_funcs(("gemm", "gemv", "ger", "axpy"),
                                                                    dtype=dtype)
         largest = max(n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
-        two = (2 * n * largest >= TWO_THREADS_FLOPS
-               or largest * np.dtype(dtype).itemsize >= TWO_THREADS_BYTES)
-        self.threads = 2 if two else 1
+        self.threads = 2 if 2 * n * largest >= TWO_THREADS_FLOPS else 1
 
     def __call__(self, weights, biases, v_w, v_b, x, y, rows, eta, mu, l2, cost, softmax, masks):
         a, delta, last = self.a, self.delta, len(weights) - 1
