@@ -1,8 +1,8 @@
 """Two of issue 4's prototype facts checked on this machine, the memory floor of batch 1, where
 two BLAS threads start to pay for the vectorized twin (``--threads``) and why its products all go
-to one BLAS (``--pools``).
+to one BLAS (``--pools``), two pieces of its step (``--pieces``), and the twin against numpy-textbook (``--twin``).
 
-    python benchmarks/checks.py [--threads | --pools]
+    python benchmarks/checks.py [--threads | --pools | --pieces | --twin]
 
 Times the fused loops (784-100-10, float64, momentum 0.9) three ways in interleaved rounds,
 best of 40: as shipped (fastmath={"reassoc", "contract"}, parameters on 64-byte boundaries),
@@ -159,11 +159,64 @@ def pools(rounds=30):
         print(f"| {name} | {cells[0]} | {cells[1]} |", flush=True)
 
 
+def pieces(rounds=15, calls=300):
+    """Two pieces of the twin's step at batch 100, 784-100-10, against what it used before: the
+    sigmoid of 100 x 100 values in place (``activations.sigmoid_array`` against scipy's
+    ``expit``) and gathering 100 rows of 784 inputs into a buffer (``np.take`` with
+    mode="clip" against the default "raise", which buffers ``out``). Fastest of ``rounds``
+    interleaved rounds of ``calls`` calls."""
+    from scipy.special import expit
+    from neuronet.activations import sigmoid_array
+    rng = np.random.default_rng(0)
+    z, out = rng.normal(0, 3, (100, 100)), np.empty((100, 100))
+    x, rows, a_prev = rng.random((4000, 784)), rng.permutation(4000)[:100], np.empty((100, 784))
+    variants = {"sigmoid: scipy.special.expit(z, out=)": lambda: expit(z, out=out),
+                "sigmoid: activations.sigmoid_array(z, out=)": lambda: sigmoid_array(z, out=out),
+                'rows: np.take(..., out=) mode="raise"': lambda: np.take(x, rows, 0, out=a_prev),
+                'rows: np.take(..., out=) mode="clip"':
+                    lambda: np.take(x, rows, 0, out=a_prev, mode="clip")}
+    best = dict.fromkeys(variants, float("inf"))
+    for _ in range(rounds):
+        for name, run in variants.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                run()
+            best[name] = min(best[name], (time.perf_counter() - start) / calls)
+    print("\n| piece (batch 100, 784-100-10) | us a call |\n|---|---:|")
+    for name, seconds in best.items():
+        print(f"| {name} | {seconds * 1e6:.1f} |")
+
+
+def twin_against_textbook(runs=3, repeats=30):
+    """Issue 10's target: the twin against the best numpy-textbook (one or two BLAS threads),
+    784-100-10, plain SGD and momentum 0.9 with L2 1e-4, batch 1, 10 and 100: ``runs`` runs of
+    the report's measurement (interleaved rounds of about 10 ms, best of ``repeats``)."""
+    from implementations import Backend, NumpyTextbook, SHAPES
+    from neuronet.network import BACKENDS
+    from report import samples_per_second
+    print("\n| settings | batch | twin samples/s | numpy-textbook 1 thread | 2 threads "
+          "| twin / best textbook (min-max) |\n|---|---:|---:|---:|---:|---:|")
+    for label, settings in (("plain SGD", (0.5, 0.0, 0.0)), ("momentum, L2", (0.5, 0.9, 1e-4))):
+        for batch in (1, 10, 100):
+            impls = {"twin": Backend(BACKENDS["vectorized"], "vectorized", settings=settings),
+                     "1": NumpyTextbook(1, settings), "2": NumpyTextbook(2, settings)}
+            rates = [samples_per_second(impls, SHAPES["784-100-10"], batch, "float64", repeats,
+                                        0.01) for _ in range(runs)]
+            ratios = [r["twin"] / max(r["1"], r["2"]) for r in rates]
+            cells = [" / ".join(f"{r[name]:,.0f}" for r in rates) for name in impls]
+            print(f"| {label} | {batch} | {' | '.join(cells)} | {min(ratios):.2f}-{max(ratios):.2f} |",
+                  flush=True)
+
+
 if __name__ == "__main__":
     if "--threads" in sys.argv[1:]:
         threads_crossover()
     elif "--pools" in sys.argv[1:]:
         pools()
+    elif "--pieces" in sys.argv[1:]:
+        pieces()
+    elif "--twin" in sys.argv[1:]:
+        twin_against_textbook()
     else:
         main()
         update_floor()

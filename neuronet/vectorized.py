@@ -208,9 +208,11 @@ class Step:
 class VectorizedBackend:
     """The numpy backend, with the same methods as ``loops.LoopBackend``."""
 
-    def __init__(self):
+    def __init__(self, threads=None):
+        """``threads``: BLAS threads for training (None: one, or two from ``TWO_THREADS_FLOPS``)."""
         self.steps = {}  # (sizes, n, dtype) -> Step, made on first use
         self.blas = None
+        self.fixed_threads = threads
 
     def feedforward(self, weights, biases, x, softmax, masks=None):
         """Every layer's activations for the rows of x; ``masks``: one dropout mask per layer of
@@ -258,7 +260,8 @@ class VectorizedBackend:
         masks = _present(masks, len(weights))
         steps = {n: self.step(weights, n, x.dtype)
                  for n in {batch_size, len(order) % batch_size} if n}
-        with self.threads(max(step.threads for step in steps.values())):
+        threads = self.fixed_threads or max(step.threads for step in steps.values())
+        with self.threads(threads):
             for start in range(0, len(order), batch_size):
                 rows = order[start:start + batch_size]
                 step = steps[len(rows)]
