@@ -184,9 +184,10 @@ def samples_per_second(impls, shape, batch, dtype, repeats, seconds):
     # torch's, an OpenBLAS on two threads) keeps spinning on a core for a while, and slows
     # whichever implementation runs next.
     rng = np.random.default_rng(0)
+    names = list(impls)
     for _ in range(repeats):
-        for name in rng.permutation(list(impls)):
-            impl = impls[name]
+        for i in rng.permutation(len(names)):
+            name, impl = names[i], impls[names[i]]
             x, y = data[dtypes[name]]
             order = np.arange(sizes[name])
             start = time.perf_counter()

@@ -38,8 +38,8 @@ def sigmoid_array(z, out=None):
     for z >= 0 the numerator is e^0 = 1, for z < 0 the denominator's e^{-|z|} is e^{z}; neither
     exp sees a positive number. ``out`` (z itself, say) saves the result's allocation.
 
-    Not ``scipy.special.expit``: on this project's machine it took 142 us for 100 x 100 values
-    against about 25 us for this (numpy's exp is vectorized; expit computes one value at a time).
+    Not ``scipy.special.expit``: for 100 x 100 values in place it took 58.8 us on this project's
+    machine against 35.7 us for this (`python benchmarks/checks.py --pieces`, best of 15 x 300).
     """
     denominator = 1 + np.exp(-np.abs(z))
     numerator = np.exp(np.minimum(z, 0, out=out), out=out)

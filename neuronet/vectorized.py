@@ -39,14 +39,14 @@ from threadpoolctl import ThreadpoolController
 from .activations import CROSS_ENTROPY, sigmoid_array, sigmoid_prime_kept_array, softmax_array
 
 # Floating-point operations of the largest matrix product of a step from which BLAS gets two
-# threads. With one BLAS pool (see ``Step``) a second thread pays in a step's best case on the
-# project's 2 shared cores: `python benchmarks/checks.py --threads` (benchmarks/RESULTS.md),
-# fastest steps and 10th percentiles, 1.1x to 1.3x from 4.7e6 flops (784-100-10 at batch 30), 0.75x
-# at 1.6e6 (batch 10). But whenever the second core is taken, by another session or by another
-# thread pool of the same process (torch's, numba's, numpy's), a step on two threads waits for it:
-# in the full report 784-100-10 at batch 100 on two threads ran at 0.58x numpy-textbook on one,
-# 784-800-10 at batch 1 at 0.43x. One thread loses at most 1.3x, two can lose 10x, so one thread
-# for every network the benchmarks train (largest product 1.3e8 flops, 784-800-10 at batch 100).
+# threads. With one BLAS pool (see ``Step``) a second thread can pay on the project's 2 shared
+# cores: timing single steps (`python benchmarks/checks.py --threads`, fastest and 10th
+# percentile; benchmarks/RESULTS.md) gave 1.1x to 1.3x from 4.7e6 flops at load 5.5, 0.75x at
+# 1.6e6. But whenever the second core is taken, by another session or by another thread pool of
+# the same process (torch's, numba's, numpy's), a step on two threads waits for it: at load 4.4
+# two threads lost everywhere (0.01x to 0.67x), and in a full report 784-100-10 at batch 100 on two
+# threads ran at 0.58x numpy-textbook on one. One thread loses at most 1.3x, two can lose 10x and
+# more, so one thread for every network the benchmarks train (largest product 1.3e8 flops).
 TWO_THREADS_FLOPS = 2e9
 
 
@@ -106,9 +106,9 @@ class Step:
 
     Every product of the step is a call to scipy's BLAS, none to numpy's: numpy and scipy each
     bring their own OpenBLAS, each with its own worker threads, and on two threads each pool's
-    workers spin on the cores the other one is waiting for (784-100-10, batch 100, two threads:
-    a forward by numpy and an update by scipy took at best 1.8 ms against 0.36 ms with scipy
-    alone, 1 thread 0.53 ms; ``python benchmarks/checks.py --pools``). BLAS is column-major, so
+    workers spin on the cores the other one is waiting for (784-100, batch 100, two threads: a
+    forward by numpy and an update by scipy took at best 16 ms against 0.35 ms with scipy alone,
+    0.53 ms on one thread; ``python benchmarks/checks.py --pools``). BLAS is column-major, so
     the C-ordered (n_out, n_in) weights are its (n_in, n_out) matrix ``w.T``, and rows of samples
     are its columns.
     """
@@ -128,7 +128,8 @@ class Step:
     def __call__(self, weights, biases, v_w, v_b, x, y, rows, eta, mu, l2, cost, softmax, masks):
         a, delta, last = self.a, self.delta, len(weights) - 1
         pick = rows[0] if self.n == 1 else rows
-        # mode="clip": with the default "raise" numpy buffers ``out`` (4x the time at batch 100);
+        # mode="clip": with the default "raise" numpy buffers ``out`` (3x the time at batch 100,
+        # `python benchmarks/checks.py --pieces`);
         # the rows were checked at the public boundary (``Network.train``).
         np.take(x, pick, axis=0, out=a[0], mode="clip")
         if masks[0] is not None:
