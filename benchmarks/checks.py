@@ -1,7 +1,8 @@
-"""Two of issue 4's prototype facts checked on this machine, the memory floor of batch 1, and
-where two BLAS threads start to pay for the vectorized twin.
+"""Two of issue 4's prototype facts checked on this machine, the memory floor of batch 1, where
+two BLAS threads start to pay for the vectorized twin (``--threads``) and why its products all go
+to one BLAS (``--pools``), two pieces of its step (``--pieces``), and the twin against numpy-textbook (``--twin``).
 
-    python benchmarks/checks.py [--threads]
+    python benchmarks/checks.py [--threads | --pools | --pieces | --twin]
 
 Times the fused loops (784-100-10, float64, momentum 0.9) three ways in interleaved rounds,
 best of 40: as shipped (fastmath={"reassoc", "contract"}, parameters on 64-byte boundaries),
@@ -82,42 +83,141 @@ def update_floor(rounds=40, repeats=100):
           f"{moved / best / 1e9:.0f} GB/s of w and v moved, at most {1 / best:,.0f} steps/s")
 
 
-def threads_crossover(rounds=20):
+def threads_crossover(rounds=40):
     """The twin's SGD step on one and on two BLAS threads, by the FLOPs of its largest product
-    (2 n n_in n_out): where ``vectorized.TWO_THREADS_FLOPS`` comes from. Interleaved rounds of
-    about 20 ms, best of ``rounds``."""
+    (2 n n_in n_out) and the bytes of its largest weight matrix: where
+    ``vectorized.TWO_THREADS_FLOPS`` and ``TWO_THREADS_BYTES`` come from. Each step timed alone,
+    the thread counts interleaved, ``rounds`` x 5 steps each; the fastest step and the 10th
+    percentile (on a shared machine the median mostly measures the other work)."""
     from threadpoolctl import ThreadpoolController
     blas = ThreadpoolController().select(user_api="blas")
-    print("\n| network | batch | largest product, FLOPs | 1 thread, steps/s | 2 threads, steps/s "
-          "| 2 / 1 |\n|---|---:|---:|---:|---:|---:|")
-    for sizes, n in [((784, 100, 10), 1), ((784, 800, 10), 1), ((784, 100, 10), 100),
-                     ((784, 800, 10), 10), ((784, 800, 10), 100), ((784, 2000, 10), 100),
-                     ((784, 2000, 10), 500)]:
+    print("\n| network | batch | largest product, FLOPs | largest w, MB | 1 thread, us (fastest, "
+          "p10) | 2 threads, us | 2 / 1 (fastest, p10) | twin's choice |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|")
+    for sizes, n in [((784, 30, 10), 1), ((784, 100, 10), 1), ((784, 300, 10), 1),
+                     ((784, 800, 10), 1), ((784, 100, 10), 10), ((784, 30, 10), 100),
+                     ((784, 100, 10), 30), ((784, 100, 10), 100), ((784, 30, 10), 300),
+                     ((784, 800, 10), 10), ((784, 800, 10), 100)]:
         net = Network(sizes, seed=1)
         rng = np.random.default_rng(0)
         x, y = rng.random((n, sizes[0])), np.eye(sizes[-1])[rng.integers(0, sizes[-1], n)]
-        step, rows, best = Step(sizes, n, np.float64), np.arange(n), {}
-        args = (net.weights, net.biases, net.velocity_w, net.velocity_b, x, y, rows, 1e-3, 0.9,
-                1e-4, 0, False, [None] * (len(sizes) - 1))
-        start = time.perf_counter()
-        step(*args)
-        repeats = max(1, int(0.02 / (time.perf_counter() - start)))
+        step, times = Step(sizes, n, np.float64), {1: [], 2: []}
+        args = (net.weights, net.biases, net.velocity_w, net.velocity_b, x, y, np.arange(n), 1e-3,
+                0.9, 1e-4, 0, False, [None] * (len(sizes) - 1))
         for _ in range(rounds):
             for threads in (1, 2):
                 with blas.limit(limits=threads):
-                    start = time.perf_counter()
-                    for _ in range(repeats):
+                    step(*args)  # wakes the pool's workers
+                    for _ in range(5):
+                        start = time.perf_counter()
                         step(*args)
-                    seconds = (time.perf_counter() - start) / repeats
-                best[threads] = min(best.get(threads, seconds), seconds)
-        flops = 2 * n * max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-        print(f"| {'-'.join(map(str, sizes))} | {n} | {flops:.1e} | {1 / best[1]:,.0f} "
-              f"| {1 / best[2]:,.0f} | {best[1] / best[2]:.2f} |", flush=True)
+                        times[threads].append(time.perf_counter() - start)
+        fast = {t: np.percentile(times[t], [0, 10]) for t in times}
+        largest = max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        print(f"| {'-'.join(map(str, sizes))} | {n} | {2 * n * largest:.1e} | {8 * largest / 1e6:.1f} "
+              f"| {fast[1][0] * 1e6:,.0f}, {fast[1][1] * 1e6:,.0f} "
+              f"| {fast[2][0] * 1e6:,.0f}, {fast[2][1] * 1e6:,.0f} "
+              f"| {fast[1][0] / fast[2][0]:.2f}, {fast[1][1] / fast[2][1]:.2f} | {step.threads} |",
+              flush=True)
+
+
+def pools(rounds=30):
+    """Why every product of the twin's step goes to scipy's BLAS: numpy and scipy each load an
+    OpenBLAS with its own threads. A batch-100 784-100 forward and update, numpy's matmul and
+    scipy's gemm mixed or each alone, on one and two threads; fastest, 10th percentile and median
+    of ``rounds`` x 5."""
+    from scipy.linalg.blas import dgemm
+    from threadpoolctl import ThreadpoolController
+    blas = ThreadpoolController().select(user_api="blas")
+    rng = np.random.default_rng(0)
+    a_prev, delta = rng.random((100, 784)), rng.normal(0, 0.1, (100, 100))
+    w, grad_w, z = rng.normal(0, 0.03, (100, 784)), np.empty((100, 784)), np.empty((100, 100))
+    variants = {
+        "numpy only (matmul, matmul into a buffer, w -= buffer)": lambda: (
+            np.matmul(a_prev, w.T, out=z), np.matmul(delta.T, a_prev, out=grad_w),
+            np.subtract(w, grad_w, out=w)),
+        "numpy forward, scipy gemm update": lambda: (
+            np.matmul(a_prev, w.T, out=z),
+            dgemm(-1e-9, a_prev.T, delta.T, beta=1.0, c=w.T, trans_b=True, overwrite_c=True)),
+        "scipy only (gemm, gemm update)": lambda: (
+            dgemm(1.0, w.T, a_prev.T, c=z.T, trans_a=True, overwrite_c=True),
+            dgemm(-1e-9, a_prev.T, delta.T, beta=1.0, c=w.T, trans_b=True, overwrite_c=True)),
+    }
+    times = {(name, t): [] for name in variants for t in (1, 2)}
+    for _ in range(rounds):
+        for name, run in variants.items():
+            for threads in (1, 2):
+                with blas.limit(limits=threads):
+                    run()
+                    for _ in range(5):
+                        start = time.perf_counter()
+                        run()
+                        times[name, threads].append(time.perf_counter() - start)
+    print("\n| products | 1 thread, us (fastest, p10, median) | 2 threads, us |\n|---|---:|---:|")
+    for name in variants:
+        cells = [", ".join(f"{q * 1e6:,.0f}" for q in np.percentile(times[name, t], [0, 10, 50]))
+                 for t in (1, 2)]
+        print(f"| {name} | {cells[0]} | {cells[1]} |", flush=True)
+
+
+def pieces(rounds=15, calls=300):
+    """Two pieces of the twin's step at batch 100, 784-100-10, against what it used before: the
+    sigmoid of 100 x 100 values in place (``activations.sigmoid_array`` against scipy's
+    ``expit``) and gathering 100 rows of 784 inputs into a buffer (``np.take`` with
+    mode="clip" against the default "raise", which buffers ``out``). Fastest of ``rounds``
+    interleaved rounds of ``calls`` calls."""
+    from scipy.special import expit
+    from neuronet.activations import sigmoid_array
+    rng = np.random.default_rng(0)
+    z, out = rng.normal(0, 3, (100, 100)), np.empty((100, 100))
+    x, rows, a_prev = rng.random((4000, 784)), rng.permutation(4000)[:100], np.empty((100, 784))
+    variants = {"sigmoid: scipy.special.expit(z, out=)": lambda: expit(z, out=out),
+                "sigmoid: activations.sigmoid_array(z, out=)": lambda: sigmoid_array(z, out=out),
+                'rows: np.take(..., out=) mode="raise"': lambda: np.take(x, rows, 0, out=a_prev),
+                'rows: np.take(..., out=) mode="clip"':
+                    lambda: np.take(x, rows, 0, out=a_prev, mode="clip")}
+    best = dict.fromkeys(variants, float("inf"))
+    for _ in range(rounds):
+        for name, run in variants.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                run()
+            best[name] = min(best[name], (time.perf_counter() - start) / calls)
+    print("\n| piece (batch 100, 784-100-10) | us a call |\n|---|---:|")
+    for name, seconds in best.items():
+        print(f"| {name} | {seconds * 1e6:.1f} |")
+
+
+def twin_against_textbook(runs=3, repeats=30):
+    """Issue 10's target: the twin against the best numpy-textbook (one or two BLAS threads),
+    784-100-10, plain SGD and momentum 0.9 with L2 1e-4, batch 1, 10 and 100: ``runs`` runs of
+    the report's measurement (interleaved rounds of about 10 ms, best of ``repeats``)."""
+    from implementations import Backend, NumpyTextbook, SHAPES
+    from neuronet.network import BACKENDS
+    from report import samples_per_second
+    print("\n| settings | batch | twin samples/s | numpy-textbook 1 thread | 2 threads "
+          "| twin / best textbook (min-max) |\n|---|---:|---:|---:|---:|---:|")
+    for label, settings in (("plain SGD", (0.5, 0.0, 0.0)), ("momentum, L2", (0.5, 0.9, 1e-4))):
+        for batch in (1, 10, 100):
+            impls = {"twin": Backend(BACKENDS["vectorized"], "vectorized", settings=settings),
+                     "1": NumpyTextbook(1, settings), "2": NumpyTextbook(2, settings)}
+            rates = [samples_per_second(impls, SHAPES["784-100-10"], batch, "float64", repeats,
+                                        0.01) for _ in range(runs)]
+            ratios = [r["twin"] / max(r["1"], r["2"]) for r in rates]
+            cells = [" / ".join(f"{r[name]:,.0f}" for r in rates) for name in impls]
+            print(f"| {label} | {batch} | {' | '.join(cells)} | {min(ratios):.2f}-{max(ratios):.2f} |",
+                  flush=True)
 
 
 if __name__ == "__main__":
     if "--threads" in sys.argv[1:]:
         threads_crossover()
+    elif "--pools" in sys.argv[1:]:
+        pools()
+    elif "--pieces" in sys.argv[1:]:
+        pieces()
+    elif "--twin" in sys.argv[1:]:
+        twin_against_textbook()
     else:
         main()
         update_floor()

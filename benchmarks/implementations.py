@@ -8,6 +8,8 @@ kernels, ``backward(net, activations, y)`` and ``update(net, grad_w, grad_b)``:
     loops         what the "loops" backend runs: the fused kernels of ``neuronet.fast``
     loops-prange  the same with ``numba.prange`` over the neurons of each large layer
     vectorized      the numpy twin, the reference every result is checked against
+    vectorized-2threads  the same twin with its BLAS on two threads (the twin itself takes one
+                    below ``vectorized.TWO_THREADS_FLOPS``)
     python          the plain kernels uncompiled (smallest case only: about 10^4 times slower)
     numpy-textbook  the numpy a competent user writes, no neuronet code (``NumpyTextbook``)
     torch           PyTorch on the CPU, float64, autograd and ``torch.optim.SGD``
@@ -192,6 +194,7 @@ def implementations():
         "loops": Backend(fast.FastBackend(fast.FUSED)),
         "loops-prange": Backend(fast.FastBackend(fast.PARALLEL)),
         "vectorized": Backend(BACKENDS["vectorized"], "vectorized"),
+        "vectorized-2threads": Backend(vectorized.VectorizedBackend(threads=2), "vectorized"),
         "python": Backend(loops.LoopBackend(loops.PLAIN), "python"),
     }
     found["numpy-textbook"] = NumpyTextbook(threads=1)

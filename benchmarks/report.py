@@ -11,8 +11,8 @@ one-thread compute bound: numpy's float64 matrix-multiply GFLOP/s on one thread 
 in a subprocess with OPENBLAS_NUM_THREADS=1 and the environment otherwise as it is) divided by
 the FLOPs per sample of the network (``implementations.flops_per_sample``). Every
 implementation's epoch is also checked against the vectorized one (column "max diff").
-Then: the README table (784-100-10), plain SGD (momentum 0, no L2: the twin against
-numpy-textbook), this machine's streaming bandwidth from L2, L3 and DRAM (measured as GEMM is)
+Then: the README table (784-100-10; the twin and numpy-textbook each on the faster of one and two
+BLAS threads), plain SGD (momentum 0, no L2: the twin against numpy-textbook), this machine's streaming bandwidth from L2, L3 and DRAM (measured as GEMM is)
 and batch 1 against the lower of the compute and bandwidth bounds, scikit-learn's
 MLPClassifier (when installed), float32 against float64, and the first call of a fresh process
 once numba's cache is warm.
@@ -34,6 +34,7 @@ from implementations import (BATCHES, SHAPES, Backend, NumpyTextbook, Torch,  # 
                              make_data, make_net, state)
 from neuronet import fast  # noqa: E402
 from neuronet.network import BACKENDS  # noqa: E402
+from neuronet.vectorized import VectorizedBackend  # noqa: E402
 
 GEMM = """
 import time, numpy as np
@@ -162,7 +163,8 @@ def contenders(shape_id, batch, dtype="float64"):
 
 
 def samples_per_second(impls, shape, batch, dtype, repeats, seconds):
-    """Best-of-``repeats`` samples/s of each implementation, the rounds interleaved.
+    """Best-of-``repeats`` samples/s of each implementation, the rounds interleaved, each round
+    in a new order.
 
     ``dtype`` is one dtype for all, or a dict giving each implementation's.
     """
@@ -178,8 +180,14 @@ def samples_per_second(impls, shape, batch, dtype, repeats, seconds):
         once = max(time.perf_counter() - start, 1e-7)
         steps = int(min(4000 // batch, max(1, seconds / once)))
         sizes[name], best[name] = steps * batch, float("inf")
+    # Each round in a new order: a thread pool that has just worked (numba's for loops-prange,
+    # torch's, an OpenBLAS on two threads) keeps spinning on a core for a while, and slows
+    # whichever implementation runs next.
+    rng = np.random.default_rng(0)
+    names = list(impls)
     for _ in range(repeats):
-        for name, impl in impls.items():
+        for i in rng.permutation(len(names)):
+            name, impl = names[i], impls[names[i]]
             x, y = data[dtypes[name]]
             order = np.arange(sizes[name])
             start = time.perf_counter()
@@ -335,21 +343,22 @@ def winner(rates, prefixes):
 def readme_table(rows):
     """784-100-10 at each batch size: loops, the twin, numpy-textbook, PyTorch and the ratios."""
     print("\n### For the README (784-100-10, float64, momentum 0.9, L2 1e-4)\n")
-    print("| batch | loops | vectorized (twin) | numpy-textbook (best threads) | PyTorch (best) "
-          "| loops / best numpy | loops / PyTorch | twin / best numpy | twin / PyTorch |")
+    print("| batch | loops | vectorized (twin, best threads) | numpy-textbook (best threads) "
+          "| PyTorch (best) | loops / best numpy | loops / PyTorch | twin / numpy-textbook "
+          "| twin / PyTorch |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for batch in BATCHES:
         rates = {row["name"]: row["rate"] for row in rows
                  if row["shape"] == "784-100-10" and row["batch"] == batch}
         numpy_best, torch_best = best_of(rates, NUMPY), best_of(rates, TORCH)
-        textbook = winner(rates, ("numpy-textbook",))
+        textbook, twin = winner(rates, ("numpy-textbook",)), winner(rates, ("vectorized",))
         torch = winner(rates, TORCH) if torch_best else None
-        print(f"| {batch} | {rates['loops']:,.0f} | {rates['vectorized']:,.0f} "
+        print(f"| {batch} | {rates['loops']:,.0f} | {rates[twin]:,.0f} ({twin}) "
               f"| {rates[textbook]:,.0f} ({textbook}) "
               f"| {f'{torch_best:,.0f} ({torch})' if torch else '-'} "
               f"| {rates['loops'] / numpy_best:.2f} | {ratio(rates['loops'], torch_best)} "
-              f"| {rates['vectorized'] / numpy_best:.2f} "
-              f"| {ratio(rates['vectorized'], torch_best)} |")
+              f"| {rates[twin] / rates[textbook]:.2f} "
+              f"| {ratio(rates[twin], torch_best)} |")
 
 
 def plain_sgd(repeats, seconds):
@@ -363,6 +372,7 @@ def plain_sgd(repeats, seconds):
     for batch in BATCHES:
         impls = {"loops": Backend(fast.FastBackend(fast.FUSED), settings=PLAIN),
                  "vectorized": reference,
+                 "vectorized-2threads": Backend(VectorizedBackend(threads=2), settings=PLAIN),
                  "numpy-textbook": NumpyTextbook(threads=1, settings=PLAIN),
                  "numpy-textbook-2threads": NumpyTextbook(threads=2, settings=PLAIN)}
         try:

@@ -30,10 +30,20 @@ def sigmoid(z):
     return e / (1 + e)
 
 
-def sigmoid_array(z):
-    r"""The same sigmoid, element-wise on an array: both branches use e = exp(-|z|) <= 1."""
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+def sigmoid_array(z, out=None):
+    r"""The same sigmoid, element-wise on an array, its two branches in one formula:
+
+        sigma(z) = e^{min(z, 0)} / (1 + e^{-|z|})
+
+    for z >= 0 the numerator is e^0 = 1, for z < 0 the denominator's e^{-|z|} is e^{z}; neither
+    exp sees a positive number. ``out`` (z itself, say) saves the result's allocation.
+
+    Not ``scipy.special.expit``: for 100 x 100 values in place it took 58.8 us on this project's
+    machine against 35.7 us for this (`python benchmarks/checks.py --pieces`, best of 15 x 300).
+    """
+    denominator = 1 + np.exp(-np.abs(z))
+    numerator = np.exp(np.minimum(z, 0, out=out), out=out)
+    return np.divide(numerator, denominator, out=numerator)
 
 
 @register_jitable

@@ -23,8 +23,9 @@ a weight matrix:
 - with momentum 0 (the post's plain SGD) there is no velocity: ``w <- w - eta (grad + l2 w)``
   directly and the velocity arrays are neither read nor written (they keep what they held);
   with weight decay 0 there is no l2 term;
+- every product is a call to scipy's BLAS, so a step runs one OpenBLAS thread pool (``Step``);
 - BLAS runs on one thread unless the step's largest product is at least ``TWO_THREADS_FLOPS``:
-  on this project's 2 shared cores a second thread costs more than it saves below that.
+  on this project's 2 shared cores a second thread risks more than it gains below that.
 
 ``feedforward`` and ``backprop`` (predictions, gradient checks) stay plain expressions that
 allocate their results: they are not on the training path.
@@ -33,15 +34,19 @@ from contextlib import nullcontext
 
 import numpy as np
 from scipy.linalg.blas import get_blas_funcs
-from scipy.special import expit
 from threadpoolctl import ThreadpoolController
 
 from .activations import CROSS_ENTROPY, sigmoid_array, sigmoid_prime_kept_array, softmax_array
 
 # Floating-point operations of the largest matrix product of a step from which BLAS gets two
-# threads. Measured with `python benchmarks/checks.py --threads` (benchmarks/RESULTS.md): on the
-# project's 2 shared cores one thread won at every size tried, up to 784-2000-10 at batch 500
-# (2 x 500 x 784 x 2000 = 1.6e9 flops, two threads 0.78x as fast), so two only above that.
+# threads. With one BLAS pool (see ``Step``) a second thread can pay on the project's 2 shared
+# cores: timing single steps (`python benchmarks/checks.py --threads`, fastest and 10th
+# percentile; benchmarks/RESULTS.md) gave 1.1x to 1.3x from 4.7e6 flops at load 5.5, 0.75x at
+# 1.6e6. But whenever the second core is taken, by another session or by another thread pool of
+# the same process (torch's, numba's, numpy's), a step on two threads waits for it: at load 4.4
+# two threads lost everywhere (0.01x to 0.67x), and in a full report 784-100-10 at batch 100 on two
+# threads ran at 0.58x numpy-textbook on one. One thread loses at most 1.3x, two can lose 10x and
+# more, so one thread for every network the benchmarks train (largest product 1.3e8 flops).
 TWO_THREADS_FLOPS = 2e9
 
 
@@ -98,6 +103,14 @@ class Step:
     ``a[layer]`` holds layer ``layer``'s activations (``a[0]`` the inputs), ``delta[layer]`` the
     delta of layer ``layer + 1``; for one sample they are vectors. z is never kept: the sigmoid
     overwrites it, and sigma' comes from a.
+
+    Every product of the step is a call to scipy's BLAS, none to numpy's: numpy and scipy each
+    bring their own OpenBLAS, each with its own worker threads, and on two threads each pool's
+    workers spin on the cores the other one is waiting for (784-100, batch 100, two threads: a
+    forward by numpy and an update by scipy took at best 16 ms against 0.35 ms with scipy alone,
+    0.53 ms on one thread; ``python benchmarks/checks.py --pools``). BLAS is column-major, so
+    the C-ordered (n_out, n_in) weights are its (n_in, n_out) matrix ``w.T``, and rows of samples
+    are its columns.
     """
 
     def __init__(self, sizes, n, dtype):
@@ -107,27 +120,30 @@ class Step:
         self.delta = [np.empty(rows(m), dtype) for m in sizes[1:]]
         self.sigma_prime = [np.empty(rows(m), dtype) for m in sizes[1:-1]]
         self.y = np.empty(rows(sizes[-1]), dtype)
-        self.gemm, self.ger, self.axpy = get_blas_funcs(("gemm", "ger", "axpy"), dtype=dtype)
+        self.gemm, self.gemv, self.ger, self.axpy = get_blas_funcs(("gemm", "gemv", "ger", "axpy"),
+                                                                   dtype=dtype)
         largest = max(n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
         self.threads = 2 if 2 * n * largest >= TWO_THREADS_FLOPS else 1
 
     def __call__(self, weights, biases, v_w, v_b, x, y, rows, eta, mu, l2, cost, softmax, masks):
         a, delta, last = self.a, self.delta, len(weights) - 1
         pick = rows[0] if self.n == 1 else rows
-        np.take(x, pick, axis=0, out=a[0])
+        # mode="clip": with the default "raise" numpy buffers ``out`` (3x the time at batch 100,
+        # `python benchmarks/checks.py --pieces`);
+        # the rows were checked at the public boundary (``Network.train``).
+        np.take(x, pick, axis=0, out=a[0], mode="clip")
         if masks[0] is not None:
             a[0] *= masks[0]
         for layer, (w, b) in enumerate(zip(weights, biases)):
             z = a[layer + 1]
-            np.matmul(a[layer], w.T, out=z)                        # z = a_prev w^T ...
-            z += b                                                 # ... + b
+            self.weighted_input(w, b, a[layer], z)
             if layer == last and softmax:
                 z[...] = softmax_array(z)
             else:
-                expit(z, out=z)                                    # a = sigma(z)
+                sigmoid_array(z, out=z)                            # a = sigma(z)
             if layer < last and masks[layer + 1] is not None:
                 z *= masks[layer + 1]
-        np.take(y, pick, axis=0, out=self.y)
+        np.take(y, pick, axis=0, out=self.y, mode="clip")
         delta[last][...] = output_delta(a[-1], self.y, cost, softmax)      # BP1
         for layer in range(last, -1, -1):
             if layer > 0:                                          # BP2, before w changes
@@ -135,17 +151,30 @@ class Step:
             self.update(weights[layer], biases[layer], v_w[layer], v_b[layer], delta[layer],
                         a[layer], eta, mu, l2)
 
+    def weighted_input(self, w, b, a_prev, z):
+        r"""z = a_prev w^T + b: z starts as b, and BLAS adds the product (gemm: z^T = w a_prev^T
+        + z^T; gemv for one sample: z = w a_prev + z)."""
+        z[...] = b
+        if self.n == 1:
+            self.gemv(1, w.T, a_prev, beta=1, y=z, trans=1, overwrite_y=True)
+        else:
+            self.gemm(1, w.T, a_prev.T, beta=1, c=z.T, trans_a=True, overwrite_c=True)
+
     def hidden_delta(self, w, layer, mask):
         r"""BP2: delta^{l} = (delta^{l+1} w^{l+1}) * sigma'(z^l), sigma' = a (1 - a) (times the
         dropout mask: a (1 - a / m), 0 where dropped)."""
         a, sigma_prime = self.a[layer], self.sigma_prime[layer - 1]
-        np.matmul(self.delta[layer], w, out=self.delta[layer - 1])
+        delta, delta_prev = self.delta[layer], self.delta[layer - 1]
+        if self.n == 1:                        # delta_prev = w^T delta
+            self.gemv(1, w.T, delta, y=delta_prev, overwrite_y=True)
+        else:                                  # delta_prev^T = w^T delta^T
+            self.gemm(1, w.T, delta.T, c=delta_prev.T, overwrite_c=True)
         if mask is None:
             np.subtract(1, a, out=sigma_prime)
             sigma_prime *= a
         else:
             sigma_prime[...] = sigmoid_prime_kept_array(a, mask)
-        self.delta[layer - 1] *= sigma_prime
+        delta_prev *= sigma_prime
 
     def update(self, w, b, v_w, v_b, delta, a_prev, eta, mu, l2):
         r"""BP3, BP4 and the update of one layer, in place.
@@ -153,8 +182,8 @@ class Step:
         Momentum 0:  w <- (1 - eta l2) w - (eta / n) delta^T a_prev,  b <- b - eta mean(delta)
         otherwise:   v <- mu v - (eta / n) delta^T a_prev - eta l2 w,  w <- w + v  (and b, v_b)
 
-        BLAS is column-major, so the C-ordered (n_out, n_in) weights are its (n_in, n_out)
-        matrix ``w.T``: the product it adds in is a_prev^T delta.
+        The product is added into w (or v) where it lies, in BLAS's terms w^T <- beta w^T -
+        (eta / n) a_prev^T delta: gemm, or ger (the rank-1 update) for one sample.
         """
         n = self.n
         target, beta = (w, 1 - eta * l2) if mu == 0 else (v_w, mu)
@@ -180,9 +209,11 @@ class Step:
 class VectorizedBackend:
     """The numpy backend, with the same methods as ``loops.LoopBackend``."""
 
-    def __init__(self):
+    def __init__(self, threads=None):
+        """``threads``: BLAS threads for training (None: one, or two from ``TWO_THREADS_FLOPS``)."""
         self.steps = {}  # (sizes, n, dtype) -> Step, made on first use
         self.blas = None
+        self.fixed_threads = threads
 
     def feedforward(self, weights, biases, x, softmax, masks=None):
         """Every layer's activations for the rows of x; ``masks``: one dropout mask per layer of
@@ -230,7 +261,8 @@ class VectorizedBackend:
         masks = _present(masks, len(weights))
         steps = {n: self.step(weights, n, x.dtype)
                  for n in {batch_size, len(order) % batch_size} if n}
-        with self.threads(max(step.threads for step in steps.values())):
+        threads = self.fixed_threads or max(step.threads for step in steps.values())
+        with self.threads(threads):
             for start in range(0, len(order), batch_size):
                 rows = order[start:start + batch_size]
                 step = steps[len(rows)]

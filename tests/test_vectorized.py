@@ -84,9 +84,9 @@ def test_float32_trains_like_float64():
 
 def test_two_blas_threads_only_for_large_products():
     assert Step((784, 100, 10), 1, np.float64).threads == 1
+    assert Step((784, 100, 10), 100, np.float64).threads == 1  # 1.6e7 flops
     assert Step((784, 800, 10), 100, np.float64).threads == 1  # 1.3e8 flops: still one
-    assert Step((784, 2000, 10), 500, np.float64).threads == 1  # 1.6e9: still one
-    assert Step((784, 4000, 10), 1000, np.float64).threads == 2
+    assert Step((784, 4000, 10), 1000, np.float64).threads == 2  # 6.3e9
 
 
 def test_the_backend_table_holds_this_twin():
