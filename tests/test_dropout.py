@@ -193,3 +193,17 @@ def test_fit_rejects_bad_dropout_rates(kwargs, words):
     with pytest.raises(ValueError, match=words):
         fit(net, x, y, epochs=1, learning_rate=0.1, **kwargs)
     assert all(np.array_equal(a, b) for a, b in zip(net.weights, before))
+
+
+@pytest.mark.parametrize("output,cost", [("sigmoid", "quadratic"), ("softmax", "cross_entropy")])
+def test_vectorized_gradients_with_masks_are_those_of_the_thinned_network(output, cost):
+    # The twin's allocating backprop (gradients, not the training steps) takes masks too: its
+    # gradients must be the thinned network's, by central differences (tests/reference.py).
+    x, y = mnist_shaped(5, seed=7, n_in=SHAPE[0], n_out=SHAPE[-1])
+    net = Network(SHAPE, seed=4, output=output, cost=cost)
+    masks = masks_for(5)
+    grad_w, grad_b = BACKENDS["vectorized"].backprop(net.weights, net.biases, x, y, COSTS[cost],
+                                                     output == "softmax", masks)
+    want_w, want_b = reference.gradients(net.weights, net.biases, x, y, output, cost, masks)
+    for got, want in zip(grad_w + grad_b, want_w + want_b):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-8)
