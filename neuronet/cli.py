@@ -21,7 +21,6 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
-from numpy.lib import format as npy
 from tqdm import tqdm
 
 from . import plots
@@ -29,7 +28,7 @@ from .activations import COSTS, OUTPUTS
 from .data import DATASETS, ROLES, load_fashion_mnist, load_mnist, locate, verify
 from .gradcheck import gradcheck
 from .network import BACKENDS, INITS, Network
-from .saving import check_target, load, save
+from .saving import check_target, load, read_npy_header, save
 from .compare import (AGREE, control_verdict, lockstep, nudge, resync_verdict, short,
                       verdict)
 from .train import DivergenceError, fit, one_hot
@@ -568,11 +567,7 @@ def read_rows(path, n_inputs):
     try:
         with open(path, "rb") as f:
             try:
-                version = npy.read_magic(f)
-                read = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
-                if version not in read:
-                    raise ValueError(f".npy version {version} is not one numpy.save writes")
-                shape, fortran, dtype = read[version](f)
+                shape, fortran, dtype = read_npy_header(f)
             except ValueError as error:
                 f.seek(0)
                 what = ("an .npz archive of arrays" if f.read(2) == b"PK"

@@ -193,13 +193,21 @@ def _header(archive, name, bad):
         return _read_header(f, name, bad)
 
 
-def _read_header(f, name, bad):
+def read_npy_header(f):
+    """(shape, fortran_order, dtype) from the .npy header at ``f``'s position, no data read;
+    ValueError if it is not a header of a version numpy.save writes (1.0 or 2.0)."""
     version = npy.read_magic(f)
     if version not in ((1, 0), (2, 0)):
-        raise bad(f"'{name}' is a .npy array of version {version}, which numpy.savez does not "
-                  "write for numbers")
+        raise ValueError(f".npy version {version} is not one numpy.save writes")
     read = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
     return read(f)
+
+
+def _read_header(f, name, bad):
+    try:
+        return read_npy_header(f)
+    except ValueError as error:
+        raise bad(f"'{name}' is not a .npy array numpy.savez writes ({error})") from None
 
 
 def _read(archive, name, bad, fits, wanted):
