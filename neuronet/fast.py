@@ -263,8 +263,8 @@ def tile_width(n, n_in, itemsize):
 
 
 @register_jitable
-def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row, eta, mu, l2, hidden,
-                    a_next, z_next, mask_prev):
+def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, eta, mu, l2, hidden, a_next,
+                    z_next, mask_prev):
     r"""BP2, BP3, BP4 and the update of one layer, one pass over its weights.
 
     For each weight, before it changes:
@@ -279,7 +279,6 @@ def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row, eta, mu
     One sample in the first layer: row by row, the new row and the next z in one loop over k.
     Otherwise by tiles of inputs (``tile_width``) and pairs of neurons: the gradient is added
     straight into w (or v), and each a_prev[s, k] or a_next[s, k] loaded serves two neurons.
-    ``grad_row`` is not used (``backward_update_parallel`` uses its rows).
     """
     n_out, n_in = w.shape
     n = delta.shape[0]
@@ -509,7 +508,7 @@ def next_batch(x, y, order, start, batch_size, x_next, y_batch):
 
 
 @register_jitable
-def first_forward(w, b, v_w, v_b, delta, x, z, grad_row, no_mask, eta, mu):
+def first_forward(w, b, v_w, v_b, delta, x, z, no_mask, eta, mu):
     r"""The first layer's z = b + w x for an epoch's first batch, by the very loops that form it
     for every later batch inside ``backward_update``, so an epoch split over several calls
     (``neuronet compare``'s lock-step chunks) gives the same bits as one call: fastmath lets
@@ -526,8 +525,8 @@ def first_forward(w, b, v_w, v_b, delta, x, z, grad_row, no_mask, eta, mu):
             z[0, j] = sgd_row_next(w, j, -eta_zero, x[0], eta_zero, eta_zero, x[0], b[j])
     else:
         delta[:, :] = 0
-        backward_update(w, b, v_w, v_b, delta, x, delta, grad_row, eta_zero, eta_zero,
-                        eta_zero, False, x, z, no_mask)
+        backward_update(w, b, v_w, v_b, delta, x, delta, eta_zero, eta_zero, eta_zero, False,
+                        x, z, no_mask)
 
 
 @register_jitable
@@ -537,13 +536,15 @@ def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, c
 
     The first layer's pass also computes the next batch's z (``backward_update``), so each
     step reads the largest weight matrix once instead of twice; the first batch's first layer
-    is computed before the loop. Dropout as in ``loops.sgd_epoch``.
+    is computed before the loop. Dropout as in ``loops.sgd_epoch``. ``grad_rows`` is for
+    ``sgd_epoch_parallel``, which takes the same arguments; this one adds each gradient straight
+    into w (or v) and needs none.
     """
     last = len(weights) - 1
     n = next_batch(x, y, order, -batch_size, batch_size, activations[0], y_batch)
     drop_layer(activations, masks, 0, 0, n)
     first_forward(weights[0], biases[0], v_w[0], v_b[0], deltas[0][:n], activations[0][:n],
-                  zs[0][:n], grad_rows[0][0], masks[0][:0], eta, mu)
+                  zs[0][:n], masks[0][:0], eta, mu)
     activate(zs[0][:n], activations[1][:n], softmax and last == 0)
     drop_layer(activations, masks, 1, 0, n)
     for start in range(0, order.shape[0], batch_size):
@@ -556,14 +557,14 @@ def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, c
         for layer in range(last, 0, -1):
             backward_update(weights[layer], biases[layer], v_w[layer], v_b[layer],
                             deltas[layer][:n], activations[layer][:n], deltas[layer - 1][:n],
-                            grad_rows[layer][0], eta, mu, l2, True, x_next[:0], zs[layer][:0],
+                            eta, mu, l2, True, x_next[:0], zs[layer][:0],
                             masks[layer][start:start + n])
         following = start + batch_size
         n_next = next_batch(x, y, order, start, batch_size, x_next, y_batch)
         drop(x_next[:n_next], masks[0][following:following + n_next])
         # The input layer has no delta: it gets a stand-in buffer that is left alone.
         backward_update(weights[0], biases[0], v_w[0], v_b[0], deltas[0][:n],
-                        activations[0][:n], deltas[0][:n], grad_rows[0][0], eta, mu, l2, False,
+                        activations[0][:n], deltas[0][:n], eta, mu, l2, False,
                         x_next[:n_next], zs[0][:n_next], masks[0][:0])
         activate(zs[0][:n_next], activations[1][:n_next], softmax and last == 0)
         drop_layer(activations, masks, 1, following, n_next)
@@ -582,7 +583,7 @@ def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, 
                          activations[1][:n], softmax and last == 0)
     else:
         first_forward(weights[0], biases[0], v_w[0], v_b[0], deltas[0][:n], activations[0][:n],
-                      zs[0][:n], grad_rows[0][0], masks[0][:0], eta, mu)
+                      zs[0][:n], masks[0][:0], eta, mu)
         activate(zs[0][:n], activations[1][:n], softmax and last == 0)
     drop_layer(activations, masks, 1, 0, n)
     for start in range(0, order.shape[0], batch_size):
@@ -610,8 +611,8 @@ def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, 
             else:
                 backward_update(weights[layer], biases[layer], v_w[layer], v_b[layer],
                                 deltas[layer][:n], activations[layer][:n],
-                                deltas[max(layer - 1, 0)][:n], grad_rows[layer][0], eta, mu, l2,
-                                layer > 0, a_next, z_next, mask_prev)
+                                deltas[max(layer - 1, 0)][:n], eta, mu, l2, layer > 0, a_next,
+                                z_next, mask_prev)
         activate(zs[0][:n_next], activations[1][:n_next], softmax and last == 0)
         drop_layer(activations, masks, 1, following, n_next)
         activations[0][:n_next] = x_next[:n_next]

@@ -112,8 +112,8 @@ def test_parallel_layer_kernels_agree_with_serial(chunks, batch_size):
                                           a_next, z_next, mask)
         else:
             loops.forward(w, b, a_prev, z, a, False)
-            fast.backward_update(*params, delta, a_prev, delta_prev, np.empty(n_in), 0.3, 0.9,
-                                 1e-3, True, a_next, z_next, mask)
+            fast.backward_update(*params, delta, a_prev, delta_prev, 0.3, 0.9, 1e-3, True,
+                                 a_next, z_next, mask)
         results.append([z, a, delta_prev, z_next] + params)
     assert largest_difference(*results) <= TOL
 
