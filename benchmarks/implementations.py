@@ -23,7 +23,7 @@ import contextlib
 import numpy as np
 
 from neuronet import Network, fast, loops
-from neuronet.activations import COSTS
+from neuronet.activations import ACTIVATIONS, COSTS
 from neuronet.jit import njit
 from neuronet.network import BACKENDS
 from neuronet import vectorized
@@ -32,6 +32,11 @@ SHAPES = {"784-30-10": (784, 30, 10), "784-100-10": (784, 100, 10), "784-800-10"
 BATCHES = (1, 10, 100)
 LEARNING_RATE, MOMENTUM, WEIGHT_DECAY = 0.5, 0.9, 1e-4
 COST, SOFTMAX = COSTS["quadratic"], False
+
+
+def kind(net):
+    """The kernels' code for the network's hidden activation."""
+    return ACTIVATIONS[net.activation]
 
 
 def make_net(shape, dtype="float64", seed=0):
@@ -63,7 +68,7 @@ def largest_difference(arrays_a, arrays_b):
 
 
 @njit(fastmath={"reassoc", "contract"})
-def _backward_layers(weights, activations, deltas, grad_w, grad_b, y, cost, softmax):
+def _backward_layers(weights, activations, deltas, grad_w, grad_b, y, cost, softmax, kind):
     """BP1 then BP2-BP4 layer by layer with the plain kernels (``loops.backprop`` minus its
     forward; no dropout: each mask is a slice with no rows)."""
     last = len(weights) - 1
@@ -71,7 +76,7 @@ def _backward_layers(weights, activations, deltas, grad_w, grad_b, y, cost, soft
     for layer in range(last, -1, -1):
         loops.backward(weights[layer], deltas[layer], activations[layer], grad_w[layer],
                        grad_b[layer], deltas[max(layer - 1, 0)], layer > 0,
-                       activations[layer][:0])
+                       activations[layer][:0], kind)
 
 
 @njit(fastmath={"reassoc", "contract"})
@@ -89,12 +94,14 @@ class Backend:
         self.settings = settings or (LEARNING_RATE, MOMENTUM, WEIGHT_DECAY)
 
     def feedforward(self, net, x):
-        return self.backend.feedforward(net.weights, net.biases, x, SOFTMAX)[-1]
+        return self.backend.feedforward(net.weights, net.biases, x, SOFTMAX,
+                                        activation=kind(net))[-1]
 
     def sgd_epoch(self, net, x, y, order, batch_size):
         scalar = net.dtype.type
         self.backend.sgd_epoch(net.weights, net.biases, net.velocity_w, net.velocity_b, x, y,
-                               order, batch_size, *map(scalar, self.settings), COST, SOFTMAX)
+                               order, batch_size, *map(scalar, self.settings), COST, SOFTMAX,
+                               activation=kind(net))
 
     def backward(self, net, activations, y):
         if self.layers == "vectorized":
@@ -102,13 +109,14 @@ class Backend:
             grad_w, grad_b = [None] * len(net.weights), [None] * len(net.weights)
             for layer in range(len(net.weights) - 1, -1, -1):
                 grad_w[layer], grad_b[layer], delta = vectorized.backward(
-                    net.weights[layer], delta, activations[layer], layer > 0)
+                    net.weights[layer], delta, activations[layer], layer > 0, kind=kind(net))
             return grad_w + grad_b
         grad_w = tuple(np.empty_like(w) for w in net.weights)
         grad_b = tuple(np.empty_like(b) for b in net.biases)
         deltas = tuple(np.empty_like(a) for a in activations[1:])
         run = _backward_layers if self.layers == "compiled" else _backward_layers.py_func
-        run(tuple(net.weights), tuple(activations), deltas, grad_w, grad_b, y, COST, SOFTMAX)
+        run(tuple(net.weights), tuple(activations), deltas, grad_w, grad_b, y, COST, SOFTMAX,
+            kind(net))
         return list(grad_w) + list(grad_b)
 
     def update(self, net, grad_w, grad_b):

@@ -7,6 +7,16 @@ formula, so they round the same way.
 
 The sigmoid is the one the original post lacked: ``1 / (1 + exp(-z))`` overflows for z below about
 -709, so each branch only ever takes ``exp`` of a non-positive number.
+
+Hidden layers use one of three activations, output layers the sigmoid or the softmax. Each
+derivative is taken from the activation a = f(z), not from z, so backpropagation needs no z:
+
+    sigmoid  f(z) = 1 / (1 + e^{-z})   f'(z) = a (1 - a)
+    tanh     f(z) = tanh z             f'(z) = 1 - a^2
+    relu     f(z) = max(z, 0)          f'(z) = 1 if a > 0 else 0
+
+ReLU has a kink at z = 0, where it has no derivative: every backend takes 0 there (as PyTorch
+does), which is what "1 if a > 0" gives, since a = 0 for every z <= 0.
 """
 import math
 
@@ -17,6 +27,9 @@ from numba.extending import register_jitable
 QUADRATIC = 0
 CROSS_ENTROPY = 1
 COSTS = {"quadratic": QUADRATIC, "cross_entropy": CROSS_ENTROPY}
+# Activations likewise: the first three for hidden layers, sigmoid or softmax for the output.
+SIGMOID, TANH, RELU, SOFTMAX = 0, 1, 2, 3
+ACTIVATIONS = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU}
 OUTPUTS = ("sigmoid", "softmax")
 
 
@@ -47,27 +60,90 @@ def sigmoid_array(z, out=None):
 
 
 @register_jitable
-def sigmoid_prime(a):
-    r"""sigma'(z) from the activation a = sigma(z): sigma' = a (1 - a), no second exp."""
+def activation(z, kind):
+    """f(z) for a hidden neuron: the sigmoid, tanh z or max(z, 0), by ``kind``."""
+    if kind == TANH:
+        return math.tanh(z)
+    if kind == RELU:
+        return z if z > 0 else z * 0  # a zero of z's dtype
+    return sigmoid(z)
+
+
+def activation_array(z, kind, out=None):
+    """The same, element-wise on an array (``out``: where to write it, z itself say)."""
+    if kind == TANH:
+        return np.tanh(z, out=out)
+    if kind == RELU:
+        return np.maximum(z, 0, out=out)
+    return sigmoid_array(z, out=out)
+
+
+@register_jitable
+def layer_kind(layer, last, softmax, kind):
+    """The activation of layer ``layer`` of weights (0 to ``last``): ``kind`` for a hidden
+    layer, the softmax or the sigmoid for the output layer."""
+    if layer < last:
+        return kind
+    return SOFTMAX if softmax else SIGMOID
+
+
+@register_jitable
+def prime(a, kind):
+    r"""f'(z) from the activation a = f(z): a (1 - a), 1 - a^2, or 1 if a > 0 else 0 (relu;
+    0 at the kink z = 0)."""
+    if kind == TANH:
+        return 1 - a * a
+    if kind == RELU:
+        return 1.0 if a > 0 else 0.0
     return a * (1 - a)
 
 
 @register_jitable
-def sigmoid_prime_kept(a, m):
-    r"""m sigma'(z) for a neuron under dropout, from its output a = m sigma(z).
+def prime_kept(a, m, kind):
+    r"""m f'(z) for a neuron under dropout, from its output a = m f(z) (m: 0 for a dropped
+    neuron, through which no error flows back, 1/p for a kept one):
 
-    m is the dropout mask: 0 for a dropped neuron (no error flows back through it) or 1/p for a
-    kept one, p the probability of keeping it. m sigma (1 - sigma) = a (1 - a / m), no exp.
+        sigmoid  m sigma (1 - sigma) = a (1 - a / m)
+        tanh     m (1 - tanh^2)      = m - a^2 / m
+        relu     m [z > 0]           = m if a > 0 else 0
     """
     if m == 0:
         return a * 0
+    if kind == TANH:
+        return m - a * a / m
+    if kind == RELU:
+        return m if a > 0 else a * 0
     return a * (1 - a / m)
 
 
-def sigmoid_prime_kept_array(a, m):
-    """The same, element-wise: a (1 - a / m) where m != 0, else 0."""
+def prime_array(a, kind, out=None):
+    """``prime`` element-wise, into ``out`` if given."""
+    if kind == TANH:
+        out = np.multiply(a, a, out=out)
+        return np.subtract(1, out, out=out)
+    if kind == RELU:
+        return np.greater(a, 0, out=out) if out is not None else (a > 0).astype(a.dtype)
+    out = np.subtract(1, a, out=out)
+    return np.multiply(out, a, out=out)
+
+
+def prime_kept_array(a, m, kind):
+    """``prime_kept`` element-wise: 0 where m == 0."""
     kept = m != 0
-    return np.where(kept, a * (1 - a / np.where(kept, m, 1)), 0)
+    safe = np.where(kept, m, 1)
+    if kind == TANH:
+        value = safe - a * a / safe
+    elif kind == RELU:
+        value = np.where(a > 0, safe, 0)
+    else:
+        value = a * (1 - a / safe)
+    return np.where(kept, value, 0).astype(a.dtype, copy=False)
+
+
+@register_jitable
+def sigmoid_prime(a):
+    r"""sigma'(z) from the activation a = sigma(z): sigma' = a (1 - a), no second exp."""
+    return a * (1 - a)
 
 
 @register_jitable

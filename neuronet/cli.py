@@ -24,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import plots
-from .activations import COSTS, OUTPUTS
+from .activations import ACTIVATIONS, COSTS, OUTPUTS
 from .data import DATASETS, ROLES, load_fashion_mnist, load_mnist, locate, verify
 from .gradcheck import gradcheck
 from .network import BACKENDS, INITS, Network
@@ -151,13 +151,16 @@ def _network_options(parser, *, shape=NIELSEN["shape"]):
     group.add_argument("--shape", type=_shape, default=shape, metavar="N,N,...",
                        help="layer sizes, inputs first (default: %s)"
                             % ",".join(map(str, shape)))
+    group.add_argument("--activation", choices=tuple(ACTIVATIONS), default="sigmoid",
+                       help="hidden layers' activation (default: %(default)s)")
     group.add_argument("--output", choices=OUTPUTS, default="sigmoid",
                        help="output layer activation (default: %(default)s)")
     group.add_argument("--cost", type=_cost, choices=tuple(COSTS), default="quadratic",
                        help="cost minimised (default: %(default)s)")
-    group.add_argument("--init", choices=tuple(INITS), default="normal",
-                       help="initial weights: normal N(0, 1/n_in), or the post's failing "
-                            "uniform [0, 0.4) (default: %(default)s)")
+    group.add_argument("--init", choices=("auto",) + tuple(INITS), default="auto",
+                       help="initial weights: normal N(0, 1/n_in), glorot, he, the post's "
+                            "failing uniform [0, 0.4), or auto: normal for the sigmoid, glorot "
+                            "for tanh, he for relu (default: %(default)s)")
     group.add_argument("--seed", type=_whole(0), default=0,
                        help="seed for the initial weights and the shuffling (default: %(default)s)")
 
@@ -303,7 +306,7 @@ def _load_data(args, shape, train_size=None, network=None):
 
 def _network(args, backend):
     return Network(args.shape, backend=backend, seed=args.seed, init=args.init,
-                   output=args.output, cost=args.cost)
+                   activation=args.activation, output=args.output, cost=args.cost)
 
 
 def _dashes(shape, sep="-"):
@@ -319,7 +322,8 @@ def _describe(args, n_train, n_test, n_all):
                       ("input dropout", getattr(args, "input_dropout", 0))) if value)
     if getattr(args, "shift", 0):
         extras += f", shift {args.shift} px"
-    return (f"{_dashes(args.shape)} {args.output}/{args.cost} on {TITLES[args.dataset]} "
+    hidden = f"{args.activation} " if len(args.shape) > 2 else ""
+    return (f"{_dashes(args.shape)} {hidden}{args.output}/{args.cost} on {TITLES[args.dataset]} "
             f"({subset} train, {n_test:,} test), batch {args.batch_size}, learning rate "
             f"{short(args.learning_rate)}{extras}, seed {args.seed}")
 
@@ -451,7 +455,7 @@ def run_train(args):
     net = _network(args, args.backend)
     _warm_up(args, x, targets)  # so the first epoch's seconds do not include compiling
     print(f"neuronet train: {_describe(args, len(x), len(x_test), n_all)}, "
-          f"backend {args.backend}, init {args.init}")
+          f"backend {args.backend}, init {net.init}")
     print("epoch        cost  accuracy  post error  seconds")
 
     def row(epoch):
@@ -495,7 +499,7 @@ def run_gradcheck(args):
         x, y = x_test[:args.samples], one_hot(y_test[:args.samples], sizes[-1])
         source = f"the first {len(x)} {TITLES[args.dataset]} test images"
     weights = sum(w.size for w in net.weights)
-    print(f"neuronet gradcheck: {_dashes(sizes)} {net.output}/{net.cost}"
+    print(f"neuronet gradcheck: {_dashes(sizes)} {net.activation} {net.output}/{net.cost}"
           f"{' from ' + str(args.load) if args.load else ''} on {source}; "
           f"pass at relative error <= {short(GRADCHECK_OK)}")
     print("backend      layer  weights  biases  max error w  max error b  result")
@@ -514,6 +518,9 @@ def run_gradcheck(args):
             _say(f"{backend:<11}  {check.layer:>5}  {check.checked_w:>7,}  {check.checked_b:>6,}"
                   f"  {check.max_error_w:>11.1e}  {check.max_error_b:>11.1e}  "
                   f"{'PASS' if ok else 'FAIL'}")
+            if check.kinks:
+                _say(f"{'':<11}  {check.layer:>5}  {check.kinks:,} of them left out: a nudge moved "
+                     "a ReLU's z across its kink at 0")
     print("gradcheck: " + ("FAIL" if failed else "PASS"))
     return 1 if failed else 0
 

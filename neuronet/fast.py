@@ -32,7 +32,7 @@ from types import SimpleNamespace
 import numba
 from numba.extending import register_jitable
 
-from .activations import sigmoid, softmax_row
+from .activations import SIGMOID, SOFTMAX, activation, layer_kind, softmax_row
 from .jit import njit
 from .loops import (KERNELS, LoopBackend, aligned_empty, drop, drop_layer, hidden_prime,
                     no_masks, output_delta)
@@ -55,14 +55,14 @@ _parallel_jit = njit(fastmath=_FASTMATH, parallel=True)
 
 
 @register_jitable
-def activate(z, a, softmax):
-    """a = sigma(z) or softmax(z), row by row (the second half of ``loops.forward``)."""
+def activate(z, a, kind):
+    """a = f(z) for activation ``kind``, row by row (the second half of ``loops.forward``)."""
     for s in range(z.shape[0]):
-        if softmax:
+        if kind == SOFTMAX:
             softmax_row(z[s], a[s])
         else:
             for j in range(z.shape[1]):
-                a[s, j] = sigmoid(z[s, j])
+                a[s, j] = activation(z[s, j], kind)
 
 
 @register_jitable
@@ -179,12 +179,12 @@ def bias_gradient(delta, j):
 
 
 @register_jitable
-def hidden_deltas_finish(a_prev, delta_prev, mask_prev):
-    r"""BP2's last factor: delta_prev[s, k] *= sigma'(z[s, k]) = a_prev[s, k] (1 - a_prev[s, k])
-    (times the dropout mask, if ``mask_prev`` has rows)."""
+def hidden_deltas_finish(a_prev, delta_prev, mask_prev, kind):
+    r"""BP2's last factor: delta_prev[s, k] *= f'(z[s, k]), from a_prev[s, k] (the sigmoid's
+    a (1 - a), ``activations.prime``), times the dropout mask if ``mask_prev`` has rows."""
     for s in range(delta_prev.shape[0]):
         for k in range(delta_prev.shape[1]):
-            delta_prev[s, k] *= hidden_prime(a_prev, mask_prev, s, k)
+            delta_prev[s, k] *= hidden_prime(a_prev, mask_prev, s, k, kind)
 
 
 @register_jitable
@@ -264,7 +264,7 @@ def tile_width(n, n_in, itemsize):
 
 @register_jitable
 def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, eta, mu, l2, hidden, a_next,
-                    z_next, mask_prev):
+                    z_next, mask_prev, kind):
     r"""BP2, BP3, BP4 and the update of one layer, one pass over its weights.
 
     For each weight, before it changes:
@@ -272,7 +272,8 @@ def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, eta, mu, l2, hidd
         grad_w[j, k]      = mean_s delta[s, j] a_prev[s, k] (BP4; BP3 for the bias)
         v[j, k] <- mu v[j, k] - eta (grad_w[j, k] + l2 w[j, k]),  w[j, k] <- w[j, k] + v[j, k]
     (with mu == 0, w[j, k] <- w[j, k] - eta (grad_w[j, k] + l2 w[j, k]), no velocity), and at the
-    end delta_prev[s, k] *= a_prev[s, k] (1 - a_prev[s, k]) (times the dropout mask). Right after
+    end delta_prev[s, k] *= f'(z_prev[s, k]) from a_prev (activation ``kind``; times the dropout
+    mask). Right after
     a weight changes, while it is in cache, it goes into the next batch's z_next[s, j] = b[j] +
     sum_k w[j, k] a_next[s, k] (the first layer only: a_next is the next input; no rows elsewhere).
 
@@ -336,7 +337,7 @@ def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, eta, mu, l2, hidd
                 momentum_tile(w, v_w, delta, a_prev, j, c, mu, decay, first, stop)
             add_weighted_inputs(w, a_next, z_next, j, first, stop)
     if hidden:
-        hidden_deltas_finish(a_prev, delta_prev, mask_prev)
+        hidden_deltas_finish(a_prev, delta_prev, mask_prev, kind)
 
 
 @register_jitable
@@ -408,8 +409,8 @@ def forward_neuron(w, b, a_prev, z, j):
 
 
 @register_jitable
-def forward(w, b, a_prev, z, a, softmax):
-    r"""``loops.forward`` by pairs of neurons: z[s, j] = b[j] + sum_k w[j, k] a_prev[s, k], a = sigma(z)."""
+def forward(w, b, a_prev, z, a, kind):
+    r"""``loops.forward`` by pairs of neurons: z[s, j] = b[j] + sum_k w[j, k] a_prev[s, k], a = f(z)."""
     n_out = w.shape[0]
     for j in range(n_out):
         for s in range(a_prev.shape[0]):
@@ -419,23 +420,23 @@ def forward(w, b, a_prev, z, a, softmax):
         add_weighted_inputs_pair(w, a_prev, z, j, 0, w.shape[1])
     for j in range(pairs, n_out):
         add_weighted_inputs(w, a_prev, z, j, 0, w.shape[1])
-    activate(z, a, softmax)
+    activate(z, a, kind)
 
 
 @_parallel_jit
-def forward_parallel(w, b, a_prev, z, a, softmax):
+def forward_parallel(w, b, a_prev, z, a, kind):
     r"""``forward`` with the neurons j shared between threads."""
     for j in numba.prange(w.shape[0]):
         forward_neuron(w, b, a_prev, z, j)
-    activate(z, a, softmax)
+    activate(z, a, kind)
 
 
 @_parallel_jit
 def backward_update_parallel(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_rows, eta, mu, l2,
-                             hidden, a_next, z_next, mask_prev):
+                             hidden, a_next, z_next, mask_prev, kind):
     r"""``backward_update`` on threads: first BP2 from the old weights, by blocks of inputs k,
 
-        delta_prev[s, k] = (sum_j w[j, k] delta[s, j]) a_prev[s, k] (1 - a_prev[s, k]) (m[s, k]),
+        delta_prev[s, k] = (sum_j w[j, k] delta[s, j]) f'(z_prev[s, k]) (m[s, k]),
 
     then BP3, BP4 and the update, the rows j split in ``grad_rows.shape[0]`` chunks, one per
     thread, and the next batch's z_next as there (its rows are not used: the gradient is added
@@ -454,7 +455,7 @@ def backward_update_parallel(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row
                     for k in range(first, stop):
                         delta_prev[s, k] += w[j, k] * d
                 for k in range(first, stop):
-                    delta_prev[s, k] *= hidden_prime(a_prev, mask_prev, s, k)
+                    delta_prev[s, k] *= hidden_prime(a_prev, mask_prev, s, k, kind)
     c = -eta / w.dtype.type(n)  # as in ``backward_update``
     keep, decay = w.dtype.type(1) - eta * l2, -eta * l2
     chunks = grad_rows.shape[0]
@@ -469,31 +470,31 @@ def backward_update_parallel(w, b, v_w, v_b, delta, a_prev, delta_prev, grad_row
 
 
 @register_jitable
-def feedforward(weights, biases, zs, activations, n, softmax):
+def feedforward(weights, biases, zs, activations, n, softmax, kind):
     """``loops.feedforward`` by the sample-blocked ``forward``."""
     last = len(weights) - 1
     for layer in range(last + 1):
         forward(weights[layer], biases[layer], activations[layer][:n], zs[layer][:n],
-                activations[layer + 1][:n], softmax and layer == last)
+                activations[layer + 1][:n], layer_kind(layer, last, softmax, kind))
 
 
 @register_jitable
-def forward_parallel_if_large(w, b, a_prev, z, a, softmax):
+def forward_parallel_if_large(w, b, a_prev, z, a, kind):
     """``forward_parallel`` for a layer of at least PARALLEL_MIN_WEIGHTS weights, else ``forward``."""
     if w.size >= PARALLEL_MIN_WEIGHTS:
-        forward_parallel(w, b, a_prev, z, a, softmax)
+        forward_parallel(w, b, a_prev, z, a, kind)
     else:
-        forward(w, b, a_prev, z, a, softmax)
+        forward(w, b, a_prev, z, a, kind)
 
 
 @register_jitable
-def feedforward_parallel(weights, biases, zs, activations, n, softmax):
+def feedforward_parallel(weights, biases, zs, activations, n, softmax, kind):
     """``feedforward`` with the neurons of each large layer shared between threads."""
     last = len(weights) - 1
     for layer in range(last + 1):
         forward_parallel_if_large(weights[layer], biases[layer], activations[layer][:n],
                                   zs[layer][:n], activations[layer + 1][:n],
-                                  softmax and layer == last)
+                                  layer_kind(layer, last, softmax, kind))
 
 
 @register_jitable
@@ -526,12 +527,12 @@ def first_forward(w, b, v_w, v_b, delta, x, z, no_mask, eta, mu):
     else:
         delta[:, :] = 0
         backward_update(w, b, v_w, v_b, delta, x, delta, eta_zero, eta_zero, eta_zero, False,
-                        x, z, no_mask)
+                        x, z, no_mask, SIGMOID)  # not hidden: no f' is taken
 
 
 @register_jitable
 def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost, softmax,
-              masks, zs, activations, deltas, grad_rows, y_batch, x_next):
+              kind, masks, zs, activations, deltas, grad_rows, y_batch, x_next):
     """``loops.sgd_epoch`` with ``backward_update``: forward, BP1, then one pass per layer.
 
     The first layer's pass also computes the next batch's z (``backward_update``), so each
@@ -545,53 +546,53 @@ def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, c
     drop_layer(activations, masks, 0, 0, n)
     first_forward(weights[0], biases[0], v_w[0], v_b[0], deltas[0][:n], activations[0][:n],
                   zs[0][:n], masks[0][:0], eta, mu)
-    activate(zs[0][:n], activations[1][:n], softmax and last == 0)
+    activate(zs[0][:n], activations[1][:n], layer_kind(0, last, softmax, kind))
     drop_layer(activations, masks, 1, 0, n)
     for start in range(0, order.shape[0], batch_size):
         n = min(batch_size, order.shape[0] - start)
         for layer in range(1, last + 1):
             forward(weights[layer], biases[layer], activations[layer][:n], zs[layer][:n],
-                    activations[layer + 1][:n], softmax and layer == last)
+                    activations[layer + 1][:n], layer_kind(layer, last, softmax, kind))
             drop_layer(activations, masks, layer + 1, start, n)
         output_delta(activations[last + 1][:n], y_batch[:n], deltas[last][:n], cost, softmax)
         for layer in range(last, 0, -1):
             backward_update(weights[layer], biases[layer], v_w[layer], v_b[layer],
                             deltas[layer][:n], activations[layer][:n], deltas[layer - 1][:n],
                             eta, mu, l2, True, x_next[:0], zs[layer][:0],
-                            masks[layer][start:start + n])
+                            masks[layer][start:start + n], kind)
         following = start + batch_size
         n_next = next_batch(x, y, order, start, batch_size, x_next, y_batch)
         drop(x_next[:n_next], masks[0][following:following + n_next])
         # The input layer has no delta: it gets a stand-in buffer that is left alone.
         backward_update(weights[0], biases[0], v_w[0], v_b[0], deltas[0][:n],
                         activations[0][:n], deltas[0][:n], eta, mu, l2, False,
-                        x_next[:n_next], zs[0][:n_next], masks[0][:0])
-        activate(zs[0][:n_next], activations[1][:n_next], softmax and last == 0)
+                        x_next[:n_next], zs[0][:n_next], masks[0][:0], kind)
+        activate(zs[0][:n_next], activations[1][:n_next], layer_kind(0, last, softmax, kind))
         drop_layer(activations, masks, 1, following, n_next)
         activations[0][:n_next] = x_next[:n_next]
 
 
 @register_jitable
 def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
-                       softmax, masks, zs, activations, deltas, grad_rows, y_batch, x_next):
+                       softmax, kind, masks, zs, activations, deltas, grad_rows, y_batch, x_next):
     """``sgd_epoch`` with the neurons of each large layer shared between threads."""
     last = len(weights) - 1
     n = next_batch(x, y, order, -batch_size, batch_size, activations[0], y_batch)
     drop_layer(activations, masks, 0, 0, n)
     if weights[0].size >= PARALLEL_MIN_WEIGHTS:  # formed by forward_neuron, as in the steps
         forward_parallel(weights[0], biases[0], activations[0][:n], zs[0][:n],
-                         activations[1][:n], softmax and last == 0)
+                         activations[1][:n], layer_kind(0, last, softmax, kind))
     else:
         first_forward(weights[0], biases[0], v_w[0], v_b[0], deltas[0][:n], activations[0][:n],
                       zs[0][:n], masks[0][:0], eta, mu)
-        activate(zs[0][:n], activations[1][:n], softmax and last == 0)
+        activate(zs[0][:n], activations[1][:n], layer_kind(0, last, softmax, kind))
     drop_layer(activations, masks, 1, 0, n)
     for start in range(0, order.shape[0], batch_size):
         n = min(batch_size, order.shape[0] - start)
         for layer in range(1, last + 1):
             forward_parallel_if_large(weights[layer], biases[layer], activations[layer][:n],
                                       zs[layer][:n], activations[layer + 1][:n],
-                                      softmax and layer == last)
+                                      layer_kind(layer, last, softmax, kind))
             drop_layer(activations, masks, layer + 1, start, n)
         output_delta(activations[last + 1][:n], y_batch[:n], deltas[last][:n], cost, softmax)
         following = start + batch_size
@@ -607,13 +608,13 @@ def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, 
                 backward_update_parallel(weights[layer], biases[layer], v_w[layer], v_b[layer],
                                          deltas[layer][:n], activations[layer][:n],
                                          deltas[max(layer - 1, 0)][:n], grad_rows[layer], eta,
-                                         mu, l2, layer > 0, a_next, z_next, mask_prev)
+                                         mu, l2, layer > 0, a_next, z_next, mask_prev, kind)
             else:
                 backward_update(weights[layer], biases[layer], v_w[layer], v_b[layer],
                                 deltas[layer][:n], activations[layer][:n],
                                 deltas[max(layer - 1, 0)][:n], eta, mu, l2, layer > 0, a_next,
-                                z_next, mask_prev)
-        activate(zs[0][:n_next], activations[1][:n_next], softmax and last == 0)
+                                z_next, mask_prev, kind)
+        activate(zs[0][:n_next], activations[1][:n_next], layer_kind(0, last, softmax, kind))
         drop_layer(activations, masks, 1, following, n_next)
         activations[0][:n_next] = x_next[:n_next]
 

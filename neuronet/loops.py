@@ -2,23 +2,26 @@ r"""Backpropagation as loops over neurons and weights, the way the textbook draw
 
 Layer ``layer`` has weights ``w`` of shape (n_out, n_in): ``w[j, k]`` joins neuron k of the
 previous layer to neuron j of this one. Rows of ``a_prev``, ``z``, ``a`` and ``delta`` are the
-samples of a mini-batch (one row for the post's pure SGD). With z = w a_prev + b, a = sigma(z),
-C the cost averaged over the batch and delta = dC/dz, the four equations of backpropagation are
+samples of a mini-batch (one row for the post's pure SGD). With z = w a_prev + b, a = f(z) (f the
+hidden layers' activation, the sigmoid or the softmax at the output), C the cost averaged over
+the batch and delta = dC/dz, the four equations of backpropagation are
 
     BP1  delta^L[j]     = dC/da^L[j] * sigma'(z^L[j])                  (output_delta)
-    BP2  delta^l[k]     = (sum_j w^{l+1}[j, k] delta^{l+1}[j]) * sigma'(z^l[k])   (backward)
+    BP2  delta^l[k]     = (sum_j w^{l+1}[j, k] delta^{l+1}[j]) * f'(z^l[k])       (backward)
     BP3  dC/db^l[j]     = delta^l[j]                                   (backward)
     BP4  dC/dw^l[j, k]  = delta^l[j] * a^{l-1}[k]                      (backward)
 
-each averaged over the samples of the batch, and the update with momentum is v <- mu v - eta
-(grad + l2 w), w <- w + v (update).
+each averaged over the samples of the batch; f' comes from the activation a = f(z)
+(``activations.prime``): a (1 - a) for the sigmoid, 1 - a^2 for tanh, 1 if a > 0 else 0 for
+relu (0 at its kink, z = 0). The update with momentum is v <- mu v - eta (grad + l2 w),
+w <- w + v (update).
 
 Dropout, in training only: ``masks[layer]`` holds a row for each sample of the epoch with, for
 each neuron of layer ``layer`` (inputs or hidden), 0 to drop it or 1/p to keep it (p the chance
 of keeping). A dropped neuron's activation is 0, so it feeds nothing forward and its weights get
-no gradient, and BP2 multiplies by m sigma'(z) (``sigmoid_prime_kept``). A mask with no rows
-drops nothing. Scaling the kept neurons by 1/p keeps each layer's expected input the same, so
-the trained network predicts with every neuron, unscaled.
+no gradient, and BP2 multiplies by m f'(z) (``prime_kept``). A mask with no rows drops nothing.
+Scaling the kept neurons by 1/p keeps each layer's expected input the same, so the trained
+network predicts with every neuron, unscaled.
 
 Every function here is plain Python, so it can be run and stepped through in a debugger (the
 ``"python"`` backend). ``KERNELS`` holds the same functions compiled by numba (``"loops-plain"``;
@@ -32,13 +35,15 @@ from types import SimpleNamespace
 import numpy as np
 from numba.extending import register_jitable
 
-from .activations import CROSS_ENTROPY, sigmoid, sigmoid_prime, sigmoid_prime_kept, softmax_row
+from .activations import (CROSS_ENTROPY, SIGMOID, SOFTMAX, activation, layer_kind, prime, prime_kept,
+                          sigmoid_prime, softmax_row)
 from .jit import njit
 
 
 @register_jitable
-def forward(w, b, a_prev, z, a, softmax):
-    r"""Feed one layer forward: z[s, j] = b[j] + sum_k w[j, k] a_prev[s, k], a = sigma(z) or softmax(z)."""
+def forward(w, b, a_prev, z, a, kind):
+    r"""Feed one layer forward: z[s, j] = b[j] + sum_k w[j, k] a_prev[s, k], a = f(z), f the
+    activation ``kind`` (``activations.SIGMOID``, ``TANH``, ``RELU`` or ``SOFTMAX``)."""
     n_out, n_in = w.shape
     for j in range(n_out):
         for s in range(a_prev.shape[0]):
@@ -47,11 +52,11 @@ def forward(w, b, a_prev, z, a, softmax):
                 total += w[j, k] * a_prev[s, k]
             z[s, j] = total
     for s in range(a_prev.shape[0]):
-        if softmax:
+        if kind == SOFTMAX:
             softmax_row(z[s], a[s])
         else:
             for j in range(n_out):
-                a[s, j] = sigmoid(z[s, j])
+                a[s, j] = activation(z[s, j], kind)
 
 
 @register_jitable
@@ -95,21 +100,22 @@ def drop_layer(activations, masks, layer, first, n):
 
 
 @register_jitable
-def hidden_prime(a, mask, s, k):
-    r"""sigma'(z[s, k]) from the activation a[s, k], times the dropout mask when there is one."""
+def hidden_prime(a, mask, s, k, kind):
+    r"""f'(z[s, k]) from the activation a[s, k], times the dropout mask when there is one."""
     if mask.shape[0]:
-        return sigmoid_prime_kept(a[s, k], mask[s, k])
-    return sigmoid_prime(a[s, k])
+        return prime_kept(a[s, k], mask[s, k], kind)
+    return prime(a[s, k], kind)
 
 
 @register_jitable
-def backward(w, delta, a_prev, grad_w, grad_b, delta_prev, hidden, mask_prev):
+def backward(w, delta, a_prev, grad_w, grad_b, delta_prev, hidden, mask_prev, kind):
     r"""Carry the error back through one layer.
 
     BP3, BP4:  grad_b[j] = mean_s delta[s, j],  grad_w[j, k] = mean_s delta[s, j] a_prev[s, k]
     BP2 (when the previous layer is hidden), the weighted error of each previous neuron k:
-               delta_prev[s, k] = (sum_j w[j, k] delta[s, j]) * a_prev[s, k] (1 - a_prev[s, k])
-    (times the dropout mask m[s, k] of the previous layer, if ``mask_prev`` has rows).
+               delta_prev[s, k] = (sum_j w[j, k] delta[s, j]) * f'(z_prev[s, k])
+    with f' from a_prev (``activations.prime`` of activation ``kind``; sigmoid: a (1 - a)), times
+    the dropout mask m[s, k] of the previous layer if ``mask_prev`` has rows.
     """
     n_out, n_in = w.shape
     n = delta.shape[0]
@@ -133,7 +139,7 @@ def backward(w, delta, a_prev, grad_w, grad_b, delta_prev, hidden, mask_prev):
     if hidden:
         for s in range(n):
             for k in range(n_in):
-                delta_prev[s, k] *= hidden_prime(a_prev, mask_prev, s, k)
+                delta_prev[s, k] *= hidden_prime(a_prev, mask_prev, s, k, kind)
 
 
 @register_jitable
@@ -159,16 +165,17 @@ def update(w, b, grad_w, grad_b, v_w, v_b, eta, mu, l2):
 
 
 @register_jitable
-def feedforward(weights, biases, zs, activations, n, softmax):
-    """Forward through every layer for the first n rows of activations[0]."""
+def feedforward(weights, biases, zs, activations, n, softmax, kind):
+    """Forward through every layer for the first n rows of activations[0]: hidden layers with
+    activation ``kind``, the output with the softmax or the sigmoid."""
     last = len(weights) - 1
     for layer in range(len(weights)):
         forward(weights[layer], biases[layer], activations[layer][:n], zs[layer][:n],
-                activations[layer + 1][:n], softmax and layer == last)
+                activations[layer + 1][:n], layer_kind(layer, last, softmax, kind))
 
 
 @register_jitable
-def backprop(weights, biases, zs, activations, deltas, grad_w, grad_b, y, n, cost, softmax,
+def backprop(weights, biases, zs, activations, deltas, grad_w, grad_b, y, n, cost, softmax, kind,
              masks, start):
     """Gradients of the cost averaged over the first n rows of activations[0] and y.
 
@@ -178,7 +185,7 @@ def backprop(weights, biases, zs, activations, deltas, grad_w, grad_b, y, n, cos
     drop_layer(activations, masks, 0, start, n)
     for layer in range(last + 1):
         forward(weights[layer], biases[layer], activations[layer][:n], zs[layer][:n],
-                activations[layer + 1][:n], softmax and layer == last)
+                activations[layer + 1][:n], layer_kind(layer, last, softmax, kind))
         drop_layer(activations, masks, layer + 1, start, n)
     output_delta(activations[last + 1][:n], y[:n], deltas[last][:n], cost, softmax)
     for layer in range(last, -1, -1):
@@ -186,12 +193,12 @@ def backprop(weights, biases, zs, activations, deltas, grad_w, grad_b, y, n, cos
         # The input layer has no delta: it gets a stand-in buffer that backward leaves alone.
         backward(weights[layer], deltas[layer][:n], activations[layer][:n], grad_w[layer],
                  grad_b[layer], deltas[max(layer - 1, 0)][:n], hidden,
-                 masks[layer][start:start + n])
+                 masks[layer][start:start + n], kind)
 
 
 @register_jitable
 def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost, softmax,
-              masks, zs, activations, deltas, grad_w, grad_b, y_batch):
+              kind, masks, zs, activations, deltas, grad_w, grad_b, y_batch):
     """One pass of mini-batch SGD over the rows of x and y, taken in the given order.
 
     Row i of ``masks[layer]`` drops out neurons of that layer for sample order[i].
@@ -202,7 +209,7 @@ def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, c
             activations[0][s, :] = x[order[start + s]]
             y_batch[s, :] = y[order[start + s]]
         backprop(weights, biases, zs, activations, deltas, grad_w, grad_b, y_batch, n, cost, softmax,
-                 masks, start)
+                 kind, masks, start)
         for layer in range(len(weights)):
             update(weights[layer], biases[layer], grad_w[layer], grad_b[layer], v_w[layer],
                    v_b[layer], eta, mu, l2)
@@ -297,24 +304,26 @@ class LoopBackend:
             found = work[key] = make(*args)
         return found
 
-    def feedforward(self, weights, biases, x, softmax, work=None):
+    def feedforward(self, weights, biases, x, softmax, work=None, activation=SIGMOID):
         zs, activations, _ = self.kept(work, x.shape[0], self.layer_buffers, weights, x.shape[0],
                                        x.dtype)
         activations[0][:] = x
-        self.kernels.feedforward(tuple(weights), tuple(biases), zs, activations, x.shape[0], softmax)
+        self.kernels.feedforward(tuple(weights), tuple(biases), zs, activations, x.shape[0], softmax,
+                                 activation)
         return list(activations)
 
-    def backprop(self, weights, biases, x, y, cost, softmax):
+    def backprop(self, weights, biases, x, y, cost, softmax, activation=SIGMOID):
         zs, activations, deltas = self.layer_buffers(weights, x.shape[0], x.dtype)
         activations[0][:] = x
         grad_w = tuple(np.empty_like(w) for w in weights)
         grad_b = tuple(np.empty_like(b) for b in biases)
         self.kernels.backprop(tuple(weights), tuple(biases), zs, activations, deltas, grad_w, grad_b,
-                              y, x.shape[0], cost, softmax, no_masks(weights, x.dtype), 0)
+                              y, x.shape[0], cost, softmax, activation, no_masks(weights, x.dtype),
+                              0)
         return list(grad_w), list(grad_b)
 
     def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
-                  softmax, masks=None, work=None):
+                  softmax, masks=None, work=None, activation=SIGMOID):
         rows = min(batch_size, len(order))
         buffers = self.kept(work, rows, self.buffers, weights, rows, x.dtype, y.shape[1])
         if masks is not None:
@@ -322,6 +331,6 @@ class LoopBackend:
         scalar = x.dtype.type  # a Python float learning rate would turn float32 sums into float64
         self.kernels.sgd_epoch(tuple(weights), tuple(biases), tuple(v_w), tuple(v_b), x, y, order,
                                batch_size, scalar(eta), scalar(mu), scalar(l2), cost, softmax,
-                               *buffers)
+                               activation, *buffers)
         last = (len(order) - 1) % batch_size + 1  # samples in the last mini-batch
         return buffers[2][-1][:last]

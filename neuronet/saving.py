@@ -1,7 +1,8 @@
 """Save a network to ``.npz`` and load it back, without pickle.
 
-The file holds plain arrays only: ``sizes``, ``output``, ``cost`` and ``weights_0``,
-``biases_0``, ``weights_1``, ... Loading trusts nothing: before it decompresses an entry it
+The file holds plain arrays only: ``sizes``, ``activation``, ``output``, ``cost`` and
+``weights_0``, ``biases_0``, ``weights_1``, ... (files saved before there was a choice of
+activation have no ``activation``: their hidden layers are sigmoid). Loading trusts nothing: before it decompresses an entry it
 checks the entry's name, and its shape and dtype from the entry's ``.npy`` header, against the
 network that ``sizes`` declares, whose size is capped (``MAX_PARAMETERS``); so a small file
 cannot make it allocate gigabytes. Every refusal names the file and the entry.
@@ -20,12 +21,12 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy
 
-from .activations import COSTS, OUTPUTS
+from .activations import ACTIVATIONS, COSTS, OUTPUTS
 from .network import Network
 
 # 400 MB as float64, 80 times the 784-800-10 network (636,010); load(max_parameters=) for more.
 MAX_PARAMETERS = 50_000_000
-MAX_NAME = 64  # characters in the output and cost entries; the longest known is 13
+MAX_NAME = 64  # characters in the name entries (activation, output, cost); the longest is 13
 # What a damaged or hostile zip raises while it is read: bad headers, CRCs, deflate streams,
 # compression methods zipfile lacks (NotImplementedError), encryption (RuntimeError).
 READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error,
@@ -78,7 +79,7 @@ class NotANetwork(ValueError):
 
 
 def save(net, path):
-    """Write ``net``'s shape, output, cost and parameters to ``path`` (an .npz file).
+    """Write ``net``'s shape, activation, output, cost and parameters to ``path`` (an .npz file).
 
     Refuses parameters that are NaN or infinite (``load`` would refuse the file). A symlink is
     followed: its target is replaced, the link kept. A path that exists and is not a regular
@@ -92,7 +93,8 @@ def save(net, path):
                 raise ValueError(f"cannot save to {path}: net.{kind}[{layer}] holds NaN or "
                                  "infinity (did training diverge?); train the network again")
     target = check_target(path)
-    arrays = {"sizes": np.array(net.sizes, dtype=np.int64), "output": np.array(net.output),
+    arrays = {"sizes": np.array(net.sizes, dtype=np.int64),
+              "activation": np.array(net.activation), "output": np.array(net.output),
               "cost": np.array(net.cost)}
     for layer, (w, b) in enumerate(zip(weights, biases)):
         arrays[f"weights_{layer}"], arrays[f"biases_{layer}"] = w, b
@@ -156,15 +158,18 @@ def _load(archive, backend, max_parameters, bad):
     sizes = tuple(int(n) for n in sizes)
     expected = {"sizes", "output", "cost"}
     expected |= {f"{kind}_{layer}" for kind in ("weights", "biases") for layer in range(len(sizes) - 1)}
-    if set(entries) != expected:
-        raise bad(f"expected entries {sorted(expected)}, found {entries}")
+    if set(entries) - {"activation"} != expected:  # files from before activations: sigmoid
+        raise bad(f"expected entries {sorted(expected | {'activation'})}, found {entries}")
     count = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
     if count > max_parameters:
         raise bad(f"'sizes' declares a {'-'.join(map(str, sizes))} network of {count:,} weights "
                   f"and biases, more than max_parameters={max_parameters:,}; if you trust the "
                   "file, load it with a larger max_parameters")
     names = {}
-    for name, allowed in (("output", OUTPUTS), ("cost", tuple(COSTS))):
+    for name, allowed in (("activation", tuple(ACTIVATIONS)), ("output", OUTPUTS),
+                          ("cost", tuple(COSTS))):
+        if name not in entries:
+            continue
         value = str(_read(archive, name, bad, lambda shape, dtype: dtype.kind == "U"
                           and shape == () and dtype.itemsize <= 4 * MAX_NAME, "a name"))
         if value not in allowed:

@@ -5,7 +5,7 @@ and ``delta`` are samples. Where ``loops`` sums over k with a loop, this sums wi
 product, so the two agree to the rounding of those sums, not bit for bit.
 
     BP1  delta^L = dC/da^L * sigma'(z^L)
-    BP2  delta^l = (delta^{l+1} w^{l+1}) * sigma'(z^l)
+    BP2  delta^l = (delta^{l+1} w^{l+1}) * f'(z^l)      (f' from a, ``activations.prime_array``)
     BP3  dC/db^l = mean over samples of delta^l
     BP4  dC/dw^l = delta^l.T a^{l-1} / n
 
@@ -36,7 +36,8 @@ import numpy as np
 from scipy.linalg.blas import get_blas_funcs
 from threadpoolctl import ThreadpoolController
 
-from .activations import CROSS_ENTROPY, sigmoid_array, sigmoid_prime_kept_array, softmax_array
+from .activations import (CROSS_ENTROPY, SIGMOID, SOFTMAX, activation_array, layer_kind,
+                          prime_array, prime_kept_array, softmax_array)
 
 # Floating-point operations of the largest matrix product of a step from which BLAS gets two
 # threads. With one BLAS pool (see ``Step``) a second thread can pay on the project's 2 shared
@@ -50,10 +51,10 @@ from .activations import CROSS_ENTROPY, sigmoid_array, sigmoid_prime_kept_array,
 TWO_THREADS_FLOPS = 2e9
 
 
-def forward(w, b, a_prev, softmax):
-    r"""z = a_prev w^T + b, a = sigma(z) or softmax(z)."""
+def forward(w, b, a_prev, kind):
+    r"""z = a_prev w^T + b, a = f(z) for activation ``kind`` (the softmax, or ``activation_array``)."""
     z = a_prev @ w.T + b
-    return z, softmax_array(z) if softmax else sigmoid_array(z)
+    return z, softmax_array(z) if kind == SOFTMAX else activation_array(z, kind)
 
 
 def output_delta(a, y, cost, softmax):
@@ -66,17 +67,17 @@ def output_delta(a, y, cost, softmax):
     return (a - y) * (a * (1 - a))
 
 
-def backward(w, delta, a_prev, hidden, mask_prev=None):
+def backward(w, delta, a_prev, hidden, mask_prev=None, kind=SIGMOID):
     r"""BP3, BP4 averaged over the batch, and BP2's delta for the previous layer if it is hidden
-    (its sigma' times the dropout mask, if there is one)."""
+    (its f', of activation ``kind``, times the dropout mask if there is one)."""
     n = delta.shape[0]
     grad_w = delta.T @ a_prev / n
     grad_b = delta.sum(axis=0) / n
     if not hidden:
         return grad_w, grad_b, None
     if mask_prev is None:
-        return grad_w, grad_b, (delta @ w) * (a_prev * (1 - a_prev))
-    return grad_w, grad_b, (delta @ w) * sigmoid_prime_kept_array(a_prev, mask_prev)
+        return grad_w, grad_b, (delta @ w) * prime_array(a_prev, kind)
+    return grad_w, grad_b, (delta @ w) * prime_kept_array(a_prev, mask_prev, kind)
 
 
 def update(w, b, grad_w, grad_b, v_w, v_b, eta, mu, l2):
@@ -101,8 +102,8 @@ class Step:
     r"""One SGD step on n samples, in buffers made once for a network shape, n and a dtype.
 
     ``a[layer]`` holds layer ``layer``'s activations (``a[0]`` the inputs), ``delta[layer]`` the
-    delta of layer ``layer + 1``; for one sample they are vectors. z is never kept: the sigmoid
-    overwrites it, and sigma' comes from a.
+    delta of layer ``layer + 1``; for one sample they are vectors. z is never kept: the activation
+    overwrites it, and f' comes from a.
 
     Every product of the step is a call to scipy's BLAS, none to numpy's: numpy and scipy each
     bring their own OpenBLAS, each with its own worker threads, and on two threads each pool's
@@ -118,14 +119,15 @@ class Step:
         self.n = n
         self.a = [np.empty(rows(m), dtype) for m in sizes]
         self.delta = [np.empty(rows(m), dtype) for m in sizes[1:]]
-        self.sigma_prime = [np.empty(rows(m), dtype) for m in sizes[1:-1]]
+        self.f_prime = [np.empty(rows(m), dtype) for m in sizes[1:-1]]
         self.y = np.empty(rows(sizes[-1]), dtype)
         self.gemm, self.gemv, self.ger, self.axpy = get_blas_funcs(("gemm", "gemv", "ger", "axpy"),
                                                                    dtype=dtype)
         largest = max(n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
         self.threads = 2 if 2 * n * largest >= TWO_THREADS_FLOPS else 1
 
-    def __call__(self, weights, biases, v_w, v_b, x, y, rows, eta, mu, l2, cost, softmax, masks):
+    def __call__(self, weights, biases, v_w, v_b, x, y, rows, eta, mu, l2, cost, softmax, kind,
+                 masks):
         a, delta, last = self.a, self.delta, len(weights) - 1
         pick = rows[0] if self.n == 1 else rows
         # mode="clip": with the default "raise" numpy buffers ``out`` (3x the time at batch 100,
@@ -139,15 +141,15 @@ class Step:
             self.weighted_input(w, b, a[layer], z)
             if layer == last and softmax:
                 z[...] = softmax_array(z)
-            else:
-                sigmoid_array(z, out=z)                            # a = sigma(z)
+            else:                                                  # a = f(z)
+                activation_array(z, layer_kind(layer, last, softmax, kind), out=z)
             if layer < last and masks[layer + 1] is not None:
                 z *= masks[layer + 1]
         np.take(y, pick, axis=0, out=self.y, mode="clip")
         delta[last][...] = output_delta(a[-1], self.y, cost, softmax)      # BP1
         for layer in range(last, -1, -1):
             if layer > 0:                                          # BP2, before w changes
-                self.hidden_delta(weights[layer], layer, masks[layer])
+                self.hidden_delta(weights[layer], layer, masks[layer], kind)
             self.update(weights[layer], biases[layer], v_w[layer], v_b[layer], delta[layer],
                         a[layer], eta, mu, l2)
 
@@ -160,21 +162,20 @@ class Step:
         else:
             self.gemm(1, w.T, a_prev.T, beta=1, c=z.T, trans_a=True, overwrite_c=True)
 
-    def hidden_delta(self, w, layer, mask):
-        r"""BP2: delta^{l} = (delta^{l+1} w^{l+1}) * sigma'(z^l), sigma' = a (1 - a) (times the
-        dropout mask: a (1 - a / m), 0 where dropped)."""
-        a, sigma_prime = self.a[layer], self.sigma_prime[layer - 1]
+    def hidden_delta(self, w, layer, mask, kind):
+        r"""BP2: delta^{l} = (delta^{l+1} w^{l+1}) * f'(z^l), f' from a (the sigmoid's a (1 - a);
+        ``activations.prime_array``), times the dropout mask (``prime_kept_array``)."""
+        a, f_prime = self.a[layer], self.f_prime[layer - 1]
         delta, delta_prev = self.delta[layer], self.delta[layer - 1]
         if self.n == 1:                        # delta_prev = w^T delta
             self.gemv(1, w.T, delta, y=delta_prev, overwrite_y=True)
         else:                                  # delta_prev^T = w^T delta^T
             self.gemm(1, w.T, delta.T, c=delta_prev.T, overwrite_c=True)
         if mask is None:
-            np.subtract(1, a, out=sigma_prime)
-            sigma_prime *= a
+            prime_array(a, kind, out=f_prime)
         else:
-            sigma_prime[...] = sigmoid_prime_kept_array(a, mask)
-        delta_prev *= sigma_prime
+            f_prime[...] = prime_kept_array(a, mask, kind)
+        delta_prev *= f_prime
 
     def update(self, w, b, v_w, v_b, delta, a_prev, eta, mu, l2):
         r"""BP3, BP4 and the update of one layer, in place.
@@ -215,27 +216,28 @@ class VectorizedBackend:
         self.blas = None
         self.fixed_threads = threads
 
-    def feedforward(self, weights, biases, x, softmax, masks=None):
+    def feedforward(self, weights, biases, x, softmax, masks=None, activation=SIGMOID):
         """Every layer's activations for the rows of x; ``masks``: one dropout mask per layer of
         inputs or hidden neurons, rows as x's (None, or a mask with no rows: no dropout)."""
         masks = _present(masks, len(weights))
         activations = [x if masks[0] is None else x * masks[0]]
         for layer, (w, b) in enumerate(zip(weights, biases)):
             last = layer == len(weights) - 1
-            _, a = forward(w, b, activations[-1], softmax and last)
+            _, a = forward(w, b, activations[-1], layer_kind(layer, len(weights) - 1, softmax,
+                                                             activation))
             activations.append(a if last or masks[layer + 1] is None else a * masks[layer + 1])
         return activations
 
-    def backprop(self, weights, biases, x, y, cost, softmax, masks=None):
+    def backprop(self, weights, biases, x, y, cost, softmax, masks=None, activation=SIGMOID):
         """Gradients averaged over the rows of x and y, neurons dropped out by ``masks`` (as in
         ``feedforward``)."""
         masks = _present(masks, len(weights))
-        activations = self.feedforward(weights, biases, x, softmax, masks)
+        activations = self.feedforward(weights, biases, x, softmax, masks, activation)
         delta = output_delta(activations[-1], y, cost, softmax)
         grad_w, grad_b = [None] * len(weights), [None] * len(weights)
         for layer in range(len(weights) - 1, -1, -1):
             grad_w[layer], grad_b[layer], delta = backward(weights[layer], delta, activations[layer],
-                                                           layer > 0, masks[layer])
+                                                           layer > 0, masks[layer], activation)
         return grad_w, grad_b
 
     def step(self, weights, n, dtype):
@@ -255,7 +257,7 @@ class VectorizedBackend:
         return self.blas.limit(limits=n)
 
     def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
-                  softmax, masks=None):
+                  softmax, masks=None, activation=SIGMOID):
         """SGD steps over the rows of x and y in ``order``, ``batch_size`` at a time (see
         ``Step``); momentum 0 leaves ``v_w`` and ``v_b`` untouched."""
         masks = _present(masks, len(weights))
@@ -269,5 +271,5 @@ class VectorizedBackend:
                 batch_masks = [None if m is None else m[start:start + batch_size] for m in masks]
                 if step.n == 1:
                     batch_masks = [None if m is None else m[0] for m in batch_masks]
-                step(weights, biases, v_w, v_b, x, y, rows, eta, mu, l2, cost, softmax,
+                step(weights, biases, v_w, v_b, x, y, rows, eta, mu, l2, cost, softmax, activation,
                      batch_masks)

@@ -3,8 +3,8 @@ sample, its gradient by central differences, and SGD with momentum stepping on t
 
 Nothing here comes from neuronet, so the kernels (whose backward pass is derived by hand) are
 checked against the cost they claim to minimise. ``naive.py`` is the same idea for the post's
-sigmoid and quadratic cost with the backward pass written out; this one covers softmax,
-cross-entropy and dropout masks too, at the price of numerical derivatives (accurate to about
+sigmoid and quadratic cost with the backward pass written out; this one covers tanh and ReLU
+hidden layers, softmax, cross-entropy and dropout masks too, at the price of numerical derivatives (accurate to about
 1e-10 with h = 1e-5: truncation h^2 times a third derivative of a few units, rounding eps / h).
 """
 import math
@@ -16,15 +16,18 @@ def sigmoid(z):
     return 0.5 * (1 + math.tanh(z / 2))  # = 1 / (1 + e^-z), with no overflow
 
 
+HIDDEN = {"sigmoid": sigmoid, "tanh": math.tanh, "relu": lambda z: max(z, 0.0)}
+
+
 def softmax(z):
     m = max(z)
     e = [math.exp(v - m) for v in z]
     return [v / sum(e) for v in e]
 
 
-def feedforward(weights, biases, x, output, mask_rows=()):
+def feedforward(weights, biases, x, output, mask_rows=(), activation="sigmoid"):
     """Every layer's activations for one sample; mask_rows: its dropout mask row per layer
-    of inputs or hidden neurons (none: no dropout)."""
+    of inputs or hidden neurons (none: no dropout); ``activation``: the hidden layers'."""
     a = [v * m for v, m in zip(x, mask_rows[0])] if mask_rows else list(x)
     activations = [a]
     for layer, (w, b) in enumerate(zip(weights, biases)):
@@ -32,7 +35,7 @@ def feedforward(weights, biases, x, output, mask_rows=()):
         if layer == len(weights) - 1:
             a = softmax(z) if output == "softmax" else [sigmoid(v) for v in z]
         else:
-            a = [sigmoid(v) for v in z]
+            a = [HIDDEN[activation](v) for v in z]
             if mask_rows:
                 a = [v * m for v, m in zip(a, mask_rows[layer + 1])]
         activations.append(a)
@@ -49,17 +52,18 @@ def sample_cost(a, y, cost, output):
     return -sum(yi * math.log(ai) + (1 - yi) * math.log(1 - ai) for ai, yi in zip(a, y))
 
 
-def cost(weights, biases, xs, ys, output, cost_name, masks=None):
+def cost(weights, biases, xs, ys, output, cost_name, masks=None, activation="sigmoid"):
     """The cost averaged over the samples; masks: rows of dropout masks, one per sample."""
     total = 0.0
     for i, (x, y) in enumerate(zip(xs, ys)):
         rows = [m[i] for m in masks] if masks is not None else ()
-        total += sample_cost(feedforward(weights, biases, x, output, rows)[-1], y, cost_name,
-                             output)
+        total += sample_cost(feedforward(weights, biases, x, output, rows, activation)[-1], y,
+                             cost_name, output)
     return total / len(xs)
 
 
-def gradients(weights, biases, xs, ys, output, cost_name, masks=None, h=1e-5):
+def gradients(weights, biases, xs, ys, output, cost_name, masks=None, h=1e-5,
+              activation="sigmoid"):
     """dC/dw and dC/db by central differences, one parameter at a time."""
     weights = [np.array(w, dtype=float) for w in weights]
     biases = [np.array(b, dtype=float) for b in biases]
@@ -69,9 +73,9 @@ def gradients(weights, biases, xs, ys, output, cost_name, masks=None, h=1e-5):
         for index in np.ndindex(params.shape):
             saved = params[index]
             params[index] = saved + h
-            up = cost(weights, biases, xs, ys, output, cost_name, masks)
+            up = cost(weights, biases, xs, ys, output, cost_name, masks, activation)
             params[index] = saved - h
-            down = cost(weights, biases, xs, ys, output, cost_name, masks)
+            down = cost(weights, biases, xs, ys, output, cost_name, masks, activation)
             params[index] = saved
             grad[index] = (up - down) / (2 * h)
         grads.append(grad)
@@ -79,7 +83,7 @@ def gradients(weights, biases, xs, ys, output, cost_name, masks=None, h=1e-5):
 
 
 def sgd_epoch(weights, biases, xs, ys, order, batch_size, eta, mu, l2, output, cost_name,
-              masks=None):
+              masks=None, activation="sigmoid"):
     """Mini-batch SGD over the samples in ``order``: v <- mu v - eta (grad + l2 w), w <- w + v,
     biases without l2; row i of each mask goes with sample order[i]. Returns (weights, biases,
     v_w, v_b) as new arrays."""
@@ -92,7 +96,7 @@ def sgd_epoch(weights, biases, xs, ys, order, batch_size, eta, mu, l2, output, c
         rows = order[start:start + batch_size]
         batch_masks = None if masks is None else [m[start:start + batch_size] for m in masks]
         grad_w, grad_b = gradients(weights, biases, xs[rows], ys[rows], output, cost_name,
-                                   batch_masks)
+                                   batch_masks, activation=activation)
         for layer in range(len(weights)):
             v_w[layer] = mu * v_w[layer] - eta * (grad_w[layer] + l2 * weights[layer])
             weights[layer] = weights[layer] + v_w[layer]

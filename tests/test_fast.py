@@ -20,7 +20,7 @@ import pytest
 
 from neuronet import Network
 from neuronet import fast, loops
-from neuronet.activations import COSTS
+from neuronet.activations import ACTIVATIONS, COSTS
 from neuronet.network import BACKENDS
 
 from conftest import mnist_shaped
@@ -89,7 +89,8 @@ def test_outputs_costs_and_rates(output, cost, momentum, weight_decay):
 
 @pytest.mark.parametrize("chunks", [1, 2, 3, 7])
 @pytest.mark.parametrize("batch_size", [1, 6])
-def test_parallel_layer_kernels_agree_with_serial(chunks, batch_size):
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_parallel_layer_kernels_agree_with_serial(chunks, batch_size, activation):
     # Layers this small stay on one thread in an epoch, so the parallel kernels are called here
     # directly; 7 chunks for 5 neurons leaves some chunks empty, 70 inputs make two K_BLOCKs.
     rng = np.random.default_rng(8)
@@ -97,6 +98,7 @@ def test_parallel_layer_kernels_agree_with_serial(chunks, batch_size):
     w, b = rng.normal(0, 0.2, (n_out, n_in)), rng.normal(0, 1, n_out)
     v_w, v_b = rng.normal(0, 0.01, (n_out, n_in)), rng.normal(0, 0.01, n_out)
     a_prev, delta = rng.random((batch_size, n_in)), rng.normal(0, 0.1, (batch_size, n_out))
+    kind = ACTIVATIONS[activation]
     results = []
     for parallel in (False, True):
         z, a = np.empty((batch_size, n_out)), np.empty((batch_size, n_out))
@@ -106,14 +108,14 @@ def test_parallel_layer_kernels_agree_with_serial(chunks, batch_size):
         a_next, z_next = a_prev[::-1].copy(), np.empty((batch_size, n_out))
         mask = (a_next > 0.5) * 2.0  # dropout: a_prev's neurons kept (x 2) or dropped (0)
         if parallel:
-            fast.forward_parallel(w, b, a_prev, z, a, False)
+            fast.forward_parallel(w, b, a_prev, z, a, kind)
             fast.backward_update_parallel(*params, delta, a_prev, delta_prev,
                                           np.empty((chunks, n_in)), 0.3, 0.9, 1e-3, True,
-                                          a_next, z_next, mask)
+                                          a_next, z_next, mask, kind)
         else:
-            loops.forward(w, b, a_prev, z, a, False)
+            loops.forward(w, b, a_prev, z, a, kind)
             fast.backward_update(*params, delta, a_prev, delta_prev, 0.3, 0.9, 1e-3, True,
-                                 a_next, z_next, mask)
+                                 a_next, z_next, mask, kind)
         results.append([z, a, delta_prev, z_next] + params)
     assert largest_difference(*results) <= TOL
 
