@@ -1,7 +1,8 @@
 """Which code runs for each backend name: the one table a reader needs to find the dispatch.
 
     "loops"        the fused loops of ``fast`` compiled by numba, one pass over each layer's
-                   weights per step (the default; the plain ``loops`` kernels are their reference)
+                   weights per step (the default; the plain ``loops`` kernels are their
+                   reference); Nesterov's momentum and Adam run "loops-plain"
     "loops-plain"  the plain loops of ``loops``, compiled with the sums reassociated (vectorized)
     "strict"       the plain loops of ``loops``, compiled with no reassociation and no fused
                    multiply-add: the sums in the order the plain Python adds them, so float64
@@ -13,13 +14,13 @@ All of them give the same numbers to within rounding, so a network can switch at
 arrows point one way: this module imports the fast kernels, they import the plain ones, and the
 plain ``loops`` imports nothing faster than itself.
 """
-from .fast import FAST
-from .loops import KERNELS, PLAIN, STRICT, LoopBackend
+from .fast import FAST, PLAIN_LOOPS
+from .loops import PLAIN, STRICT, LoopBackend
 from .vectorized import VectorizedBackend
 
 BACKENDS = {
     "loops": FAST,
-    "loops-plain": LoopBackend(KERNELS),
+    "loops-plain": PLAIN_LOOPS,
     "strict": LoopBackend(STRICT),
     "python": LoopBackend(PLAIN),
     "vectorized": VectorizedBackend(),

@@ -28,6 +28,7 @@ from .activations import ACTIVATIONS, COSTS, OUTPUTS
 from .data import DATASETS, ROLES, load_fashion_mnist, load_mnist, locate, verify
 from .gradcheck import gradcheck
 from .network import BACKENDS, INITS, Network
+from .rules import SOLVERS
 from .saving import check_target, load, read_npy_header, save
 from .compare import (AGREE, control_verdict, lockstep, nudge, resync_verdict, short,
                       verdict)
@@ -121,6 +122,13 @@ positive = _number(0, low_ok=False, what="a finite number > 0")
 non_negative = _number(0, low_ok=True, what="a finite number >= 0")
 momentum_range = _number(0, 1, low_ok=True, what="in [0, 1) (at 1 the velocity never decays)")
 decay_range = _number(0, math.nextafter(1, 2), low_ok=False, what="in (0, 1]")  # 1 included
+beta_range = _number(0, 1, low_ok=True, what="in [0, 1)")
+
+
+def _rule(args):
+    """The update rule's keywords for fit, Network.step and lockstep."""
+    return dict(solver=args.solver, nesterovs_momentum=args.nesterov, beta_1=args.beta_1,
+                beta_2=args.beta_2, epsilon=args.epsilon)
 dropout_range = _number(0, 1, low_ok=True, what="in [0, 1) (the chance of dropping a neuron)")
 
 
@@ -178,6 +186,16 @@ def _training_options(parser, *, epochs):
                             "(default: %(default)s, constant)")
     group.add_argument("--momentum", type=momentum_range, default=0.0, metavar="MU",
                        help="momentum coefficient mu in [0, 1) (default: %(default)s)")
+    group.add_argument("--solver", choices=SOLVERS, default="sgd",
+                       help="update rule: sgd (with --momentum) or adam (default: %(default)s)")
+    group.add_argument("--nesterov", action="store_true",
+                       help="Nesterov's momentum instead of the classical (sgd with --momentum)")
+    group.add_argument("--beta-1", type=beta_range, default=0.9, metavar="B1",
+                       help="Adam's decay of the mean gradient, in [0, 1) (default: %(default)s)")
+    group.add_argument("--beta-2", type=beta_range, default=0.999, metavar="B2",
+                       help="Adam's decay of the mean squared gradient (default: %(default)s)")
+    group.add_argument("--epsilon", type=positive, default=1e-8,
+                       help="Adam's guard against dividing by 0 (default: %(default)s)")
     group.add_argument("--weight-decay", type=non_negative, default=0.0, metavar="LAMBDA",
                        help="L2 coefficient lambda of (lambda/2)|w|^2 added to the cost; "
                             "Nielsen's lmbda/n (default: %(default)s)")
@@ -315,14 +333,17 @@ def _dashes(shape, sep="-"):
 
 def _describe(args, n_train, n_test, n_all):
     subset = f"{n_train:,} of {n_all:,}" if n_train < n_all else f"{n_train:,}"
-    extras = "".join(f", {name} {short(value)}" for name, value in
-                     (("momentum", args.momentum), ("weight decay", args.weight_decay),
-                      ("learning-rate decay", args.decay != 1 and args.decay),
-                      ("dropout", getattr(args, "dropout", 0)),  # train only
-                      ("input dropout", getattr(args, "input_dropout", 0))) if value)
+    rule = {"adam": ", Adam", "sgd": ", Nesterov" if args.nesterov and args.momentum else ""}
+    settings = (("momentum", args.momentum), ("weight decay", args.weight_decay),
+                ("learning-rate decay", args.decay != 1 and args.decay),
+                ("dropout", getattr(args, "dropout", 0)),  # train only
+                ("input dropout", getattr(args, "input_dropout", 0)))
+    extras = rule[args.solver] + "".join(f", {name} {short(value)}" for name, value in settings
+                                         if value)
     if getattr(args, "shift", 0):
         extras += f", shift {args.shift} px"
-    hidden = f"{args.activation} " if len(args.shape) > 2 else ""
+    # the hidden activation when it is not the sigmoid, which outputs and costs long assumed
+    hidden = f"{args.activation} hidden, " if args.activation != "sigmoid" else ""
     return (f"{_dashes(args.shape)} {hidden}{args.output}/{args.cost} on {TITLES[args.dataset]} "
             f"({subset} train, {n_test:,} test), batch {args.batch_size}, learning rate "
             f"{short(args.learning_rate)}{extras}, seed {args.seed}")
@@ -354,8 +375,7 @@ def run_compare(args):
     targets = one_hot(y, args.shape[-1])
     settings = dict(learning_rate=args.learning_rate, batch_size=args.batch_size,
                     momentum=args.momentum, weight_decay=args.weight_decay, decay=args.decay,
-                    seed=args.seed,
-                    chunk=args.chunk)
+                    seed=args.seed, chunk=args.chunk, rule=_rule(args))
     print(f"neuronet compare: {_describe(args, len(x), len(x_test), n_all)}")
 
     loops = "strict" if args.strict else "loops"
@@ -419,7 +439,7 @@ def _warm_up(args, x, targets, backend="loops"):
     net = _network(args, backend)
     n = min(len(x), args.batch_size)
     net.step(x[:n], targets[:n], args.learning_rate, batch_size=args.batch_size,
-             momentum=args.momentum, weight_decay=args.weight_decay)
+             momentum=args.momentum, weight_decay=args.weight_decay, **_rule(args))
     net.predict(x[:1])
 
 
@@ -466,7 +486,8 @@ def run_train(args):
                   batch_size=args.batch_size, momentum=args.momentum,
                   weight_decay=args.weight_decay, decay=args.decay, dropout=args.dropout,
                   input_dropout=args.input_dropout, shift=args.shift,
-                  validation=(x_test, y_test), seed=args.seed, progress=True, on_epoch=row)
+                  validation=(x_test, y_test), seed=args.seed, progress=True, on_epoch=row,
+                  **_rule(args))
     right = round(history[-1].accuracy * len(x_test))
     print(f"final held-out accuracy: {100 * history[-1].accuracy:.2f} % ({right:,} of "
           f"{len(x_test):,} test images)")

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from .network import check_array, check_settings
-from .train import DivergenceError, evaluate
+from .network import check_array, check_rule, check_settings
+from .train import DivergenceError, _arrays, evaluate
 
 AGREE = 1e-9         # largest parameter difference still called agreement (float64 rounds at 1e-16)
 # Largest one-chunk difference from the same start that is still rounding: the backends' sums
@@ -50,9 +50,9 @@ def largest_difference(a, b):
 
 
 def copy_state(source, target):
-    """Set target's parameters and velocities to source's, in place (target keeps its backend)."""
-    for mine, theirs in zip(target.weights + target.biases + target.velocity_w + target.velocity_b,
-                            source.weights + source.biases + source.velocity_w + source.velocity_b):
+    """Set target's parameters, velocities and Adam's state to source's, in place (target keeps
+    its backend)."""
+    for mine, theirs in zip(_arrays(target), _arrays(source)):
         mine[...] = theirs
 
 
@@ -88,7 +88,7 @@ class Lockstep:
 
 def lockstep(nets, x, targets, *, epochs, learning_rate, batch_size, momentum, weight_decay,
              seed, chunk, decay=1.0, test=None, on_epoch=None, bar_desc="training", pairs=None,
-             resync=None):
+             resync=None, rule=None):
     """Train ``nets`` (name -> Network, same start) in lock-step; returns a Lockstep.
 
     Each epoch shuffles by ``numpy.random.default_rng(seed)`` as ``fit`` does; every net then takes
@@ -98,7 +98,8 @@ def lockstep(nets, x, targets, *, epochs, learning_rate, batch_size, momentum, w
     ``resync`` (name -> name): before every chunk that net starts from the other's parameters
     and velocities. ``test=(x, labels)`` is scored after each epoch with each net's own backend
     (``python`` nets are scored with ``loops``: the same kernels, compiled). ``on_epoch(epoch,
-    record)`` is called after each epoch.
+    record)`` is called after each epoch. ``rule``: the update rule, as a dict of ``fit``'s
+    keywords (solver, nesterovs_momentum, beta_1, beta_2, epsilon; default plain SGD).
     """
     names = list(nets)
     first = nets[names[0]]
@@ -107,6 +108,7 @@ def lockstep(nets, x, targets, *, epochs, learning_rate, batch_size, momentum, w
     record = Lockstep({n: [] for n in names}, {n: [] for n in names}, {k: [] for k in pairs})
     # Checked once here; the chunks go through the networks' unchecked _sgd.
     eta, mu, l2 = check_settings(learning_rate, momentum, weight_decay)
+    rule = check_rule(**(rule or {}), momentum=mu)
     x, _ = check_array("x", x, first.sizes[0], first.dtype)
     targets, _ = check_array("targets", targets, first.sizes[-1], first.dtype)
     rng = np.random.default_rng(seed)
@@ -122,7 +124,7 @@ def lockstep(nets, x, targets, *, epochs, learning_rate, batch_size, momentum, w
                     copy_state(nets[source], nets[name])
                 for name, net in nets.items():
                     begin = time.perf_counter()
-                    net._sgd(x, targets, rate, mu, l2, batch_size, part)
+                    net._sgd(x, targets, rate, mu, l2, batch_size, part, rule=rule)
                     seconds[name] += time.perf_counter() - begin
                     if not all(np.isfinite(p).all() for p in net.weights + net.biases):
                         raise DivergenceError(

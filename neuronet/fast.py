@@ -34,6 +34,7 @@ from numba.extending import register_jitable
 
 from .activations import SIGMOID, SOFTMAX, activation, layer_kind, softmax_row
 from .jit import njit
+from .rules import PLAIN, SGD
 from .loops import (KERNELS, LoopBackend, aligned_empty, drop, drop_layer, hidden_prime,
                     no_masks, output_delta)
 
@@ -648,6 +649,19 @@ class FastBackend(LoopBackend):
         if kernels is PARALLEL:
             launch_threads()
 
+    def sgd_epoch(self, *args, rule=PLAIN, **kwargs):
+        """The fused epoch for SGD with or without momentum. Nesterov's momentum and Adam run
+        the plain loops compiled (``loops.KERNELS``, what "loops-plain" runs), whose update
+        kernels are written one rule each."""
+        if rule[0] != SGD:
+            return PLAIN_LOOPS.sgd_epoch(*args, rule=rule, **kwargs)
+        return super().sgd_epoch(*args, rule=rule, **kwargs)
+
+    @staticmethod
+    def rule_arguments(rule, adam, v_w, v_b, scalar):
+        """None: the fused kernels run SGD and momentum only (``sgd_epoch``)."""
+        return ()
+
     def buffers(self, weights, rows, dtype, n_targets):
         """Work arrays for the fused ``sgd_epoch``: a gradient row per thread, not a matrix."""
         zs, activations, deltas = self.layer_buffers(weights, rows, dtype)
@@ -658,6 +672,7 @@ class FastBackend(LoopBackend):
         return no_masks(weights, dtype), zs, activations, deltas, grad_rows, y_batch, x_next
 
 
+PLAIN_LOOPS = LoopBackend(KERNELS)
 FAST = FastBackend(FUSED)
 """What the ``"loops"`` backend runs: the fused kernels on one thread. ``PARALLEL`` is left to be
 chosen (``FastBackend(PARALLEL)``): on a 2-core machine shared with other work its threads wait

@@ -14,7 +14,8 @@ the batch and delta = dC/dz, the four equations of backpropagation are
 each averaged over the samples of the batch; f' comes from the activation a = f(z)
 (``activations.prime``): a (1 - a) for the sigmoid, 1 - a^2 for tanh, 1 if a > 0 else 0 for
 relu (0 at its kink, z = 0). The update with momentum is v <- mu v - eta (grad + l2 w),
-w <- w + v (update).
+w <- w + v (``update``); Nesterov's momentum and Adam have kernels of their own beside it
+(``update_nesterov``, ``update_adam``; the rules are written out in ``rules``).
 
 Dropout, in training only: ``masks[layer]`` holds a row for each sample of the epoch with, for
 each neuron of layer ``layer`` (inputs or hidden), 0 to drop it or 1/p to keep it (p the chance
@@ -30,6 +31,7 @@ without reassociation (``"strict"``); ``register_jitable`` lets compiled code ca
 function by compiling it too. This module imports nothing faster than itself.
 The loops go neuron by neuron with the batch inside, so each weight row is read once per batch.
 """
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -38,6 +40,7 @@ from numba.extending import register_jitable
 from .activations import (CROSS_ENTROPY, SIGMOID, SOFTMAX, activation, layer_kind, prime, prime_kept,
                           sigmoid_prime, softmax_row)
 from .jit import njit
+from .rules import ADAM, NESTEROV, PLAIN
 
 
 @register_jitable
@@ -165,6 +168,68 @@ def update(w, b, grad_w, grad_b, v_w, v_b, eta, mu, l2):
 
 
 @register_jitable
+def update_nesterov(w, b, grad_w, grad_b, v_w, v_b, eta, mu, l2):
+    r"""Nesterov's momentum on one layer (scikit-learn's form), with step = -eta (grad + l2 w):
+    v <- mu v + step, w <- w + mu v + step (the new v; biases: no l2)."""
+    n_out, n_in = w.shape
+    for j in range(n_out):
+        for k in range(n_in):
+            step = -eta * (grad_w[j, k] + l2 * w[j, k])
+            v_w[j, k] = mu * v_w[j, k] + step
+            w[j, k] += mu * v_w[j, k] + step
+        step = -eta * grad_b[j]
+        v_b[j] = mu * v_b[j] + step
+        b[j] += mu * v_b[j] + step
+
+
+@register_jitable
+def adam_change(g, m, s, eta, beta_1, beta_2, epsilon, c_1, c_2):
+    r"""Adam for one parameter with gradient g: the new moments m <- beta_1 m + (1 - beta_1) g
+    and s <- beta_2 s + (1 - beta_2) g^2, and the change of the parameter,
+    -eta (m / c_1) / (sqrt(s / c_2) + epsilon), with c = 1 - beta^t the bias corrections."""
+    m = beta_1 * m + (1 - beta_1) * g
+    s = beta_2 * s + (1 - beta_2) * g * g
+    return -eta * (m / c_1) / (math.sqrt(s / c_2) + epsilon), m, s
+
+
+@register_jitable
+def update_adam(w, b, grad_w, grad_b, m_w, m_b, s_w, s_b, eta, l2, rule, t):
+    r"""Adam on one layer at step t (from 1): each weight with g = grad + l2 w (``adam_change``;
+    biases: no l2), its first moment in m_w, its second in s_w."""
+    _, beta_1, beta_2, epsilon = rule
+    c_1, c_2 = 1 - beta_1 ** t, 1 - beta_2 ** t
+    n_out, n_in = w.shape
+    for j in range(n_out):
+        for k in range(n_in):
+            change, m_w[j, k], s_w[j, k] = adam_change(grad_w[j, k] + l2 * w[j, k], m_w[j, k],
+                                                       s_w[j, k], eta, beta_1, beta_2, epsilon,
+                                                       c_1, c_2)
+            w[j, k] += change
+        change, m_b[j], s_b[j] = adam_change(grad_b[j], m_b[j], s_b[j], eta, beta_1, beta_2,
+                                             epsilon, c_1, c_2)
+        b[j] += change
+
+
+@register_jitable
+def update_layers(weights, biases, grad_w, grad_b, v_w, v_b, s_w, s_b, eta, mu, l2, rule, steps):
+    """One step of the update rule ``rule`` (``rules.Rule``) on every layer; Adam counts its
+    steps in steps[0]."""
+    solver = rule[0]
+    if solver == ADAM:
+        steps[0] += 1
+    for layer in range(len(weights)):
+        if solver == ADAM:
+            update_adam(weights[layer], biases[layer], grad_w[layer], grad_b[layer], v_w[layer],
+                        v_b[layer], s_w[layer], s_b[layer], eta, l2, rule, steps[0])
+        elif solver == NESTEROV:
+            update_nesterov(weights[layer], biases[layer], grad_w[layer], grad_b[layer],
+                            v_w[layer], v_b[layer], eta, mu, l2)
+        else:
+            update(weights[layer], biases[layer], grad_w[layer], grad_b[layer], v_w[layer],
+                   v_b[layer], eta, mu, l2)
+
+
+@register_jitable
 def feedforward(weights, biases, zs, activations, n, softmax, kind):
     """Forward through every layer for the first n rows of activations[0]: hidden layers with
     activation ``kind``, the output with the softmax or the sigmoid."""
@@ -198,8 +263,10 @@ def backprop(weights, biases, zs, activations, deltas, grad_w, grad_b, y, n, cos
 
 @register_jitable
 def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost, softmax,
-              kind, masks, zs, activations, deltas, grad_w, grad_b, y_batch):
-    """One pass of mini-batch SGD over the rows of x and y, taken in the given order.
+              kind, rule, s_w, s_b, steps, masks, zs, activations, deltas, grad_w, grad_b,
+              y_batch):
+    """One pass of mini-batch SGD over the rows of x and y, taken in the given order, each step
+    by the update rule ``rule`` (``update_layers``; s_w, s_b and steps: Adam's state).
 
     Row i of ``masks[layer]`` drops out neurons of that layer for sample order[i].
     """
@@ -210,9 +277,8 @@ def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, c
             y_batch[s, :] = y[order[start + s]]
         backprop(weights, biases, zs, activations, deltas, grad_w, grad_b, y_batch, n, cost, softmax,
                  kind, masks, start)
-        for layer in range(len(weights)):
-            update(weights[layer], biases[layer], grad_w[layer], grad_b[layer], v_w[layer],
-                   v_b[layer], eta, mu, l2)
+        update_layers(weights, biases, grad_w, grad_b, v_w, v_b, s_w, s_b, eta, mu, l2, rule,
+                      steps)
 
 
 PLAIN = SimpleNamespace(feedforward=feedforward, backprop=backprop, sgd_epoch=sgd_epoch)
@@ -323,7 +389,9 @@ class LoopBackend:
         return list(grad_w), list(grad_b)
 
     def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
-                  softmax, masks=None, work=None, activation=SIGMOID):
+                  softmax, masks=None, work=None, activation=SIGMOID, rule=PLAIN, adam=None):
+        """``adam``: (s_w, s_b, steps), Adam's second moments and its step count, a one-element
+        int64 array (needed for ``rules.ADAM`` only)."""
         rows = min(batch_size, len(order))
         buffers = self.kept(work, rows, self.buffers, weights, rows, x.dtype, y.shape[1])
         if masks is not None:
@@ -331,6 +399,15 @@ class LoopBackend:
         scalar = x.dtype.type  # a Python float learning rate would turn float32 sums into float64
         self.kernels.sgd_epoch(tuple(weights), tuple(biases), tuple(v_w), tuple(v_b), x, y, order,
                                batch_size, scalar(eta), scalar(mu), scalar(l2), cost, softmax,
-                               activation, *buffers)
+                               activation, *self.rule_arguments(rule, adam, v_w, v_b, scalar),
+                               *buffers)
         last = (len(order) - 1) % batch_size + 1  # samples in the last mini-batch
         return buffers[2][-1][:last]
+
+    @staticmethod
+    def rule_arguments(rule, adam, v_w, v_b, scalar):
+        """The kernels' rule, s_w, s_b and steps (stand-ins where the rule is not Adam)."""
+        s_w, s_b, steps = adam if adam is not None else (v_w, v_b, np.zeros(1, np.int64))
+        solver, beta_1, beta_2, epsilon = rule
+        return ((solver, scalar(beta_1), scalar(beta_2), scalar(epsilon)), tuple(s_w), tuple(s_b),
+                steps)

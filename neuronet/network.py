@@ -17,6 +17,7 @@ import numpy as np
 from .activations import ACTIVATIONS, COSTS, OUTPUTS, cost as cost_per_sample
 from .backends import BACKENDS
 from .loops import LoopBackend, aligned_copy
+from .rules import ADAM, NESTEROV, PLAIN, SGD, SOLVERS, Rule
 
 ONE_SAMPLE = np.zeros(1, np.int64)  # the order of a one-sample step: row 0
 
@@ -84,6 +85,26 @@ def check_settings(learning_rate, momentum, weight_decay):
     if mu >= 1:
         raise ValueError(f"momentum must be < 1 or the velocity never decays, got {mu!r}")
     return eta, mu, check_rate("weight_decay", weight_decay, allow_zero=True)
+
+
+def check_rule(solver="sgd", nesterovs_momentum=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+               momentum=0.0):
+    """The ``rules.Rule`` for these settings (scikit-learn's names), each checked."""
+    _choice("solver", solver, SOLVERS)
+    if not isinstance(nesterovs_momentum, (bool, np.bool_)):
+        raise TypeError(f"nesterovs_momentum must be True or False, got {nesterovs_momentum!r}")
+    for name, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
+        if check_rate(name, beta, allow_zero=True) >= 1:
+            raise ValueError(f"{name} must be in [0, 1), the decay of Adam's running average, "
+                             f"got {beta!r}")
+    check_rate("epsilon", epsilon)
+    if solver == "adam":
+        if momentum:
+            raise ValueError(f"momentum={momentum!r} is for solver='sgd'; Adam's momentum is "
+                             "beta_1: leave momentum at 0")
+        return Rule(ADAM, float(beta_1), float(beta_2), float(epsilon))
+    # Nesterov's rule with momentum 0 is plain SGD, which the fused kernels run.
+    return Rule(NESTEROV if nesterovs_momentum and momentum else SGD)
 
 
 def check_seed(seed):
@@ -173,6 +194,11 @@ class Network:
             self.biases.append(aligned_copy(b.astype(self.dtype)))
         self.velocity_w = [aligned_copy(np.zeros_like(w)) for w in self.weights]
         self.velocity_b = [aligned_copy(np.zeros_like(b)) for b in self.biases]
+        # Adam's state: its running averages of squared gradients, and its count of steps t
+        # (an array, so the kernels count in place). The velocities hold its first moments.
+        self.squares_w = [aligned_copy(np.zeros_like(w)) for w in self.weights]
+        self.squares_b = [aligned_copy(np.zeros_like(b)) for b in self.biases]
+        self.adam_steps = np.zeros(1, np.int64)
         self._work = {}  # the loop backends' work arrays, kept between small calls
 
     def __repr__(self):
@@ -194,13 +220,13 @@ class Network:
     def _checked(self, kind, arrays):
         """``net.<kind>`` checked the way the compiled kernels, which do not check bounds, need
         it: one array per layer, of this layer's shape and the network's dtype, C-contiguous and
-        writeable. ``kind``: weights, biases, velocity_w or velocity_b."""
+        writeable. ``kind``: weights, biases, velocity_w, velocity_b, squares_w or squares_b."""
         if len(arrays) != len(self.sizes) - 1:
             raise ValueError(f"net.{kind} has {len(arrays)} arrays but the network has "
                              f"{len(self.sizes) - 1} layers of parameters")
         for layer, array in enumerate(arrays):
             shape = ((self.sizes[layer + 1], self.sizes[layer])
-                     if kind in ("weights", "velocity_w") else (self.sizes[layer + 1],))
+                     if kind in ("weights", "velocity_w", "squares_w") else (self.sizes[layer + 1],))
             flags = getattr(array, "flags", None)
             if (not isinstance(array, np.ndarray) or array.shape != shape
                     or array.dtype != self.dtype or not (flags.c_contiguous and flags.writeable)):
@@ -281,12 +307,15 @@ class Network:
         return run.backprop(*self.parameters(), x, y, COSTS[self.cost], self.output == "softmax",
                             activation=keywords["activation"])
 
-    def train(self, x, y, learning_rate, *, momentum=0.0, weight_decay=0.0):
+    def train(self, x, y, learning_rate, *, momentum=0.0, weight_decay=0.0, solver="sgd",
+              nesterovs_momentum=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
         """One SGD step on one sample, the post's ``train``; returns its cost before the step.
 
         With the default quadratic cost that is the post's total error 0.5 * sum((a - y)**2).
+        The update rule's settings are ``step``'s.
         """
         eta, mu, l2 = check_settings(learning_rate, momentum, weight_decay)
+        rule = check_rule(solver, nesterovs_momentum, beta_1, beta_2, epsilon, mu)
         x, y = self._pair(x, y)
         if x.shape[0] != 1:
             raise ValueError(f"train takes one sample, x of shape ({self.sizes[0]},), got "
@@ -295,14 +324,22 @@ class Network:
         # The loop backends hand back the output of the step's own forward pass, taken before
         # the update; the vectorized one does not, so for it the cost takes a forward pass more.
         before = None if isinstance(run, LoopBackend) else self._feedforward(x)
-        a = self._sgd(x, y, eta, mu, l2, 1, ONE_SAMPLE)
+        a = self._sgd(x, y, eta, mu, l2, 1, ONE_SAMPLE, rule=rule)
         return float(cost_per_sample(a if before is None else before, y, COSTS[self.cost],
                                      self.output)[0])
 
     def step(self, x, y, learning_rate, *, momentum=0.0, weight_decay=0.0, batch_size=None,
-             order=None):
-        """SGD over the rows of x and y in mini-batches (all rows at once by default), in place."""
+             order=None, solver="sgd", nesterovs_momentum=False, beta_1=0.9, beta_2=0.999,
+             epsilon=1e-8):
+        """SGD over the rows of x and y in mini-batches (all rows at once by default), in place.
+
+        The update rule has scikit-learn's names (written out in ``neuronet.rules``):
+        ``solver="sgd"`` with ``momentum`` (Nesterov's with ``nesterovs_momentum=True``), or
+        ``solver="adam"`` with ``beta_1``, ``beta_2`` and ``epsilon``. Adam keeps its moments
+        and its step count in the network, so steps continue from call to call.
+        """
         eta, mu, l2 = check_settings(learning_rate, momentum, weight_decay)
+        rule = check_rule(solver, nesterovs_momentum, beta_1, beta_2, epsilon, mu)
         x, y = self._pair(x, y)
         batch_size = check_count("batch_size", x.shape[0] if batch_size is None else batch_size)
         order = np.arange(x.shape[0]) if order is None else np.asarray(order)
@@ -313,18 +350,34 @@ class Network:
                              f" got dtype {order.dtype}, shape {order.shape}")
         # A batch larger than the rows is all of them, and then fits the kernels' 64-bit ints.
         batch_size = min(batch_size, max(len(order), 1))
-        self._sgd(x, y, eta, mu, l2, batch_size, order.astype(np.int64, copy=False))
+        self._sgd(x, y, eta, mu, l2, batch_size, order.astype(np.int64, copy=False), rule=rule)
 
-    def _sgd(self, x, y, eta, mu, l2, batch_size, order, masks=None):
+    def _sgd(self, x, y, eta, mu, l2, batch_size, order, masks=None, rule=PLAIN):
         """``step`` with arguments already checked: for training loops that check x and y once,
         not at every chunk (a finiteness pass over all of MNIST takes about 0.1 s). ``masks``:
-        dropout, as in ``loops.sgd_epoch``. Returns what the backend's ``sgd_epoch`` returns."""
+        dropout, as in ``loops.sgd_epoch``; ``rule``: ``check_rule``'s. Returns what the
+        backend's ``sgd_epoch`` returns."""
         weights, biases = self.parameters()
         v_w, v_b = (self._checked("velocity_w", self.velocity_w),
                     self._checked("velocity_b", self.velocity_b))
         run, work = self._run()
+        adam = None
+        if rule.solver == ADAM:
+            adam = (self._checked("squares_w", self.squares_w),
+                    self._checked("squares_b", self.squares_b), self._steps())
         return run.sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2,
-                             COSTS[self.cost], self.output == "softmax", masks, **work)
+                             COSTS[self.cost], self.output == "softmax", masks, rule=rule,
+                             adam=adam, **work)
+
+    def _steps(self):
+        """``adam_steps`` checked: a one-element int64 array, which the kernels count in."""
+        steps = self.adam_steps
+        if not (isinstance(steps, np.ndarray) and steps.shape == (1,) and steps.dtype == np.int64
+                and steps.flags.writeable and steps[0] >= 0):
+            raise ValueError(f"net.adam_steps must be a writeable int64 array of shape (1,) "
+                             f"holding Adam's step count >= 0, got {steps!r}; assign "
+                             "np.zeros(1, np.int64) to start Adam afresh")
+        return steps
 
     def _pair(self, x, y):
         x, _ = check_array("x", x, self.sizes[0], self.dtype)

@@ -16,7 +16,9 @@ import numpy as np
 from tqdm import tqdm
 
 from .activations import COSTS, cost as cost_per_sample
-from .network import Network, check_array, check_count, check_rate, check_seed, check_settings
+from .rules import PLAIN
+from .network import (Network, check_array, check_count, check_rate, check_rule, check_seed,
+                      check_settings)
 
 CHUNK = 10_000  # samples between finiteness checks; a check copies and scans the parameters
 
@@ -58,7 +60,8 @@ def evaluate(net, x, y):
 
 def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight_decay=0.0,
         decay=1.0, dropout=0.0, input_dropout=0.0, shift=0, validation=None, seed=None,
-        progress=False, on_epoch=None):
+        progress=False, on_epoch=None, solver="sgd", nesterovs_momentum=False, beta_1=0.9,
+        beta_2=0.999, epsilon=1e-8):
     """Train ``net`` in place by mini-batch SGD; returns the history, one ``Epoch`` each.
 
     ``y`` holds integer labels (n,) or target rows (n, n_outputs). ``validation=(x, y)`` is
@@ -72,13 +75,17 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
     the kept ones are scaled by 1 / (1 - rate), so prediction uses every neuron as it is.
     ``shift`` moves each square training image by up to that many whole pixels across and down,
     drawn afresh for each sample and epoch (pixels moved in are 0): the simplest of Simard et
-    al.'s (2003) distortions, for images only.
+    al.'s (2003) distortions, for images only. The update rule is ``solver="sgd"`` (with
+    ``momentum``, Nesterov's if ``nesterovs_momentum``) or ``solver="adam"`` (``beta_1``,
+    ``beta_2``, ``epsilon``), as in ``Network.step`` and scikit-learn; ``decay`` shrinks Adam's
+    learning rate too.
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a neuronet.Network, got {type(net).__name__}")
     check_count("epochs", epochs)
     batch_size = check_count("batch_size", batch_size)
     eta, mu, l2 = check_settings(learning_rate, momentum, weight_decay)
+    rule = check_rule(solver, nesterovs_momentum, beta_1, beta_2, epsilon, mu)
     if check_rate("decay", decay) > 1:
         raise ValueError(f"decay must be in (0, 1], got {decay!r}; 1 keeps the rate constant")
     rates = (check_dropout("input_dropout", input_dropout),
@@ -117,7 +124,7 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
                 xs, ys = shift_images(x[rows], moves, side), targets[rows]
                 rows = np.arange(len(rows))
             guarded_step(net, xs, ys, rows, masks, epoch, first // batch_size, rate, mu, l2,
-                         batch_size)
+                         batch_size, rule)
             bar.update(min(chunk, len(x) - first))
         bar.close()
         seconds = time.perf_counter() - start
@@ -187,16 +194,17 @@ def dropout_masks(rngs, n, sizes, rates, dtype):
                  else np.ones((0, size), dtype) for rng, size, rate in zip(rngs, sizes, rates))
 
 
-def guarded_step(net, x, y, order, masks, epoch, first_step, eta, mu, l2, batch_size):
+def guarded_step(net, x, y, order, masks, epoch, first_step, eta, mu, l2, batch_size, rule=PLAIN):
     """SGD over the rows in ``order``, raising DivergenceError if a value turns non-finite."""
     snapshot = _state(net)
-    net._sgd(x, y, eta, mu, l2, batch_size, order, masks)
+    net._sgd(x, y, eta, mu, l2, batch_size, order, masks, rule)
     if _all_finite(net):
         return
     _restore(net, snapshot)  # replay one mini-batch at a time to find the first bad step
     for i, start in enumerate(range(0, len(order), batch_size)):
         batch = slice(start, start + batch_size)
-        net._sgd(x, y, eta, mu, l2, batch_size, order[batch], tuple(m[batch] for m in masks))
+        net._sgd(x, y, eta, mu, l2, batch_size, order[batch], tuple(m[batch] for m in masks),
+                 rule)
         for layer, (w, b) in enumerate(zip(net.weights, net.biases)):
             if not (np.isfinite(w).all() and np.isfinite(b).all()):
                 # Back to the last finite state: the chunk's start, then its steps before this.
@@ -204,7 +212,7 @@ def guarded_step(net, x, y, order, masks, epoch, first_step, eta, mu, l2, batch_
                 if start:
                     before = slice(0, start)
                     net._sgd(x, y, eta, mu, l2, batch_size, order[before],
-                             tuple(m[before] for m in masks))
+                             tuple(m[before] for m in masks), rule)
                 step = first_step + i + 1
                 raise DivergenceError(
                     f"training diverged at epoch {epoch}, step {step} (of the epoch): layer "
@@ -214,12 +222,18 @@ def guarded_step(net, x, y, order, masks, epoch, first_step, eta, mu, l2, batch_
     raise AssertionError("a chunk diverged but its replay did not")  # non-deterministic kernels
 
 
+def _arrays(net):
+    """Everything a step changes: parameters, velocities, Adam's squares and step count."""
+    return (net.weights + net.biases + net.velocity_w + net.velocity_b + net.squares_w
+            + net.squares_b + [net.adam_steps])
+
+
 def _state(net):
-    return [p.copy() for p in net.weights + net.biases + net.velocity_w + net.velocity_b]
+    return [p.copy() for p in _arrays(net)]
 
 
 def _restore(net, state):
-    for target, saved in zip(net.weights + net.biases + net.velocity_w + net.velocity_b, state):
+    for target, saved in zip(_arrays(net), state):
         target[...] = saved
 
 

@@ -38,6 +38,7 @@ from threadpoolctl import ThreadpoolController
 
 from .activations import (CROSS_ENTROPY, SIGMOID, SOFTMAX, activation_array, layer_kind,
                           prime_array, prime_kept_array, softmax_array)
+from .rules import ADAM, NESTEROV, PLAIN
 
 # Floating-point operations of the largest matrix product of a step from which BLAS gets two
 # threads. With one BLAS pool (see ``Step``) a second thread can pay on the project's 2 shared
@@ -93,6 +94,24 @@ def update(w, b, grad_w, grad_b, v_w, v_b, eta, mu, l2):
     b += v_b
 
 
+def adam_update(p, g, m, s, eta, rule, c_1, c_2, scratch):
+    r"""Adam on parameters p with gradient g, in place (``rules``; g and scratch are overwritten):
+    m <- beta_1 m + (1 - beta_1) g,  s <- beta_2 s + (1 - beta_2) g^2,
+    p <- p - eta (m / c_1) / (sqrt(s / c_2) + epsilon),  c = 1 - beta^t."""
+    _, beta_1, beta_2, epsilon = rule
+    m *= beta_1
+    m += np.multiply(g, 1 - beta_1, out=scratch)
+    s *= beta_2
+    np.multiply(g, g, out=scratch)
+    s += np.multiply(scratch, 1 - beta_2, out=scratch)
+    denominator = np.sqrt(np.divide(s, c_2, out=scratch), out=scratch)
+    denominator += epsilon
+    change = np.divide(m, c_1, out=g)
+    change /= denominator
+    change *= eta
+    p -= change
+
+
 def _present(masks, n_layers):
     """One dropout mask or None per layer below the output: None where nothing is dropped."""
     return [m if m is not None and len(m) else None for m in masks or [None] * n_layers]
@@ -120,6 +139,7 @@ class Step:
         self.a = [np.empty(rows(m), dtype) for m in sizes]
         self.delta = [np.empty(rows(m), dtype) for m in sizes[1:]]
         self.f_prime = [np.empty(rows(m), dtype) for m in sizes[1:-1]]
+        self.scratch = {}  # layer -> its gradient and a scratch array (Nesterov, Adam)
         self.y = np.empty(rows(sizes[-1]), dtype)
         self.gemm, self.gemv, self.ger, self.axpy = get_blas_funcs(("gemm", "gemv", "ger", "axpy"),
                                                                    dtype=dtype)
@@ -127,7 +147,7 @@ class Step:
         self.threads = 2 if 2 * n * largest >= TWO_THREADS_FLOPS else 1
 
     def __call__(self, weights, biases, v_w, v_b, x, y, rows, eta, mu, l2, cost, softmax, kind,
-                 masks):
+                 masks, rule=PLAIN, adam=None):
         a, delta, last = self.a, self.delta, len(weights) - 1
         pick = rows[0] if self.n == 1 else rows
         # mode="clip": with the default "raise" numpy buffers ``out`` (3x the time at batch 100,
@@ -147,11 +167,19 @@ class Step:
                 z *= masks[layer + 1]
         np.take(y, pick, axis=0, out=self.y, mode="clip")
         delta[last][...] = output_delta(a[-1], self.y, cost, softmax)      # BP1
+        if rule.solver == ADAM:
+            adam[2][0] += 1  # its step count t
         for layer in range(last, -1, -1):
             if layer > 0:                                          # BP2, before w changes
                 self.hidden_delta(weights[layer], layer, masks[layer], kind)
-            self.update(weights[layer], biases[layer], v_w[layer], v_b[layer], delta[layer],
-                        a[layer], eta, mu, l2)
+            w, b, v_w_l, v_b_l = weights[layer], biases[layer], v_w[layer], v_b[layer]
+            if rule.solver == ADAM:
+                self.adam(layer, w, b, v_w_l, v_b_l, adam[0][layer], adam[1][layer], eta, l2,
+                          rule, int(adam[2][0]))
+            elif rule.solver == NESTEROV:
+                self.nesterov(layer, w, b, v_w_l, v_b_l, eta, mu, l2)
+            else:
+                self.update(w, b, v_w_l, v_b_l, delta[layer], a[layer], eta, mu, l2)
 
     def weighted_input(self, w, b, a_prev, z):
         r"""z = a_prev w^T + b: z starts as b, and BLAS adds the product (gemm: z^T = w a_prev^T
@@ -176,6 +204,52 @@ class Step:
         else:
             f_prime[...] = prime_kept_array(a, mask, kind)
         delta_prev *= f_prime
+
+    def gradient(self, layer, scale):
+        r"""scale delta^T a_prev (BP4 summed over the samples) for layer ``layer`` in that layer's
+        gradient buffer, made on first use (Nesterov and Adam need the gradient twice, so it is
+        formed once; gemm, or ger for one sample), and a scratch array of the same shape."""
+        if layer not in self.scratch:
+            shape = (self.delta[layer].shape[-1], self.a[layer].shape[-1])
+            dtype = self.a[layer].dtype
+            self.scratch[layer] = np.empty(shape, dtype), np.empty(shape, dtype)
+        g, scratch = self.scratch[layer]
+        delta, a_prev = self.delta[layer], self.a[layer]
+        if self.n == 1:
+            g[...] = 0
+            self.ger(scale, a_prev, delta, a=g.T, overwrite_a=True)
+        else:
+            self.gemm(scale, a_prev.T, delta.T, c=g.T, trans_b=True, overwrite_c=True)
+        return g, scratch
+
+    def bias_gradient(self, layer):
+        delta = self.delta[layer]
+        return delta.copy() if self.n == 1 else delta.mean(axis=0)
+
+    def nesterov(self, layer, w, b, v_w, v_b, eta, mu, l2):
+        r"""Nesterov's momentum with step = -eta (grad + l2 w): v <- mu v + step,
+        w <- w + mu v + step (the new v; biases: no l2)."""
+        step, _ = self.gradient(layer, -eta / self.n)
+        if l2:
+            self.axpy(w.reshape(-1), step.reshape(-1), a=-eta * l2)   # step -= eta l2 w
+        v_w *= mu
+        v_w += step
+        self.axpy(v_w.reshape(-1), w.reshape(-1), a=mu)              # w += mu v
+        w += step
+        step_b = -eta * self.bias_gradient(layer)
+        v_b *= mu
+        v_b += step_b
+        b += mu * v_b + step_b
+
+    def adam(self, layer, w, b, m_w, m_b, s_w, s_b, eta, l2, rule, t):
+        r"""Adam at step t with g = grad + l2 w (biases: no l2), ``adam_update``."""
+        g, scratch = self.gradient(layer, 1 / self.n)
+        if l2:
+            self.axpy(w.reshape(-1), g.reshape(-1), a=l2)              # g += l2 w
+        c_1, c_2 = 1 - rule.beta_1 ** t, 1 - rule.beta_2 ** t
+        adam_update(w, g, m_w, s_w, eta, rule, c_1, c_2, scratch)
+        g_b = self.bias_gradient(layer)
+        adam_update(b, g_b, m_b, s_b, eta, rule, c_1, c_2, np.empty_like(g_b))
 
     def update(self, w, b, v_w, v_b, delta, a_prev, eta, mu, l2):
         r"""BP3, BP4 and the update of one layer, in place.
@@ -257,7 +331,7 @@ class VectorizedBackend:
         return self.blas.limit(limits=n)
 
     def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
-                  softmax, masks=None, activation=SIGMOID):
+                  softmax, masks=None, activation=SIGMOID, rule=PLAIN, adam=None):
         """SGD steps over the rows of x and y in ``order``, ``batch_size`` at a time (see
         ``Step``); momentum 0 leaves ``v_w`` and ``v_b`` untouched."""
         masks = _present(masks, len(weights))
@@ -272,4 +346,4 @@ class VectorizedBackend:
                 if step.n == 1:
                     batch_masks = [None if m is None else m[0] for m in batch_masks]
                 step(weights, biases, v_w, v_b, x, y, rows, eta, mu, l2, cost, softmax, activation,
-                     batch_masks)
+                     batch_masks, rule, adam)

@@ -83,23 +83,39 @@ def gradients(weights, biases, xs, ys, output, cost_name, masks=None, h=1e-5,
 
 
 def sgd_epoch(weights, biases, xs, ys, order, batch_size, eta, mu, l2, output, cost_name,
-              masks=None, activation="sigmoid"):
-    """Mini-batch SGD over the samples in ``order``: v <- mu v - eta (grad + l2 w), w <- w + v,
-    biases without l2; row i of each mask goes with sample order[i]. Returns (weights, biases,
-    v_w, v_b) as new arrays."""
+              masks=None, activation="sigmoid", solver="sgd", nesterov=False,
+              betas=(0.9, 0.999), epsilon=1e-8):
+    """Mini-batch SGD over the samples in ``order``, each parameter p with g = grad + l2 p
+    (biases: no l2), from a zero velocity (and zero Adam moments):
+
+        sgd:       v <- mu v - eta g, p <- p + v
+        nesterov:  v <- mu v - eta g, p <- p + mu v - eta g
+        adam:      m <- b1 m + (1 - b1) g, s <- b2 s + (1 - b2) g^2 (t-th step from 1),
+                   p <- p - eta (m / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + epsilon)
+
+    Row i of each mask goes with sample order[i]. Returns (weights, biases, v_w, v_b) as new
+    arrays (Adam: its m as v, and then s_w, s_b too)."""
     weights = [np.array(w, dtype=float) for w in weights]
     biases = [np.array(b, dtype=float) for b in biases]
-    v_w = [np.zeros_like(w) for w in weights]
-    v_b = [np.zeros_like(b) for b in biases]
+    params = weights + biases
+    v = [np.zeros_like(p) for p in params]
+    s = [np.zeros_like(p) for p in params]
     xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-    for start in range(0, len(order), batch_size):
+    for t, start in enumerate(range(0, len(order), batch_size), start=1):
         rows = order[start:start + batch_size]
         batch_masks = None if masks is None else [m[start:start + batch_size] for m in masks]
-        grad_w, grad_b = gradients(weights, biases, xs[rows], ys[rows], output, cost_name,
-                                   batch_masks, activation=activation)
-        for layer in range(len(weights)):
-            v_w[layer] = mu * v_w[layer] - eta * (grad_w[layer] + l2 * weights[layer])
-            weights[layer] = weights[layer] + v_w[layer]
-            v_b[layer] = mu * v_b[layer] - eta * grad_b[layer]
-            biases[layer] = biases[layer] + v_b[layer]
-    return weights, biases, v_w, v_b
+        grad_w, grad_b = gradients(params[:len(weights)], params[len(weights):], xs[rows],
+                                   ys[rows], output, cost_name, batch_masks, activation=activation)
+        for i, grad in enumerate(grad_w + grad_b):
+            g = grad + (l2 * params[i] if i < len(weights) else 0)
+            if solver == "adam":
+                v[i] = betas[0] * v[i] + (1 - betas[0]) * g
+                s[i] = betas[1] * s[i] + (1 - betas[1]) * g ** 2
+                params[i] = params[i] - eta * (v[i] / (1 - betas[0] ** t)) / (
+                    np.sqrt(s[i] / (1 - betas[1] ** t)) + epsilon)
+            else:
+                v[i] = mu * v[i] - eta * g
+                params[i] = params[i] + (mu * v[i] - eta * g if nesterov else v[i])
+    n = len(weights)
+    result = params[:n], params[n:], v[:n], v[n:]
+    return result + (s[:n], s[n:]) if solver == "adam" else result
