@@ -17,6 +17,13 @@ kernels, ``backward(net, activations, y)`` and ``update(net, grad_w, grad_b)``:
 
 Each peer runs BLAS (or torch) on a given number of threads; ``implementations()`` gives them one,
 the report times one and two and keeps the faster. PyTorch only where it is installed.
+
+Every implementation runs the network's hidden activation (``net.activation``: sigmoid, tanh or
+relu; the output layer is always the sigmoid), each in its own words: neuronet's backends take the
+kernels' code, numpy-textbook calls ``np.tanh`` or ``np.maximum`` and takes f' from the activation
+(``1 - a * a``, ``a > 0``), PyTorch calls ``torch.tanh`` or ``torch.relu`` (and autograd differentiates
+them). ReLU has no derivative at z = 0; every implementation here takes 0 there (``a > 0`` is false
+at a = 0, and PyTorch's ``relu`` backward passes gradient only where its input is > 0), so all agree.
 """
 import contextlib
 
@@ -39,9 +46,10 @@ def kind(net):
     return ACTIVATIONS[net.activation]
 
 
-def make_net(shape, dtype="float64", seed=0):
-    """A fresh network with its parameters on 64-byte boundaries (see ``loops.aligned_empty``)."""
-    net = Network(shape, seed=seed, dtype=dtype)
+def make_net(shape, dtype="float64", seed=0, activation="sigmoid"):
+    """A fresh network with its parameters on 64-byte boundaries (see ``loops.aligned_empty``),
+    drawn by the initialisation "auto" gives its hidden ``activation`` (normal, glorot, he)."""
+    net = Network(shape, seed=seed, dtype=dtype, activation=activation)
     net.weights = [loops.aligned_copy(w) for w in net.weights]
     net.biases = [loops.aligned_copy(b) for b in net.biases]
     net.velocity_w = [loops.aligned_copy(v) for v in net.velocity_w]
@@ -156,12 +164,18 @@ class Torch:
     def _tensors(self, net):
         return [self.torch.from_numpy(p) for p in net.weights + net.biases]
 
+    def _functions(self, net):
+        """Each layer's activation: the hidden one, then the output's sigmoid."""
+        torch = self.torch
+        hidden = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}[net.activation]
+        return [hidden] * (len(net.weights) - 1) + [torch.sigmoid]
+
     def feedforward(self, net, x):
         with self.torch.no_grad(), self._threads():
             a = self.torch.from_numpy(x)
             tensors, layers = self._tensors(net), len(net.weights)
-            for w, b in zip(tensors[:layers], tensors[layers:]):
-                a = self.torch.sigmoid(a @ w.T + b)
+            for w, b, f in zip(tensors[:layers], tensors[layers:], self._functions(net)):
+                a = f(a @ w.T + b)
             return a.numpy()
 
     def sgd_epoch(self, net, x, y, order, batch_size):
@@ -179,11 +193,12 @@ class Torch:
         for p, v in zip(params, buffers):
             optimizer.state[p]["momentum_buffer"] = v
         xs, ys = torch.from_numpy(x), torch.from_numpy(y)
+        functions = self._functions(net)
         for start in range(0, len(order), batch_size):
             rows = torch.from_numpy(order[start:start + batch_size])
             a = xs[rows]
-            for w, b in zip(params[:layers], params[layers:]):
-                a = torch.sigmoid(a @ w.T + b)
+            for w, b, f in zip(params[:layers], params[layers:], functions):
+                a = f(a @ w.T + b)
             cost = 0.5 * ((a - ys[rows]) ** 2).sum() / len(rows)
             optimizer.zero_grad(set_to_none=False)
             cost.backward()
@@ -236,7 +251,8 @@ class NumpyTextbook:
     """SGD as a competent numpy user writes it, with no neuronet code: per sample ``w @ a`` and
     ``np.outer``, for a mini-batch matrix products; the learning rate folded into delta (a
     vector) rather than into the gradient (a matrix); updates in place; BLAS on ``threads``.
-    Its sigmoid is ``1 / (1 + exp(-z))``, which only warns (and rounds to 0) below z = -709."""
+    Its sigmoid is ``1 / (1 + exp(-z))``, which only warns (and rounds to 0) below z = -709; its
+    hidden activation and f' come from ``TEXTBOOK``."""
 
     def __init__(self, threads=1, settings=None):
         self.threads = threads
@@ -244,8 +260,8 @@ class NumpyTextbook:
 
     def feedforward(self, net, x):
         a = x
-        for w, b in zip(net.weights, net.biases):
-            a = _sigmoid(a @ w.T + b)
+        for w, b, f in zip(net.weights, net.biases, _textbook_functions(net)):
+            a = f(a @ w.T + b)
         return a
 
     def sgd_epoch(self, net, x, y, order, batch_size):
@@ -258,29 +274,31 @@ class NumpyTextbook:
                     self.step_batch(net, x[rows], y[rows])
 
     def step_one(self, net, x, y):
+        prime = TEXTBOOK[net.activation][1]
         activations = [x]
-        for w, b in zip(net.weights, net.biases):
-            activations.append(_sigmoid(w @ activations[-1] + b))
+        for w, b, f in zip(net.weights, net.biases, _textbook_functions(net)):
+            activations.append(f(w @ activations[-1] + b))
         a = activations[-1]
         delta = (a - y) * a * (1 - a)
         for layer in range(len(net.weights) - 1, -1, -1):
             a_prev = activations[layer]
             if layer:
-                delta_prev = (net.weights[layer].T @ delta) * a_prev * (1 - a_prev)
+                delta_prev = (net.weights[layer].T @ delta) * prime(a_prev)
             self.update(net, layer, np.outer(self.eta * delta, a_prev), self.eta * delta)
             delta = delta_prev if layer else None
 
     def step_batch(self, net, x, y):
+        prime = TEXTBOOK[net.activation][1]
         activations = [x]
-        for w, b in zip(net.weights, net.biases):
-            activations.append(_sigmoid(activations[-1] @ w.T + b))
+        for w, b, f in zip(net.weights, net.biases, _textbook_functions(net)):
+            activations.append(f(activations[-1] @ w.T + b))
         a = activations[-1]
         delta = (a - y) * a * (1 - a)
         scale = self.eta / len(x)
         for layer in range(len(net.weights) - 1, -1, -1):
             a_prev = activations[layer]
             if layer:
-                delta_prev = (delta @ net.weights[layer]) * a_prev * (1 - a_prev)
+                delta_prev = (delta @ net.weights[layer]) * prime(a_prev)
             self.update(net, layer, (scale * delta).T @ a_prev, scale * delta.sum(axis=0))
             delta = delta_prev if layer else None
 
@@ -308,23 +326,49 @@ def _sigmoid(z):
         return 1 / (1 + np.exp(-z))
 
 
+def _relu(z):
+    return np.maximum(z, 0)
+
+
+# numpy-textbook's hidden activations, each with f'(z) from the activation a = f(z); ReLU's
+# derivative at the kink z = 0 (a = 0) is 0, as in neuronet and PyTorch.
+TEXTBOOK = {"sigmoid": (_sigmoid, lambda a: a * (1 - a)),
+            "tanh": (np.tanh, lambda a: 1 - a * a),
+            "relu": (_relu, lambda a: a > 0)}
+
+
+def _textbook_functions(net):
+    """Each layer's activation: the hidden one, then the output's sigmoid."""
+    return [TEXTBOOK[net.activation][0]] * (len(net.weights) - 1) + [_sigmoid]
+
+
 class TorchManual:
     """PyTorch (float64, CPU) with no autograd: the same equations as ``NumpyTextbook`` in
     in-place tensor calls, ``addmv``/``addr_`` for one sample, ``addmm``/``addmm_`` for a batch,
     on the numpy arrays themselves (``torch.from_numpy`` shares memory); ``threads`` torch
-    threads."""
+    threads. The hidden activation in place (``tanh_``, ``relu_``), f' from it as in
+    numpy-textbook."""
 
     def __init__(self, threads=1, settings=None):
         import torch
         self.torch, self.threads = torch, threads
         self.eta, self.mu, self.l2 = settings or (LEARNING_RATE, MOMENTUM, WEIGHT_DECAY)
 
+    def _functions(self, net):
+        """Each layer's activation in place (the hidden one, then the output's sigmoid), and the
+        hidden one's f' from a = f(z)."""
+        torch = self.torch
+        hidden, prime = {"sigmoid": (torch.sigmoid_, lambda a: a * (1 - a)),
+                         "tanh": (torch.tanh_, lambda a: 1 - a * a),
+                         "relu": (torch.relu_, lambda a: a > 0)}[net.activation]
+        return [hidden] * (len(net.weights) - 1) + [torch.sigmoid_], prime
+
     def feedforward(self, net, x):
         torch = self.torch
         with torch.no_grad():
             a = torch.from_numpy(x)
-            for w, b in zip(net.weights, net.biases):
-                a = torch.sigmoid(torch.addmm(torch.from_numpy(b), a, torch.from_numpy(w).T))
+            for w, b, f in zip(net.weights, net.biases, self._functions(net)[0]):
+                a = f(torch.addmm(torch.from_numpy(b), a, torch.from_numpy(w).T))
             return a.numpy()
 
     def sgd_epoch(self, net, x, y, order, batch_size):
@@ -336,29 +380,30 @@ class TorchManual:
                 tensors = [[torch.from_numpy(p) for p in group] for group in
                            (net.weights, net.biases, net.velocity_w, net.velocity_b)]
                 xs, ys = torch.from_numpy(x), torch.from_numpy(y)
+                functions = self._functions(net)
                 for start in range(0, len(order), batch_size):
                     rows = order[start:start + batch_size]
                     if len(rows) == 1:
-                        self.step(*tensors, xs[int(rows[0])], ys[int(rows[0])])
+                        self.step(*tensors, xs[int(rows[0])], ys[int(rows[0])], *functions)
                     else:
                         rows = torch.from_numpy(rows)
-                        self.step(*tensors, xs[rows], ys[rows])
+                        self.step(*tensors, xs[rows], ys[rows], *functions)
         finally:
             torch.set_num_threads(before)
 
-    def step(self, weights, biases, v_w, v_b, x, y):
+    def step(self, weights, biases, v_w, v_b, x, y, functions, prime):
         torch, one = self.torch, x.dim() == 1
         n = 1 if one else len(x)
         activations = [x]
-        for w, b in zip(weights, biases):
+        for w, b, f in zip(weights, biases, functions):
             z = torch.addmv(b, w, activations[-1]) if one else torch.addmm(b, activations[-1], w.T)
-            activations.append(torch.sigmoid_(z))
+            activations.append(f(z))
         a = activations[-1]
         delta = (a - y) * a * (1 - a)
         for layer in range(len(weights) - 1, -1, -1):
             w, a_prev = weights[layer], activations[layer]
             if layer:
-                delta_prev = (w.T @ delta if one else delta @ w) * a_prev * (1 - a_prev)
+                delta_prev = (w.T @ delta if one else delta @ w) * prime(a_prev)
             target, beta = (w, 1 - self.eta * self.l2) if self.mu == 0 else (v_w[layer], self.mu)
             if beta != 1:
                 target.mul_(beta)
