@@ -314,8 +314,9 @@ class NeuronetClassifier(ClassifierMixin, BaseEstimator):
         known = (index < len(self.classes_)) & (self.classes_[np.minimum(
             index, len(self.classes_) - 1)] == y)
         if not known.all():
-            raise ValueError(f"y has labels {np.unique(np.asarray(y)[~known])!r} not among the "
-                             f"classes {self.classes_!r} of the first fit or partial_fit; pass "
+            raise ValueError(f"y has labels {np.unique(np.asarray(y)[~known]).tolist()} not among "
+                             f"the classes {self.classes_.tolist()} of the first fit or "
+                             "partial_fit; pass "
                              "every label there will be as classes on partial_fit's first call")
         return index
 
