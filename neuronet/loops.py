@@ -183,30 +183,30 @@ def update_nesterov(w, b, grad_w, grad_b, v_w, v_b, eta, mu, l2):
 
 
 @register_jitable
-def adam_change(g, m, s, eta, beta_1, beta_2, epsilon, c_1, c_2):
+def adam_change(g, m, s, eta_t, beta_1, beta_2, epsilon):
     r"""Adam for one parameter with gradient g: the new moments m <- beta_1 m + (1 - beta_1) g
     and s <- beta_2 s + (1 - beta_2) g^2, and the change of the parameter,
-    -eta (m / c_1) / (sqrt(s / c_2) + epsilon), with c = 1 - beta^t the bias corrections."""
+    -eta_t m / (sqrt(s) + epsilon), eta_t the bias-corrected learning rate (``update_adam``)."""
     m = beta_1 * m + (1 - beta_1) * g
     s = beta_2 * s + (1 - beta_2) * g * g
-    return -eta * (m / c_1) / (math.sqrt(s / c_2) + epsilon), m, s
+    return -eta_t * m / (math.sqrt(s) + epsilon), m, s
 
 
 @register_jitable
 def update_adam(w, b, grad_w, grad_b, m_w, m_b, s_w, s_b, eta, l2, rule, t):
     r"""Adam on one layer at step t (from 1): each weight with g = grad + l2 w (``adam_change``;
-    biases: no l2), its first moment in m_w, its second in s_w."""
+    biases: no l2), its first moment in m_w, its second in s_w, at the learning rate
+    eta_t = eta sqrt(1 - beta_2^t) / (1 - beta_1^t)."""
     _, beta_1, beta_2, epsilon = rule
-    c_1, c_2 = 1 - beta_1 ** t, 1 - beta_2 ** t
+    eta_t = eta * math.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
     n_out, n_in = w.shape
     for j in range(n_out):
         for k in range(n_in):
             change, m_w[j, k], s_w[j, k] = adam_change(grad_w[j, k] + l2 * w[j, k], m_w[j, k],
-                                                       s_w[j, k], eta, beta_1, beta_2, epsilon,
-                                                       c_1, c_2)
+                                                       s_w[j, k], eta_t, beta_1, beta_2, epsilon)
             w[j, k] += change
-        change, m_b[j], s_b[j] = adam_change(grad_b[j], m_b[j], s_b[j], eta, beta_1, beta_2,
-                                             epsilon, c_1, c_2)
+        change, m_b[j], s_b[j] = adam_change(grad_b[j], m_b[j], s_b[j], eta_t, beta_1, beta_2,
+                                             epsilon)
         b[j] += change
 
 

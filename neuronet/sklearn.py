@@ -193,21 +193,15 @@ class NeuronetClassifier(ClassifierMixin, BaseEstimator):
         _check_number("epsilon", self.epsilon, 0, low_open=True)
 
     def _network_kwargs(self):
-        """Network's keywords for the activation: only what differs from today's sigmoid, so
-        the logistic estimator also runs on a neuronet without ``Network(activation=...)``."""
-        activation = ACTIVATIONS[self.activation]
-        return {} if activation == "sigmoid" else {"activation": activation}
+        """Network's keywords for the hidden activation."""
+        return {"activation": ACTIVATIONS[self.activation]}
 
     def _solver_kwargs(self):
-        """``Network.step``'s keywords for the solver; like ``_network_kwargs``, the new ones
-        (solver, nesterovs_momentum, beta_1, ...) only where they differ from plain SGD."""
+        """``Network.step``'s keywords for the update rule (momentum is SGD's alone)."""
         if self.solver == "adam":
             return {"solver": "adam", "beta_1": self.beta_1, "beta_2": self.beta_2,
                     "epsilon": self.epsilon}
-        kwargs = {"momentum": self.momentum}
-        if self.nesterovs_momentum and self.momentum:  # with momentum 0 Nesterov's is plain SGD
-            kwargs["nesterovs_momentum"] = True
-        return kwargs
+        return {"momentum": self.momentum, "nesterovs_momentum": self.nesterovs_momentum}
 
     # -- fitting ---------------------------------------------------------------------------
 

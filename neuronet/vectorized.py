@@ -30,6 +30,7 @@ a weight matrix:
 ``feedforward`` and ``backprop`` (predictions, gradient checks) stay plain expressions that
 allocate their results: they are not on the training path.
 """
+import math
 from contextlib import nullcontext
 
 import numpy as np
@@ -94,21 +95,20 @@ def update(w, b, grad_w, grad_b, v_w, v_b, eta, mu, l2):
     b += v_b
 
 
-def adam_update(p, g, m, s, eta, rule, c_1, c_2, scratch):
+def adam_update(p, g, m, s, eta_t, rule, scratch):
     r"""Adam on parameters p with gradient g, in place (``rules``; g and scratch are overwritten):
     m <- beta_1 m + (1 - beta_1) g,  s <- beta_2 s + (1 - beta_2) g^2,
-    p <- p - eta (m / c_1) / (sqrt(s / c_2) + epsilon),  c = 1 - beta^t."""
+    p <- p - eta_t m / (sqrt(s) + epsilon), eta_t the bias-corrected learning rate."""
     _, beta_1, beta_2, epsilon = rule
     m *= beta_1
     m += np.multiply(g, 1 - beta_1, out=scratch)
     s *= beta_2
     np.multiply(g, g, out=scratch)
     s += np.multiply(scratch, 1 - beta_2, out=scratch)
-    denominator = np.sqrt(np.divide(s, c_2, out=scratch), out=scratch)
+    denominator = np.sqrt(s, out=scratch)
     denominator += epsilon
-    change = np.divide(m, c_1, out=g)
+    change = np.multiply(m, eta_t, out=g)
     change /= denominator
-    change *= eta
     p -= change
 
 
@@ -246,10 +246,10 @@ class Step:
         g, scratch = self.gradient(layer, 1 / self.n)
         if l2:
             self.axpy(w.reshape(-1), g.reshape(-1), a=l2)              # g += l2 w
-        c_1, c_2 = 1 - rule.beta_1 ** t, 1 - rule.beta_2 ** t
-        adam_update(w, g, m_w, s_w, eta, rule, c_1, c_2, scratch)
+        eta_t = eta * math.sqrt(1 - rule.beta_2 ** t) / (1 - rule.beta_1 ** t)
+        adam_update(w, g, m_w, s_w, eta_t, rule, scratch)
         g_b = self.bias_gradient(layer)
-        adam_update(b, g_b, m_b, s_b, eta, rule, c_1, c_2, np.empty_like(g_b))
+        adam_update(b, g_b, m_b, s_b, eta_t, rule, np.empty_like(g_b))
 
     def update(self, w, b, v_w, v_b, delta, a_prev, eta, mu, l2):
         r"""BP3, BP4 and the update of one layer, in place.

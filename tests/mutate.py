@@ -164,7 +164,7 @@ MUTATIONS = [
              "w[j, k] += mu * v_w[j, k] + step", "w[j, k] += v_w[j, k]",
              "Nesterov's weights take the classical momentum step"),
     Mutation("loops-adam-no-bias-correction", "neuronet/loops.py",
-             "c_1, c_2 = 1 - beta_1 ** t, 1 - beta_2 ** t", "c_1, c_2 = 1.0, 1.0",
+             "eta_t = eta * math.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)", "eta_t = eta",
              "the loops' Adam without bias correction"),
     Mutation("loops-adam-no-l2", "neuronet/loops.py",
              "adam_change(grad_w[j, k] + l2 * w[j, k],", "adam_change(grad_w[j, k],",

@@ -91,7 +91,7 @@ def sgd_epoch(weights, biases, xs, ys, order, batch_size, eta, mu, l2, output, c
         sgd:       v <- mu v - eta g, p <- p + v
         nesterov:  v <- mu v - eta g, p <- p + mu v - eta g
         adam:      m <- b1 m + (1 - b1) g, s <- b2 s + (1 - b2) g^2 (t-th step from 1),
-                   p <- p - eta (m / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + epsilon)
+                   p <- p - eta sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(s) + epsilon)
 
     Row i of each mask goes with sample order[i]. Returns (weights, biases, v_w, v_b) as new
     arrays (Adam: its m as v, and then s_w, s_b too)."""
@@ -111,8 +111,8 @@ def sgd_epoch(weights, biases, xs, ys, order, batch_size, eta, mu, l2, output, c
             if solver == "adam":
                 v[i] = betas[0] * v[i] + (1 - betas[0]) * g
                 s[i] = betas[1] * s[i] + (1 - betas[1]) * g ** 2
-                params[i] = params[i] - eta * (v[i] / (1 - betas[0] ** t)) / (
-                    np.sqrt(s[i] / (1 - betas[1] ** t)) + epsilon)
+                eta_t = eta * math.sqrt(1 - betas[1] ** t) / (1 - betas[0] ** t)
+                params[i] = params[i] - eta_t * v[i] / (np.sqrt(s[i]) + epsilon)
             else:
                 v[i] = mu * v[i] - eta * g
                 params[i] = params[i] + (mu * v[i] - eta * g if nesterov else v[i])

@@ -54,19 +54,21 @@ def test_every_backend_steps_as_the_rule_is_written(rule, activation, backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_first_adam_step_by_hand(backend):
-    # Bias correction makes Adam's first step eta g / (|g| + epsilon): about eta sign(g) for
-    # every parameter whose gradient is not tiny, however large or small the gradient.
+    # Bias correction makes Adam's first step eta sqrt(1 - b2) / (1 - b1) (1 - b1) g /
+    # (sqrt(1 - b2) |g| + epsilon) = eta g / (|g| + epsilon / sqrt(1 - b2)): about eta sign(g)
+    # for every parameter whose gradient is not tiny, however large or small the gradient.
     net = Network((2, 1, 1), backend=backend)
     net.weights = [np.array([[0.5, -0.25]]), np.array([[2.0]])]
     net.biases = [np.array([0.0]), np.array([-1.0])]
     x, y = np.array([1.0, 2.0]), np.array([1.0])
     # Hand-worked in test_agreement: grad_w = [[-0.0625, -0.125]], [[-0.0625]]; grad_b = -0.0625,
-    # -0.125. So every parameter grows by eta g / (|g| + 1e-8) = 0.001 * (1 - 1e-8 / |g| ...).
+    # -0.125. So every parameter grows by eta |g| / (|g| + 1e-8 / sqrt(0.001)).
     net.step(x, y, 0.001, solver="adam", epsilon=1e-8)
     for got, start, g in ((net.weights[0][0, 0], 0.5, 0.0625), (net.weights[0][0, 1], -0.25, 0.125),
                           (net.weights[1][0, 0], 2.0, 0.0625), (net.biases[0][0], 0.0, 0.0625),
                           (net.biases[1][0], -1.0, 0.125)):
-        assert got == pytest.approx(start + 0.001 * g / (g + 1e-8), rel=0, abs=1e-15)
+        assert got == pytest.approx(start + 0.001 * g / (g + 1e-8 / math.sqrt(0.001)), rel=0,
+                                    abs=1e-15)
     assert net.velocity_w[1][0, 0] == pytest.approx(0.1 * -0.0625, rel=1e-14)  # (1 - beta_1) g
     assert net.squares_w[1][0, 0] == pytest.approx(0.001 * 0.0625 ** 2, rel=1e-12)
 

@@ -1,12 +1,9 @@
 """NeuronetClassifier against scikit-learn: its estimator checks, MLPClassifier's own updates,
 and a real dataset in a Pipeline and a GridSearchCV.
 
-Tests marked ``needs_new_api`` need ``Network(activation=...)`` and ``Network.step(solver=...,
-nesterovs_momentum=..., beta_1=..., ...)``; they are skipped, saying so, until neuronet has them,
-and run by themselves once it does. The rest pass the settings today's neuronet has
-(``TODAY``: logistic hidden layers, plain or momentum SGD) explicitly.
+Most tests run the logistic activation with SGD (``TODAY``, what neuronet had first), where
+MLPClassifier's steps are matched exactly; the defaults (relu, Adam) have checks of their own.
 """
-import inspect
 import pickle
 import re
 import warnings
@@ -25,12 +22,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from neuronet import Network
 from neuronet.sklearn import NeuronetClassifier
 
-NEW_API = ("activation" in inspect.signature(Network).parameters
-           and "solver" in inspect.signature(Network.step).parameters)
-needs_new_api = pytest.mark.skipif(
-    not NEW_API, reason="needs Network(activation=...) and Network.step(solver=..., "
-    "nesterovs_momentum=...), not yet in neuronet")
-# What today's neuronet runs: sigmoid hidden layers and SGD without Nesterov's momentum.
+# Logistic hidden layers and SGD without Nesterov's momentum.
 TODAY = dict(activation="logistic", solver="sgd", nesterovs_momentum=False)
 
 
@@ -67,7 +59,6 @@ def test_sklearn_checks(estimator, check):
         check(estimator)
 
 
-@needs_new_api
 @parametrize_with_checks([NeuronetClassifier()])
 def test_sklearn_checks_defaults(estimator, check):
     """The defaults, MLPClassifier's: relu and Adam."""
@@ -122,14 +113,14 @@ MLP_SETTINGS = [
     pytest.param(dict(activation="logistic", solver="sgd", momentum=0.9,
                       nesterovs_momentum=False), id="momentum"),
     pytest.param(dict(activation="logistic", solver="sgd", momentum=0.9,
-                      nesterovs_momentum=True), id="nesterov", marks=needs_new_api),
+                      nesterovs_momentum=True), id="nesterov"),
     pytest.param(dict(activation="tanh", solver="sgd", momentum=0.9,
-                      nesterovs_momentum=False), id="tanh", marks=needs_new_api),
+                      nesterovs_momentum=False), id="tanh"),
     pytest.param(dict(activation="relu", solver="sgd", momentum=0.9,
-                      nesterovs_momentum=False), id="relu", marks=needs_new_api),
-    pytest.param(dict(activation="logistic", solver="adam"), id="adam", marks=needs_new_api),
+                      nesterovs_momentum=False), id="relu"),
+    pytest.param(dict(activation="logistic", solver="adam"), id="adam"),
     pytest.param(dict(activation="relu", solver="adam", beta_1=0.8, beta_2=0.99,
-                      epsilon=1e-6), id="relu-adam", marks=needs_new_api),
+                      epsilon=1e-6), id="relu-adam"),
 ]
 
 
@@ -242,7 +233,7 @@ def test_coefs_are_the_network_weights_transposed(blobs):
 @pytest.mark.parametrize("settings", [
     pytest.param(dict(**TODAY, momentum=0.0), id="sgd"),
     pytest.param(dict(**TODAY, momentum=0.9), id="momentum"),
-    pytest.param(dict(activation="relu", solver="adam"), id="adam", marks=needs_new_api),
+    pytest.param(dict(activation="relu", solver="adam"), id="adam"),
 ])
 def test_partial_fit_twice_is_fit_for_two_epochs(blobs, settings):
     """Without shuffling, two partial_fit calls are fit with max_iter=2: the same network, and
@@ -446,7 +437,6 @@ def test_grid_search_on_digits(digits):
     assert scores.min() < 0.5  # the useless rate was really tried, and failed
 
 
-@needs_new_api
 def test_defaults_on_digits(digits):
     """MLPClassifier's defaults (relu, Adam at 0.001, 100 hidden units) learn digits."""
     x_train, x_test, y_train, y_test = digits
