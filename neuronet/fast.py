@@ -34,7 +34,7 @@ from numba.extending import register_jitable
 
 from .activations import SIGMOID, SOFTMAX, activation, layer_kind, softmax_row
 from .jit import njit
-from .rules import PLAIN, SGD
+from .rules import SGD, SGD_RULE
 from .loops import (KERNELS, LoopBackend, aligned_empty, drop, drop_layer, hidden_prime,
                     no_masks, output_delta)
 
@@ -649,7 +649,7 @@ class FastBackend(LoopBackend):
         if kernels is PARALLEL:
             launch_threads()
 
-    def sgd_epoch(self, *args, rule=PLAIN, **kwargs):
+    def sgd_epoch(self, *args, rule=SGD_RULE, **kwargs):
         """The fused epoch for SGD with or without momentum. Nesterov's momentum and Adam run
         the plain loops compiled (``loops.KERNELS``, what "loops-plain" runs), whose update
         kernels are written one rule each."""

@@ -37,10 +37,10 @@ from types import SimpleNamespace
 import numpy as np
 from numba.extending import register_jitable
 
-from .activations import (CROSS_ENTROPY, SIGMOID, SOFTMAX, activation, layer_kind, prime, prime_kept,
-                          sigmoid_prime, softmax_row)
+from .activations import (CROSS_ENTROPY, SIGMOID, SOFTMAX, activation, layer_kind, prime,
+                          prime_kept, sigmoid_prime, softmax_row)
 from .jit import njit
-from .rules import ADAM, NESTEROV, PLAIN
+from .rules import ADAM, NESTEROV, SGD_RULE
 
 
 @register_jitable
@@ -389,7 +389,7 @@ class LoopBackend:
         return list(grad_w), list(grad_b)
 
     def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
-                  softmax, masks=None, work=None, activation=SIGMOID, rule=PLAIN, adam=None):
+                  softmax, masks=None, work=None, activation=SIGMOID, rule=SGD_RULE, adam=None):
         """``adam``: (s_w, s_b, steps), Adam's second moments and its step count, a one-element
         int64 array (needed for ``rules.ADAM`` only)."""
         rows = min(batch_size, len(order))

@@ -34,4 +34,4 @@ class Rule(NamedTuple):
     epsilon: float = 1e-8
 
 
-PLAIN = Rule()  # SGD, with or without momentum
+SGD_RULE = Rule()  # SGD, with or without momentum (what a rule defaults to)

@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .activations import COSTS, cost as cost_per_sample
-from .rules import PLAIN
+from .rules import SGD_RULE
 from .network import (Network, check_array, check_count, check_rate, check_rule, check_seed,
                       check_settings)
 
@@ -194,7 +194,8 @@ def dropout_masks(rngs, n, sizes, rates, dtype):
                  else np.ones((0, size), dtype) for rng, size, rate in zip(rngs, sizes, rates))
 
 
-def guarded_step(net, x, y, order, masks, epoch, first_step, eta, mu, l2, batch_size, rule=PLAIN):
+def guarded_step(net, x, y, order, masks, epoch, first_step, eta, mu, l2, batch_size,
+                 rule=SGD_RULE):
     """SGD over the rows in ``order``, raising DivergenceError if a value turns non-finite."""
     snapshot = _state(net)
     net._sgd(x, y, eta, mu, l2, batch_size, order, masks, rule)

@@ -39,7 +39,7 @@ from threadpoolctl import ThreadpoolController
 
 from .activations import (CROSS_ENTROPY, SIGMOID, SOFTMAX, activation_array, layer_kind,
                           prime_array, prime_kept_array, softmax_array)
-from .rules import ADAM, NESTEROV, PLAIN
+from .rules import ADAM, NESTEROV, SGD_RULE
 
 # Floating-point operations of the largest matrix product of a step from which BLAS gets two
 # threads. With one BLAS pool (see ``Step``) a second thread can pay on the project's 2 shared
@@ -147,7 +147,7 @@ class Step:
         self.threads = 2 if 2 * n * largest >= TWO_THREADS_FLOPS else 1
 
     def __call__(self, weights, biases, v_w, v_b, x, y, rows, eta, mu, l2, cost, softmax, kind,
-                 masks, rule=PLAIN, adam=None):
+                 masks, rule=SGD_RULE, adam=None):
         a, delta, last = self.a, self.delta, len(weights) - 1
         pick = rows[0] if self.n == 1 else rows
         # mode="clip": with the default "raise" numpy buffers ``out`` (3x the time at batch 100,
@@ -331,7 +331,7 @@ class VectorizedBackend:
         return self.blas.limit(limits=n)
 
     def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
-                  softmax, masks=None, activation=SIGMOID, rule=PLAIN, adam=None):
+                  softmax, masks=None, activation=SIGMOID, rule=SGD_RULE, adam=None):
         """SGD steps over the rows of x and y in ``order``, ``batch_size`` at a time (see
         ``Step``); momentum 0 leaves ``v_w`` and ``v_b`` untouched."""
         masks = _present(masks, len(weights))

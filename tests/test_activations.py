@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from neuronet import Network, fit, load, save
-from neuronet.activations import (ACTIVATIONS, RELU, SIGMOID, TANH, activation, activation_array,
+from neuronet.activations import (RELU, SIGMOID, TANH, activation, activation_array,
                                   prime, prime_array, prime_kept, prime_kept_array)
 from neuronet.network import BACKENDS
 

@@ -60,7 +60,8 @@ def test_an_edit_to_a_called_module_reaches_the_compiled_kernels(tmp_path):
 
     activations = package / "activations.py"
     source = activations.read_text()
-    assert source.count("return a * (1 - a)\n") == 1
+    # the sigmoid's derivative, in the hidden layers' prime and the output's sigmoid_prime
+    assert source.count("return a * (1 - a)\n") == 2
     activations.write_text(source.replace("return a * (1 - a)\n", "return 2 * a * (1 - a)\n"))
     after = run(tmp_path)
     # The compiled kernel follows the edit: it agrees with the edited plain Python, not with

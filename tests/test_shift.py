@@ -56,9 +56,9 @@ def test_with_shift_each_step_trains_a_moved_image_on_its_own_label(monkeypatch)
     trained = []
     step = Network._sgd
 
-    def recording(self, xs, ys, eta, mu, l2, batch_size, order, masks=None):
+    def recording(self, xs, ys, eta, mu, l2, batch_size, order, *rest, **keywords):
         trained.extend(zip(xs[order], ys[order]))
-        return step(self, xs, ys, eta, mu, l2, batch_size, order, masks)
+        return step(self, xs, ys, eta, mu, l2, batch_size, order, *rest, **keywords)
 
     monkeypatch.setattr(Network, "_sgd", recording)
     net = Network((36, 5, 4), seed=0)
