@@ -50,10 +50,6 @@ What differs from ``MLPClassifier``:
 - The output layer is a softmax with the cross-entropy cost for any number of classes, two
   included (scikit-learn uses one logistic unit for two classes: the same model and the same
   loss, with one more column in ``coefs_[-1]``).
-- ``loss_curve_`` holds the loss over the whole training set after each epoch, plus the L2
-  penalty ``alpha / 2 * sum(|W|^2) / batch_size``; scikit-learn averages the losses of the
-  batches as they are trained, each before its own step. Stopping on ``tol`` follows the same
-  rule on these numbers.
 - The last batch of an epoch, when shorter, is decayed with ``alpha / batch_size`` too
   (scikit-learn: alpha over that batch's own size).
 - The initial weights are neuronet's (the init that suits the activation), not scikit-learn's
@@ -75,8 +71,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .loops import aligned_copy
-from .network import Network, check_array
+from .activations import COSTS, cost as cost_per_sample
+from .loops import LoopBackend, aligned_copy
+from .network import Network, check_array, check_rule, check_settings
 
 # scikit-learn's activation names to neuronet's
 ACTIVATIONS = {"logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
@@ -197,7 +194,8 @@ class NeuronetClassifier(ClassifierMixin, BaseEstimator):
         return {"activation": ACTIVATIONS[self.activation]}
 
     def _solver_kwargs(self):
-        """``Network.step``'s keywords for the update rule (momentum is SGD's alone)."""
+        """``Network.step``'s (and ``check_rule``'s) keywords for the update rule (momentum is
+        SGD's alone)."""
         if self.solver == "adam":
             return {"solver": "adam", "beta_1": self.beta_1, "beta_2": self.beta_2,
                     "epsilon": self.epsilon}
@@ -256,15 +254,12 @@ class NeuronetClassifier(ClassifierMixin, BaseEstimator):
                               "samples; it is clipped to the sample size", UserWarning)
             batch_size = min(self.batch_size, n_samples)
         shuffling = np.random.default_rng(random_state.randint(SEED_LIMIT))
-        step_kwargs = dict(weight_decay=self.alpha / batch_size, batch_size=batch_size,
-                           **self._solver_kwargs())
         self.n_iter_ = 0
         for _ in range(1 if incremental else self.max_iter):
             order = shuffling.permutation(n_samples) if self.shuffle else np.arange(n_samples)
-            net.step(x, targets, self.learning_rate_init, order=order, **step_kwargs)
+            self.loss_ = self._epoch(x, targets, order, batch_size)
             self.n_iter_ += 1
             self.t_ += n_samples
-            self.loss_ = self._loss(x, targets, batch_size)
             self.loss_curve_.append(self.loss_)
             if self.verbose:
                 print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
@@ -281,11 +276,27 @@ class NeuronetClassifier(ClassifierMixin, BaseEstimator):
                               ConvergenceWarning)
         return self
 
-    def _loss(self, x, targets, batch_size):
-        """The training loss after an epoch, with MLPClassifier's L2 penalty; a ValueError
-        when training has diverged."""
-        penalty = sum(float(np.sum(w * w, dtype=np.float64)) for w in self.network_.weights)
-        loss = self.network_.loss(x, targets) + 0.5 * self.alpha * penalty / batch_size
+    def _epoch(self, x, targets, order, batch_size):
+        """One epoch of steps over the rows of x in ``order``; returns MLPClassifier's loss: the
+        mean over the samples of each batch's cross-entropy, from the batch's own forward pass
+        before its step, plus alpha / 2 |W|^2 / n (n the batch's size, W before the step). The
+        loop backends hand back that forward pass; for the others it is run once more. A
+        ValueError when training has diverged."""
+        net = self.network_
+        momentum = self.momentum if self.solver == "sgd" else 0.0
+        eta, mu, l2 = check_settings(self.learning_rate_init, momentum, self.alpha / batch_size)
+        rule = check_rule(**self._solver_kwargs())
+        own_forward = isinstance(net._run()[0], LoopBackend)
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            penalty = sum(float(np.sum(w * w, dtype=np.float64)) for w in net.weights)
+            before = None if own_forward else net._feedforward(x[rows])
+            a = net._sgd(x, targets, eta, mu, l2, batch_size, rows, rule=rule)
+            cost = cost_per_sample(a if before is None else before, targets[rows],
+                                   COSTS["cross_entropy"], "softmax")
+            total += float(np.sum(cost)) + 0.5 * self.alpha * penalty
+        loss = total / len(order)
         if not np.isfinite(loss):
             raise ValueError("Solver produced non-finite parameter weights. The input data may "
                              "contain large values and need to be preprocessed; or lower "

@@ -101,10 +101,10 @@ def test_one_sgd_step_by_hand():
     for got, want in zip(model.coefs_ + model.intercepts_,
                          [e.T for e in expect] + expect_b):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
-    # the loss reported: cross-entropy after the step plus alpha/2 |W|^2 / n
-    a2_after = softmax(sigmoid(x @ expect[0].T + expect_b[0]) @ expect[1].T + expect_b[1])
-    loss = (-np.mean(np.log(a2_after[np.arange(n), y]))
-            + 0.5 * alpha * sum(np.sum(w * w) for w in expect) / n)
+    # the loss reported, as MLPClassifier's: the batch's cross-entropy from its forward pass,
+    # before the step, plus alpha/2 |W|^2 / n with the weights before the step
+    loss = (-np.mean(np.log(a2[np.arange(n), y]))
+            + 0.5 * alpha * (np.sum(w0 * w0) + np.sum(w1 * w1)) / n)
     assert model.loss_ == pytest.approx(loss, rel=1e-12)
 
 
@@ -150,6 +150,8 @@ def test_same_steps_as_mlpclassifier(blobs, settings):
         theirs.set_params(warm_start=True, max_iter=3).fit(x, y)
     for got, want in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    # and reports the same losses, each epoch's batches before their steps
+    np.testing.assert_allclose(ours.loss_curve_[-3:], theirs.loss_curve_[-3:], rtol=1e-10)
     np.testing.assert_allclose(ours.predict_proba(x), theirs.predict_proba(x), rtol=1e-10)
 
 
