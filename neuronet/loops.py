@@ -202,12 +202,13 @@ def update_adam(w, b, grad_w, grad_b, m_w, m_b, s_w, s_b, eta, l2, rule, t):
     n_out, n_in = w.shape
     for j in range(n_out):
         for k in range(n_in):
-            change, m_w[j, k], s_w[j, k] = adam_change(grad_w[j, k] + l2 * w[j, k], m_w[j, k],
-                                                       s_w[j, k], eta_t, beta_1, beta_2, epsilon)
+            change, m, s = adam_change(grad_w[j, k] + l2 * w[j, k], m_w[j, k], s_w[j, k],
+                                       eta_t, beta_1, beta_2, epsilon)
             w[j, k] += change
-        change, m_b[j], s_b[j] = adam_change(grad_b[j], m_b[j], s_b[j], eta_t, beta_1, beta_2,
-                                             epsilon)
+            m_w[j, k], s_w[j, k] = m, s
+        change, m, s = adam_change(grad_b[j], m_b[j], s_b[j], eta_t, beta_1, beta_2, epsilon)
         b[j] += change
+        m_b[j], s_b[j] = m, s
 
 
 @register_jitable
