@@ -2,7 +2,7 @@
 
     "loops"        the fused loops of ``fast`` compiled by numba, one pass over each layer's
                    weights per step (the default; the plain ``loops`` kernels are their
-                   reference); Nesterov's momentum and Adam run "loops-plain"
+                   reference), for every update rule
     "loops-plain"  the plain loops of ``loops``, compiled with the sums reassociated (vectorized)
     "strict"       the plain loops of ``loops``, compiled with no reassociation and no fused
                    multiply-add: the sums in the order the plain Python adds them, so float64

@@ -17,6 +17,8 @@ so these kernels change the order of the work, not the arithmetic (same names, s
 * Mini-batches go by tiles of inputs k, two neurons and four samples at a time
   (``add_gradient_pair``, ``add_weighted_inputs_pair``), so each value loaded from memory
   feeds several multiply-adds (each weight four, each input two).
+* Nesterov's momentum and Adam take the same single pass (``backward_update_rule``), each
+  weight stepping where its gradient is formed (``nesterov_tile``, ``adam_tile``).
 * ``forward_parallel`` and ``backward_update_parallel`` split the neurons of a layer between
   threads with ``numba.prange``. BP2 sums over j, which the threads share out, so there the
   hidden deltas are formed first, from the old weights, split by blocks of k instead.
@@ -34,9 +36,9 @@ from numba.extending import register_jitable
 
 from .activations import SIGMOID, SOFTMAX, activation, layer_kind, softmax_row
 from .jit import njit
-from .rules import SGD, SGD_RULE
-from .loops import (KERNELS, LoopBackend, aligned_empty, drop, drop_layer, hidden_prime,
-                    no_masks, output_delta)
+from .rules import ADAM, SGD, SGD_RULE
+from .loops import (KERNELS, LoopBackend, adam_change, adam_rate, aligned_empty, drop,
+                    drop_layer, hidden_prime, no_masks, output_delta)
 
 # Hidden deltas in the parallel kernel are split in blocks of this many inputs k: 64 float64 are
 # 8 cache lines, enough to vectorize and few enough that 784 inputs make 13 blocks for 2 threads.
@@ -342,6 +344,102 @@ def backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, eta, mu, l2, hidd
 
 
 @register_jitable
+def update_bias_rule(b, v_b, s_b, j, grad_b, eta, mu, rule):
+    r"""Nesterov's momentum or Adam on neuron j's bias (``loops.update_nesterov``,
+    ``loops.update_adam``); ``rule`` is ``backward_update_rule``'s."""
+    solver, eta_t, beta_1, beta_2, epsilon = rule
+    if solver == ADAM:
+        change, m, s = adam_change(grad_b, v_b[j], s_b[j], eta_t, beta_1, beta_2, epsilon)
+        b[j] += change
+        v_b[j], s_b[j] = m, s
+    else:
+        step = -eta * grad_b
+        v_b[j] = mu * v_b[j] + step
+        b[j] += mu * v_b[j] + step
+
+
+@register_jitable
+def nesterov_tile(w, v_w, delta, a_prev, j, c, mu, decay, first, stop):
+    r"""Nesterov's momentum on w[j, first:stop], the gradient added straight into v (c = -eta / n,
+    decay = -eta l2): v <- mu v - eta (grad + l2 w) and w <- w + mu v - eta (grad + l2 w), which
+    is w - mu v_old + (1 + mu) v with v the new velocity, so no step is stored."""
+    w_j, v_j = w[j, first:stop], v_w[j, first:stop]
+    for k in range(w_j.shape[0]):
+        old = v_j[k]
+        v_j[k] = mu * old + decay * w_j[k]
+        w_j[k] -= mu * old
+    add_gradient(v_j, delta, a_prev, j, c, first, stop)
+    ahead = mu + w.dtype.type(1)
+    for k in range(w_j.shape[0]):
+        w_j[k] += ahead * v_j[k]
+
+
+@register_jitable
+def adam_tile(w, m_w, s_w, g_row, delta, a_prev, j, l2, rule, first, stop):
+    r"""Adam on w[j, first:stop]: the gradient mean_s delta[s, j] a_prev[s, k] is formed in the
+    scratch row g_row, then each weight steps with g = grad + l2 w (``loops.adam_change``)."""
+    solver, eta_t, beta_1, beta_2, epsilon = rule
+    w_j, m_j, s_j, g = w[j, first:stop], m_w[j, first:stop], s_w[j, first:stop], g_row[first:stop]
+    for k in range(g.shape[0]):
+        g[k] = 0
+    add_gradient(g, delta, a_prev, j, w.dtype.type(1) / w.dtype.type(delta.shape[0]), first,
+                 stop)
+    for k in range(w_j.shape[0]):
+        change, m, s = adam_change(g[k] + l2 * w_j[k], m_j[k], s_j[k], eta_t, beta_1, beta_2,
+                                   epsilon)
+        w_j[k] += change
+        m_j[k], s_j[k] = m, s
+
+
+@register_jitable
+def backward_update_rule(w, b, v_w, v_b, s_w, s_b, g_row, delta, a_prev, delta_prev, eta, mu,
+                         l2, rule, hidden, a_next, z_next, mask_prev, kind):
+    r"""``backward_update`` for Nesterov's momentum and Adam: the same one pass over the weights,
+    by tiles of inputs, BP2 from each old weight, then its update (``nesterov_tile``,
+    ``adam_tile``), then the next batch's z from it. ``rule`` is (solver, eta_t, beta_1, beta_2,
+    epsilon), eta_t Adam's bias-corrected rate at this step; s_w, s_b hold Adam's second moments
+    (its first are in v_w, v_b); g_row is a scratch row of n_in values."""
+    n_out, n_in = w.shape
+    n = delta.shape[0]
+    if hidden:
+        zero = w.dtype.type(0)
+        for s in range(n):
+            for k in range(n_in):
+                delta_prev[s, k] = zero
+    for j in range(n_out):
+        update_bias_rule(b, v_b, s_b, j, bias_gradient(delta, j), eta, mu, rule)
+        for s in range(a_next.shape[0]):
+            z_next[s, j] = b[j]
+    c, decay = -eta / w.dtype.type(n), -eta * l2
+    tile = tile_width(n, n_in, w.itemsize)
+    for first in range(0, n_in, tile):
+        stop = min(n_in, first + tile)
+        for j in range(n_out):
+            if hidden:
+                error_row(w, delta, delta_prev, j, first, stop)
+            if rule[0] == ADAM:
+                adam_tile(w, v_w, s_w, g_row, delta, a_prev, j, l2, rule, first, stop)
+            else:
+                nesterov_tile(w, v_w, delta, a_prev, j, c, mu, decay, first, stop)
+            add_weighted_inputs(w, a_next, z_next, j, first, stop)
+    if hidden:
+        hidden_deltas_finish(a_prev, delta_prev, mask_prev, kind)
+
+
+@register_jitable
+def layer_step(w, b, v_w, v_b, s_w, s_b, g_row, delta, a_prev, delta_prev, eta, mu, l2, rule,
+               hidden, a_next, z_next, mask_prev, kind):
+    """One layer's pass by the step's rule: ``backward_update`` for SGD with or without
+    momentum, ``backward_update_rule`` for Nesterov's momentum and Adam."""
+    if rule[0] == SGD:
+        backward_update(w, b, v_w, v_b, delta, a_prev, delta_prev, eta, mu, l2, hidden, a_next,
+                        z_next, mask_prev, kind)
+    else:
+        backward_update_rule(w, b, v_w, v_b, s_w, s_b, g_row, delta, a_prev, delta_prev, eta,
+                             mu, l2, rule, hidden, a_next, z_next, mask_prev, kind)
+
+
+@register_jitable
 def add_weighted_inputs(w, a_prev, z, j, first, stop):
     r"""z[s, j] += sum_k w[j, k] a_prev[s, k] over k in [first, stop), for every sample s.
 
@@ -510,16 +608,25 @@ def next_batch(x, y, order, start, batch_size, x_next, y_batch):
 
 
 @register_jitable
-def first_forward(w, b, v_w, v_b, delta, x, z, no_mask, eta, mu):
+def first_forward(w, b, v_w, v_b, delta, x, z, no_mask, eta, mu, solver):
     r"""The first layer's z = b + w x for an epoch's first batch, by the very loops that form it
     for every later batch inside ``backward_update``, so an epoch split over several calls
     (``neuronet compare``'s lock-step chunks) gives the same bits as one call: fastmath lets
     LLVM sum each loop in its own order. Where the sum shares a loop with the update (plain SGD),
     a step with learning rate eta - eta = 0 and no error, which leaves w and b as they are
-    (w + (-0) x = w; a zero LLVM cannot see, so it compiles the same loop)."""
+    (w + (-0) x = w; a zero LLVM cannot see, so it compiles the same loop). Nesterov's momentum
+    and Adam form z in loops of their own (``backward_update_rule``), the same here."""
     n = x.shape[0]
     eta_zero = eta - eta
-    if n == 1 and mu != 0:
+    if solver != SGD:
+        for j in range(w.shape[0]):
+            for s in range(n):
+                z[s, j] = b[j]
+        tile = tile_width(n, w.shape[1], w.itemsize)
+        for first in range(0, w.shape[1], tile):
+            for j in range(w.shape[0]):
+                add_weighted_inputs(w, x, z, j, first, min(w.shape[1], first + tile))
+    elif n == 1 and mu != 0:
         for j in range(w.shape[0]):
             z[0, j] = dot_row(w, j, x[0], b[j])
     elif n == 1:
@@ -533,41 +640,48 @@ def first_forward(w, b, v_w, v_b, delta, x, z, no_mask, eta, mu):
 
 @register_jitable
 def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost, softmax,
-              kind, masks, zs, activations, deltas, grad_rows, y_batch, x_next):
+              kind, rule, s_w, s_b, steps, masks, zs, activations, deltas, grad_rows, y_batch,
+              x_next):
     """``loops.sgd_epoch`` with ``backward_update``: forward, BP1, then one pass per layer.
 
     The first layer's pass also computes the next batch's z (``backward_update``), so each
     step reads the largest weight matrix once instead of twice; the first batch's first layer
-    is computed before the loop. Dropout as in ``loops.sgd_epoch``. ``grad_rows`` is for
-    ``sgd_epoch_parallel``, which takes the same arguments; this one adds each gradient straight
-    into w (or v) and needs none.
+    is computed before the loop. Dropout as in ``loops.sgd_epoch``; the update rule ``rule``
+    (with s_w, s_b and steps, Adam's state) as there, by ``layer_step``. ``grad_rows[layer][0]``
+    is the scratch row in which Adam forms a tile's gradient.
     """
     last = len(weights) - 1
+    solver = rule[0]
     n = next_batch(x, y, order, -batch_size, batch_size, activations[0], y_batch)
     drop_layer(activations, masks, 0, 0, n)
     first_forward(weights[0], biases[0], v_w[0], v_b[0], deltas[0][:n], activations[0][:n],
-                  zs[0][:n], masks[0][:0], eta, mu)
+                  zs[0][:n], masks[0][:0], eta, mu, solver)
     activate(zs[0][:n], activations[1][:n], layer_kind(0, last, softmax, kind))
     drop_layer(activations, masks, 1, 0, n)
     for start in range(0, order.shape[0], batch_size):
         n = min(batch_size, order.shape[0] - start)
+        if solver == ADAM:
+            steps[0] += 1
+        # the step's rule: Adam's rate is corrected for its step count (eta itself otherwise)
+        step_rule = (solver, adam_rate(eta, rule, steps[0]) if solver == ADAM else eta * 1.0,
+                     rule[1], rule[2], rule[3])
         for layer in range(1, last + 1):
             forward(weights[layer], biases[layer], activations[layer][:n], zs[layer][:n],
                     activations[layer + 1][:n], layer_kind(layer, last, softmax, kind))
             drop_layer(activations, masks, layer + 1, start, n)
         output_delta(activations[last + 1][:n], y_batch[:n], deltas[last][:n], cost, softmax)
         for layer in range(last, 0, -1):
-            backward_update(weights[layer], biases[layer], v_w[layer], v_b[layer],
-                            deltas[layer][:n], activations[layer][:n], deltas[layer - 1][:n],
-                            eta, mu, l2, True, x_next[:0], zs[layer][:0],
-                            masks[layer][start:start + n], kind)
+            layer_step(weights[layer], biases[layer], v_w[layer], v_b[layer], s_w[layer],
+                       s_b[layer], grad_rows[layer][0], deltas[layer][:n], activations[layer][:n],
+                       deltas[layer - 1][:n], eta, mu, l2, step_rule, True, x_next[:0],
+                       zs[layer][:0], masks[layer][start:start + n], kind)
         following = start + batch_size
         n_next = next_batch(x, y, order, start, batch_size, x_next, y_batch)
         drop(x_next[:n_next], masks[0][following:following + n_next])
         # The input layer has no delta: it gets a stand-in buffer that is left alone.
-        backward_update(weights[0], biases[0], v_w[0], v_b[0], deltas[0][:n],
-                        activations[0][:n], deltas[0][:n], eta, mu, l2, False,
-                        x_next[:n_next], zs[0][:n_next], masks[0][:0], kind)
+        layer_step(weights[0], biases[0], v_w[0], v_b[0], s_w[0], s_b[0], grad_rows[0][0],
+                   deltas[0][:n], activations[0][:n], deltas[0][:n], eta, mu, l2, step_rule,
+                   False, x_next[:n_next], zs[0][:n_next], masks[0][:0], kind)
         activate(zs[0][:n_next], activations[1][:n_next], layer_kind(0, last, softmax, kind))
         drop_layer(activations, masks, 1, following, n_next)
         activations[0][:n_next] = x_next[:n_next]
@@ -575,8 +689,11 @@ def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, c
 
 @register_jitable
 def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
-                       softmax, kind, masks, zs, activations, deltas, grad_rows, y_batch, x_next):
-    """``sgd_epoch`` with the neurons of each large layer shared between threads."""
+                       softmax, kind, rule, s_w, s_b, steps, masks, zs, activations, deltas,
+                       grad_rows, y_batch, x_next):
+    """``sgd_epoch`` with the neurons of each large layer shared between threads; SGD with or
+    without momentum only (``rule``, s_w, s_b and steps are taken and left alone: its backend
+    hands Nesterov and Adam to the plain loops)."""
     last = len(weights) - 1
     n = next_batch(x, y, order, -batch_size, batch_size, activations[0], y_batch)
     drop_layer(activations, masks, 0, 0, n)
@@ -585,7 +702,7 @@ def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, 
                          activations[1][:n], layer_kind(0, last, softmax, kind))
     else:
         first_forward(weights[0], biases[0], v_w[0], v_b[0], deltas[0][:n], activations[0][:n],
-                      zs[0][:n], masks[0][:0], eta, mu)
+                      zs[0][:n], masks[0][:0], eta, mu, SGD)
         activate(zs[0][:n], activations[1][:n], layer_kind(0, last, softmax, kind))
     drop_layer(activations, masks, 1, 0, n)
     for start in range(0, order.shape[0], batch_size):
@@ -650,17 +767,11 @@ class FastBackend(LoopBackend):
             launch_threads()
 
     def sgd_epoch(self, *args, rule=SGD_RULE, **kwargs):
-        """The fused epoch for SGD with or without momentum. Nesterov's momentum and Adam run
-        the plain loops compiled (``loops.KERNELS``, what "loops-plain" runs), whose update
-        kernels are written one rule each."""
-        if rule[0] != SGD:
+        """The fused epoch; on threads (``PARALLEL``) for SGD with or without momentum only,
+        Nesterov's momentum and Adam then run the plain loops compiled (``loops.KERNELS``)."""
+        if rule[0] != SGD and self.kernels is PARALLEL:
             return PLAIN_LOOPS.sgd_epoch(*args, rule=rule, **kwargs)
         return super().sgd_epoch(*args, rule=rule, **kwargs)
-
-    @staticmethod
-    def rule_arguments(rule, adam, v_w, v_b, scalar):
-        """None: the fused kernels run SGD and momentum only (``sgd_epoch``)."""
-        return ()
 
     def buffers(self, weights, rows, dtype, n_targets):
         """Work arrays for the fused ``sgd_epoch``: a gradient row per thread, not a matrix."""

@@ -193,12 +193,19 @@ def adam_change(g, m, s, eta_t, beta_1, beta_2, epsilon):
 
 
 @register_jitable
+def adam_rate(eta, rule, t):
+    r"""Adam's bias-corrected learning rate at step t: eta sqrt(1 - beta_2^t) / (1 - beta_1^t)."""
+    _, beta_1, beta_2, _ = rule
+    return eta * math.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
+
+
+@register_jitable
 def update_adam(w, b, grad_w, grad_b, m_w, m_b, s_w, s_b, eta, l2, rule, t):
     r"""Adam on one layer at step t (from 1): each weight with g = grad + l2 w (``adam_change``;
     biases: no l2), its first moment in m_w, its second in s_w, at the learning rate
     eta_t = eta sqrt(1 - beta_2^t) / (1 - beta_1^t)."""
     _, beta_1, beta_2, epsilon = rule
-    eta_t = eta * math.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
+    eta_t = adam_rate(eta, rule, t)
     n_out, n_in = w.shape
     for j in range(n_out):
         for k in range(n_in):

@@ -155,6 +155,28 @@ def test_an_epoch_in_two_calls_gives_the_same_bits(backend, batch_size, momentum
         assert np.array_equal(a, b)
 
 
+@pytest.mark.parametrize("rule", ["nesterov", "adam"])
+@pytest.mark.parametrize("batch_size", [1, 5], ids=lambda n: f"batch{n}")
+def test_fused_rules_agree_with_the_plain_loops_and_split_epochs_give_the_same_bits(rule,
+                                                                                    batch_size):
+    settings = {"nesterov": dict(momentum=0.9, nesterovs_momentum=True),
+                "adam": dict(solver="adam")}[rule]
+    shape = SHAPES["two-hidden"]
+    x, y = mnist_shaped(20, seed=5, n_in=shape[0], n_out=shape[-1])
+    order = np.random.default_rng(6).permutation(20)
+    nets = [Network(shape, seed=4, activation="tanh", backend=backend)
+            for backend in ("loops", "loops", "loops-plain")]
+    for net, parts in zip(nets, ([order], [order[:10], order[10:]], [order])):
+        for part in parts:
+            net.step(x, y, 0.05, batch_size=batch_size, order=part, weight_decay=1e-3,
+                     **settings)
+    state = [net.weights + net.biases + net.velocity_w + net.squares_w for net in nets]
+    assert all(np.array_equal(a, b) for a, b in zip(state[0], state[1]))
+    compare_arrays = [float(np.max(np.abs(a - b))) for a, b in zip(state[0], state[2])]
+    assert max(compare_arrays) <= TOL
+    assert nets[0].adam_steps.tolist() == ([20 // batch_size] if rule == "adam" else [0])
+
+
 def test_plain_update_leaves_the_velocity_alone_without_momentum():
     rng = np.random.default_rng(0)
     w, grad_w = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
