@@ -16,7 +16,7 @@ import numpy as np
 
 from .activations import ACTIVATIONS, COSTS, OUTPUTS, cost as cost_per_sample
 from .backends import BACKENDS
-from .loops import LoopBackend, aligned_copy
+from .loops import KEEP_ROWS, LoopBackend, aligned_copy
 from .rules import ADAM, NESTEROV, SGD, SGD_RULE, SOLVERS, Rule
 
 ONE_SAMPLE = np.zeros(1, np.int64)  # the order of a one-sample step: row 0
@@ -250,16 +250,16 @@ class Network:
 
     def _feedforward(self, x):
         """The output activations for the rows of x (already checked), in a fresh array, fed
-        PREDICT_ROWS rows at a time: the loop kernels take each neuron's weights across all the
+        KEEP_ROWS rows at a time: the loop kernels take each neuron's weights across all the
         rows they are given, so 60,000 rows at once would be read from memory once per neuron
-        (7.2 s for 784-100-10 against TODO s in chunks)."""
+        (MNIST's training set through 784-100-10 at load 3: 7.2 s in one call, 2.2 s in chunks
+        of 1,000 rows, 1.2 s of 200), and chunks of KEEP_ROWS keep their work arrays."""
         run, keywords = self._run()
         parameters, softmax = self.parameters(), self.output == "softmax"
         out = np.empty((len(x), self.sizes[-1]), self.dtype)
-        for first in range(0, len(x), PREDICT_ROWS):
-            rows = x[first:first + PREDICT_ROWS]
-            out[first:first + PREDICT_ROWS] = run.feedforward(*parameters, rows, softmax,
-                                                              **keywords)[-1]
+        for first in range(0, len(x), KEEP_ROWS):
+            out[first:first + KEEP_ROWS] = run.feedforward(
+                *parameters, x[first:first + KEEP_ROWS], softmax, **keywords)[-1]
         return out
 
     def predict(self, x):

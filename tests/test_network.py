@@ -7,6 +7,7 @@ from neuronet import Network, fast, gradcheck, loops, vectorized
 from neuronet.activations import COSTS, cost, sigmoid, sigmoid_array, softmax_array, softmax_row
 
 from conftest import mnist_shaped
+import reference
 
 
 def test_parameters_follow_the_layout_and_the_seed():
@@ -221,3 +222,14 @@ def test_gradcheck_catches_a_wrong_gradient(monkeypatch):
     checks = gradcheck(net, x, y)
     assert checks[0].max_error <= 1e-7
     assert checks[1].max_error_w > 1e-3
+
+
+@pytest.mark.parametrize("backend", ["loops", "vectorized"])
+def test_loss_over_many_rows_is_the_mean_of_every_row(backend):
+    # net.loss feeds the loop kernels a chunk at a time; every row must still count, once.
+    x, y = mnist_shaped(700, seed=3, n_in=6, n_out=3)
+    net = Network((6, 5, 3), seed=2, backend=backend, output="softmax", cost="cross_entropy")
+    weights = [w.tolist() for w in net.weights]
+    biases = [b.tolist() for b in net.biases]
+    want = reference.cost(weights, biases, x, y, "softmax", "cross_entropy")
+    assert net.loss(x, y) == pytest.approx(want, rel=1e-12)
