@@ -305,6 +305,10 @@ _strict_jit = njit()
 STRICT = SimpleNamespace(feedforward=_strict_jit(feedforward), backprop=_strict_jit(backprop),
                          sgd_epoch=_strict_jit(sgd_epoch))
 
+# Adam's step count where the rule is not Adam: the kernels take it and never touch it, so one
+# array serves every call (a fresh one was an allocation per one-sample step).
+NO_STEPS = np.zeros(1, np.int64)
+
 # Calls of up to this many samples keep their work arrays between calls (``LoopBackend.work``):
 # for one sample, allocating them took longer than the step; larger calls keep nothing, so
 # predicting 10,000 images does not hold 10,000 rows of every layer afterwards.
@@ -415,7 +419,7 @@ class LoopBackend:
     @staticmethod
     def rule_arguments(rule, adam, v_w, v_b, scalar):
         """The kernels' rule, s_w, s_b and steps (stand-ins where the rule is not Adam)."""
-        s_w, s_b, steps = adam if adam is not None else (v_w, v_b, np.zeros(1, np.int64))
+        s_w, s_b, steps = adam if adam is not None else (v_w, v_b, NO_STEPS)
         solver, beta_1, beta_2, epsilon = rule
         return ((solver, scalar(beta_1), scalar(beta_2), scalar(epsilon)), tuple(s_w), tuple(s_b),
                 steps)

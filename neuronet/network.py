@@ -329,13 +329,8 @@ class Network:
         if x.shape[0] != 1:
             raise ValueError(f"train takes one sample, x of shape ({self.sizes[0]},), got "
                              f"{x.shape[0]} rows; use fit for mini-batches")
-        run, _ = self._run()
-        # The loop backends hand back the output of the step's own forward pass, taken before
-        # the update; the vectorized one does not, so for it the cost takes a forward pass more.
-        before = None if isinstance(run, LoopBackend) else self._feedforward(x)
-        a = self._sgd(x, y, eta, mu, l2, 1, ONE_SAMPLE, rule=rule)
-        return float(cost_per_sample(a if before is None else before, y, COSTS[self.cost],
-                                     self.output)[0])
+        a = self._batch_step(x, y, eta, mu, l2, ONE_SAMPLE, rule)
+        return float(cost_per_sample(a, y, COSTS[self.cost], self.output)[0])
 
     def step(self, x, y, learning_rate, *, momentum=0.0, weight_decay=0.0, batch_size=None,
              order=None, solver="sgd", nesterovs_momentum=False, beta_1=0.9, beta_2=0.999,
@@ -377,6 +372,15 @@ class Network:
         return run.sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2,
                              COSTS[self.cost], self.output == "softmax", masks, rule=rule,
                              adam=adam, **work)
+
+    def _batch_step(self, x, y, eta, mu, l2, rows, rule=SGD_RULE):
+        """One SGD step on the mini-batch of rows ``rows`` of x and y (checked); returns the
+        batch's outputs from the step's forward pass, before the update. The loop backends hand
+        back their own; the vectorized one does not, so for it this takes a forward pass more."""
+        run, _ = self._run()
+        before = None if isinstance(run, LoopBackend) else self._feedforward(x[rows])
+        a = self._sgd(x, y, eta, mu, l2, len(rows), rows, rule=rule)
+        return a if before is None else before
 
     def _steps(self):
         """``adam_steps`` checked: a one-element int64 array, which the kernels count in."""

@@ -72,12 +72,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .activations import COSTS, cost as cost_per_sample
-from .loops import LoopBackend, aligned_copy
+from .loops import aligned_copy
 from .network import Network, check_array, check_rule, check_settings
+from .rules import SOLVERS
 
 # scikit-learn's activation names to neuronet's
 ACTIVATIONS = {"logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
-SOLVERS = ("sgd", "adam")
 SEED_LIMIT = 2**31 - 1  # seeds drawn from random_state: RandomState.randint's default int range
 
 
@@ -280,21 +280,20 @@ class NeuronetClassifier(ClassifierMixin, BaseEstimator):
         """One epoch of steps over the rows of x in ``order``; returns MLPClassifier's loss: the
         mean over the samples of each batch's cross-entropy, from the batch's own forward pass
         before its step, plus alpha / 2 |W|^2 / n (n the batch's size, W before the step). The
-        loop backends hand back that forward pass; for the others it is run once more. A
-        ValueError when training has diverged."""
+        forward pass is the step's own where the backend hands it back
+        (``Network._batch_step``). A ValueError when training has diverged."""
         net = self.network_
         momentum = self.momentum if self.solver == "sgd" else 0.0
         eta, mu, l2 = check_settings(self.learning_rate_init, momentum, self.alpha / batch_size)
         rule = check_rule(**self._solver_kwargs())
-        own_forward = isinstance(net._run()[0], LoopBackend)
         total = 0.0
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]
-            penalty = sum(float(np.sum(w * w, dtype=np.float64)) for w in net.weights)
-            before = None if own_forward else net._feedforward(x[rows])
-            a = net._sgd(x, targets, eta, mu, l2, batch_size, rows, rule=rule)
-            cost = cost_per_sample(a if before is None else before, targets[rows],
-                                   COSTS["cross_entropy"], "softmax")
+            # |W|^2 before the step, as scikit-learn sums it (a dot product of each flattened
+            # matrix, no temporary the size of the weights); nothing to sum without L2
+            penalty = sum(float(np.vdot(w, w)) for w in net.weights) if self.alpha else 0.0
+            a = net._batch_step(x, targets, eta, mu, l2, rows, rule)
+            cost = cost_per_sample(a, targets[rows], COSTS["cross_entropy"], "softmax")
             total += float(np.sum(cost)) + 0.5 * self.alpha * penalty
         loss = total / len(order)
         if not np.isfinite(loss):
