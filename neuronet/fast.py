@@ -50,6 +50,10 @@ K_BLOCK = 64
 # layer stays on one thread.
 PARALLEL_MIN_WEIGHTS = 32_768
 
+# Plain SGD one sample at a time applies the first layer's updates this many samples at a time
+# (``sgd_epoch_blocks``).
+BLOCK = 16
+
 _FASTMATH = {"reassoc", "contract"}  # the flags of loops.KERNELS, for the reasons given there
 _jit = njit(fastmath=_FASTMATH)
 # prange only splits loops in a function compiled with parallel=True, so the two parallel layer
@@ -639,19 +643,136 @@ def first_forward(w, b, v_w, v_b, delta, x, z, no_mask, eta, mu, solver):
 
 
 @register_jitable
+def upper_layers_step(weights, biases, v_w, v_b, s_w, s_b, grad_rows, masks, zs, activations,
+                      deltas, y_batch, start, n, eta, mu, l2, rule, cost, softmax, kind):
+    """One step of every layer above the first, on the n samples at ``start`` whose first
+    layer's activations are in activations[1]: forward, BP1, then one pass per layer down to
+    the second, which leaves the first layer's error in deltas[0]."""
+    last = len(weights) - 1
+    for layer in range(1, last + 1):
+        forward(weights[layer], biases[layer], activations[layer][:n], zs[layer][:n],
+                activations[layer + 1][:n], layer_kind(layer, last, softmax, kind))
+        drop_layer(activations, masks, layer + 1, start, n)
+    output_delta(activations[last + 1][:n], y_batch[:n], deltas[last][:n], cost, softmax)
+    for layer in range(last, 0, -1):
+        layer_step(weights[layer], biases[layer], v_w[layer], v_b[layer], s_w[layer], s_b[layer],
+                   grad_rows[layer][0], deltas[layer][:n], activations[layer][:n],
+                   deltas[layer - 1][:n], eta, mu, l2, rule, True, activations[0][:0],
+                   zs[layer][:0], masks[layer][start:start + n], kind)
+
+
+@register_jitable
+def gather_inputs(x, order, first, out, mask):
+    """out[s] = x[order[first + s]] for as many rows as are left (returned), times the input
+    dropout mask's rows first + s when there is one."""
+    n = max(0, min(out.shape[0], order.shape[0] - first))
+    for s in range(n):
+        out[s, :] = x[order[first + s]]
+    drop(out[:n], mask[first:first + n])
+    return n
+
+
+@register_jitable
+def apply_block(w, c, a_prev, a_next, z_next, tile):
+    r"""w[j, k] += sum_i c[i, j] a_prev[i, k] for every weight (a block's one-sample SGD updates
+    at once, c[i, j] = -eta delta_i[j]), then z_next[s, j] = sum_k w[j, k] a_next[s, k] from
+    the new weights, by tiles of ``tile`` inputs and pairs of neurons as in ``backward_update``."""
+    n_out, n_in = w.shape
+    one = w.dtype.type(1)
+    z_next[:, :] = 0
+    pairs = n_out - n_out % 2
+    for first in range(0, n_in, tile):
+        stop = min(n_in, first + tile)
+        for j in range(0, pairs, 2):
+            add_gradient_pair(w[j, first:stop], w[j + 1, first:stop], c, a_prev, j, one, first,
+                              stop)
+            add_weighted_inputs_pair(w, a_next, z_next, j, first, stop)
+        for j in range(pairs, n_out):
+            add_gradient(w[j, first:stop], c, a_prev, j, one, first, stop)
+            add_weighted_inputs(w, a_next, z_next, j, first, stop)
+
+
+@register_jitable
+def sgd_epoch_blocks(weights, biases, v_w, v_b, x, y, order, eta, cost, softmax, kind, rule, s_w,
+                     s_b, masks, zs, activations, deltas, grad_rows, y_batch, x_block, z_block,
+                     c_block, products):
+    r"""Plain SGD one sample at a time (no momentum, no L2), the first layer's weight updates
+    applied a block of R = c_block.shape[0] samples at a time: the same steps, in R times fewer
+    passes over the largest weight matrix.
+
+    Sample i of a block needs the first layer's z under the weights the samples before it left.
+    With W and b the first layer's weights and biases at the block's start, x_m the block's
+    inputs and c_m = -eta delta_m its updates (w <- w + c_m x_m^T, b <- b + c_m):
+
+        z_i = b_i + W x_i + sum_{m < i} c_m (x_m . x_i)
+
+    where W x_i comes for the whole block from one pass over W (``apply_block``, which also
+    applies the previous block's R updates: each weight is read and written once a block, not
+    once a sample), b_i is the bias as the samples before i left it (updated one sample at a
+    time, as ``backward_update`` does), and the sum costs R dot products of the inputs. The
+    layers above the first step one sample at a time (``upper_layers_step``). x_block and
+    z_block hold two blocks' inputs and W x (the current one and the next), c_block the c_m,
+    products[0, m] the x_m . x_i.
+    The arithmetic is that of one-sample SGD summed in another order: a rounding apart. Blocks
+    start with each call, so an epoch split in calls at multiples of R gives the same bits.
+    """
+    w, b = weights[0], biases[0]
+    last = len(weights) - 1
+    block = c_block.shape[0]
+    tile = tile_width(block, w.shape[1], w.itemsize)
+    z = zs[0][:1]
+    step_rule = (rule[0], eta * 1.0, rule[1], rule[2], rule[3])
+    zero = eta - eta  # no momentum, no L2, in eta's dtype
+    here, there, waiting, start = 0, block, 0, 0
+    while True:
+        n = gather_inputs(x, order, start, x_block[there:there + block], masks[0])
+        apply_block(w, c_block[:waiting], x_block[here:here + waiting], x_block[there:there + n],
+                    z_block[there:there + n], tile)
+        if n == 0:
+            return
+        here, there = there, here
+        for i in range(n):
+            x_i = x_block[here + i]
+            for m in range(i):
+                products[0, m] = dot_row(x_block, here + m, x_i, x_i.dtype.type(0))
+            for j in range(w.shape[0]):
+                z[0, j] = b[j] + z_block[here + i, j]
+            for m in range(i):
+                for j in range(w.shape[0]):
+                    z[0, j] += c_block[m, j] * products[0, m]
+            activate(z, activations[1][:1], layer_kind(0, last, softmax, kind))
+            drop_layer(activations, masks, 1, start + i, 1)
+            y_batch[0, :] = y[order[start + i]]
+            upper_layers_step(weights, biases, v_w, v_b, s_w, s_b, grad_rows, masks, zs,
+                              activations, deltas, y_batch, start + i, 1, eta, zero, zero,
+                              step_rule, cost, softmax, kind)
+            for j in range(w.shape[0]):
+                c_block[i, j] = -eta * deltas[0][0, j]
+                b[j] += c_block[i, j]
+        waiting, start = n, start + block
+
+
+@register_jitable
 def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost, softmax,
               kind, rule, s_w, s_b, steps, masks, zs, activations, deltas, grad_rows, y_batch,
-              x_next):
+              x_next, x_block, z_block, c_block, products):
     """``loops.sgd_epoch`` with ``backward_update``: forward, BP1, then one pass per layer.
 
     The first layer's pass also computes the next batch's z (``backward_update``), so each
     step reads the largest weight matrix once instead of twice; the first batch's first layer
     is computed before the loop. Dropout as in ``loops.sgd_epoch``; the update rule ``rule``
     (with s_w, s_b and steps, Adam's state) as there, by ``layer_step``. ``grad_rows[layer][0]``
-    is the scratch row in which Adam forms a tile's gradient.
+    is the scratch row in which Adam forms a tile's gradient. Plain SGD one sample at a time
+    (no momentum, no L2) goes by blocks of c_block.shape[0] samples (``sgd_epoch_blocks``)
+    when c_block has rows.
     """
     last = len(weights) - 1
     solver = rule[0]
+    if batch_size == 1 and mu == 0 and l2 == 0 and solver == SGD and c_block.shape[0] > 1:
+        sgd_epoch_blocks(weights, biases, v_w, v_b, x, y, order, eta, cost, softmax, kind, rule,
+                         s_w, s_b, masks, zs, activations, deltas, grad_rows, y_batch, x_block,
+                         z_block, c_block, products)
+        return
     n = next_batch(x, y, order, -batch_size, batch_size, activations[0], y_batch)
     drop_layer(activations, masks, 0, 0, n)
     first_forward(weights[0], biases[0], v_w[0], v_b[0], deltas[0][:n], activations[0][:n],
@@ -665,16 +786,8 @@ def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, c
         # the step's rule: Adam's rate is corrected for its step count (eta itself otherwise)
         step_rule = (solver, adam_rate(eta, rule, steps[0]) if solver == ADAM else eta * 1.0,
                      rule[1], rule[2], rule[3])
-        for layer in range(1, last + 1):
-            forward(weights[layer], biases[layer], activations[layer][:n], zs[layer][:n],
-                    activations[layer + 1][:n], layer_kind(layer, last, softmax, kind))
-            drop_layer(activations, masks, layer + 1, start, n)
-        output_delta(activations[last + 1][:n], y_batch[:n], deltas[last][:n], cost, softmax)
-        for layer in range(last, 0, -1):
-            layer_step(weights[layer], biases[layer], v_w[layer], v_b[layer], s_w[layer],
-                       s_b[layer], grad_rows[layer][0], deltas[layer][:n], activations[layer][:n],
-                       deltas[layer - 1][:n], eta, mu, l2, step_rule, True, x_next[:0],
-                       zs[layer][:0], masks[layer][start:start + n], kind)
+        upper_layers_step(weights, biases, v_w, v_b, s_w, s_b, grad_rows, masks, zs, activations,
+                          deltas, y_batch, start, n, eta, mu, l2, step_rule, cost, softmax, kind)
         following = start + batch_size
         n_next = next_batch(x, y, order, start, batch_size, x_next, y_batch)
         drop(x_next[:n_next], masks[0][following:following + n_next])
@@ -690,10 +803,11 @@ def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, c
 @register_jitable
 def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
                        softmax, kind, rule, s_w, s_b, steps, masks, zs, activations, deltas,
-                       grad_rows, y_batch, x_next):
+                       grad_rows, y_batch, x_next, x_block, z_block, c_block, products):
     """``sgd_epoch`` with the neurons of each large layer shared between threads; SGD with or
     without momentum only (``rule``, s_w, s_b and steps are taken and left alone: its backend
-    hands Nesterov and Adam to the plain loops)."""
+    hands Nesterov and Adam to the plain loops; x_block, z_block, c_block and products, the
+    serial epoch's blocks of one-sample steps, are left alone too)."""
     last = len(weights) - 1
     n = next_batch(x, y, order, -batch_size, batch_size, activations[0], y_batch)
     drop_layer(activations, masks, 0, 0, n)
@@ -779,8 +893,15 @@ class FastBackend(LoopBackend):
         chunks = self.chunks or numba.get_num_threads()
         grad_rows = tuple(aligned_empty((chunks, w.shape[1]), dtype) for w in weights)
         y_batch = aligned_empty((rows, n_targets), dtype)
-        x_next = aligned_empty((rows, weights[0].shape[1]), dtype)
-        return no_masks(weights, dtype), zs, activations, deltas, grad_rows, y_batch, x_next
+        n_hidden, n_in = weights[0].shape
+        x_next = aligned_empty((rows, n_in), dtype)
+        block = BLOCK if rows == 1 else 0  # sgd_epoch_blocks' buffers, for one-sample steps
+        x_block = aligned_empty((2 * block, n_in), dtype)
+        z_block = aligned_empty((2 * block, n_hidden), dtype)
+        c_block = aligned_empty((block, n_hidden), dtype)
+        products = aligned_empty((1, block), dtype)
+        return (no_masks(weights, dtype), zs, activations, deltas, grad_rows, y_batch, x_next,
+                x_block, z_block, c_block, products)
 
 
 PLAIN_LOOPS = LoopBackend(KERNELS)
