@@ -37,8 +37,8 @@ from numba.extending import register_jitable
 from .activations import SIGMOID, SOFTMAX, activation, layer_kind, softmax_row
 from .jit import njit
 from .rules import ADAM, SGD, SGD_RULE
-from .loops import (KERNELS, LoopBackend, adam_change, adam_rate, aligned_empty, drop,
-                    drop_layer, hidden_prime, no_masks, output_delta)
+from .loops import (KERNELS, LoopBackend, adam_change, adam_rate, aligned_empty, copy_row,
+                    drop, drop_layer, hidden_prime, no_masks, output_delta)
 
 # Hidden deltas in the parallel kernel are split in blocks of this many inputs k: 64 float64 are
 # 8 cache lines, enough to vectorize and few enough that 784 inputs make 13 blocks for 2 threads.
@@ -606,8 +606,8 @@ def next_batch(x, y, order, start, batch_size, x_next, y_batch):
     first = start + batch_size
     n_next = max(0, min(batch_size, order.shape[0] - first))
     for s in range(n_next):
-        x_next[s, :] = x[order[first + s]]
-        y_batch[s, :] = y[order[first + s]]
+        copy_row(x[order[first + s]], x_next[s])
+        copy_row(y[order[first + s]], y_batch[s])
     return n_next
 
 
@@ -667,7 +667,7 @@ def gather_inputs(x, order, first, out, mask):
     dropout mask's rows first + s when there is one."""
     n = max(0, min(out.shape[0], order.shape[0] - first))
     for s in range(n):
-        out[s, :] = x[order[first + s]]
+        copy_row(x[order[first + s]], out[s])
     drop(out[:n], mask[first:first + n])
     return n
 
@@ -742,7 +742,7 @@ def sgd_epoch_blocks(weights, biases, v_w, v_b, x, y, order, eta, cost, softmax,
                     z[0, j] += c_block[m, j] * products[0, m]
             activate(z, activations[1][:1], layer_kind(0, last, softmax, kind))
             drop_layer(activations, masks, 1, start + i, 1)
-            y_batch[0, :] = y[order[start + i]]
+            copy_row(y[order[start + i]], y_batch[0])
             upper_layers_step(weights, biases, v_w, v_b, s_w, s_b, grad_rows, masks, zs,
                               activations, deltas, y_batch, start + i, 1, eta, zero, zero,
                               step_rule, cost, softmax, kind)
@@ -797,7 +797,8 @@ def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, c
                    False, x_next[:n_next], zs[0][:n_next], masks[0][:0], kind)
         activate(zs[0][:n_next], activations[1][:n_next], layer_kind(0, last, softmax, kind))
         drop_layer(activations, masks, 1, following, n_next)
-        activations[0][:n_next] = x_next[:n_next]
+        for s in range(n_next):
+            copy_row(x_next[s], activations[0][s])
 
 
 @register_jitable
@@ -848,7 +849,8 @@ def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, 
                                 z_next, mask_prev, kind)
         activate(zs[0][:n_next], activations[1][:n_next], layer_kind(0, last, softmax, kind))
         drop_layer(activations, masks, 1, following, n_next)
-        activations[0][:n_next] = x_next[:n_next]
+        for s in range(n_next):
+            copy_row(x_next[s], activations[0][s])
 
 
 # The fused kernels change how an epoch is done, not what a gradient is: ``backprop`` (gradients

@@ -86,6 +86,14 @@ def output_delta(a, y, delta, cost, softmax):
 
 
 @register_jitable
+def copy_row(source, target):
+    """target[k] = source[k]: a loop, where ``target[:] = source`` would make numba check the two
+    for overlap and keep a reference count on each."""
+    for k in range(target.shape[0]):
+        target[k] = source[k]
+
+
+@register_jitable
 def drop(a, mask):
     """Dropout: a[s, k] *= mask[s, k], 0 to drop neuron k for sample s, 1/p to keep it."""
     if mask.shape[0]:
@@ -281,8 +289,8 @@ def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, c
     for start in range(0, order.shape[0], batch_size):
         n = min(batch_size, order.shape[0] - start)
         for s in range(n):
-            activations[0][s, :] = x[order[start + s]]
-            y_batch[s, :] = y[order[start + s]]
+            copy_row(x[order[start + s]], activations[0][s])
+            copy_row(y[order[start + s]], y_batch[s])
         backprop(weights, biases, zs, activations, deltas, grad_w, grad_b, y_batch, n, cost, softmax,
                  kind, masks, start)
         update_layers(weights, biases, grad_w, grad_b, v_w, v_b, s_w, s_b, eta, mu, l2, rule,
