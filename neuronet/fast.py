@@ -50,7 +50,7 @@ K_BLOCK = 64
 # layer stays on one thread.
 PARALLEL_MIN_WEIGHTS = 32_768
 
-# Plain SGD one sample at a time applies the first layer's updates this many samples at a time
+# SGD one sample at a time applies the first layer's steps this many samples at a time
 # (``sgd_epoch_blocks``).
 BLOCK = 16
 
@@ -673,105 +673,178 @@ def gather_inputs(x, order, first, out, mask):
 
 
 @register_jitable
-def apply_block(w, c, a_prev, a_next, z_next, tile):
-    r"""w[j, k] += sum_i c[i, j] a_prev[i, k] for every weight (a block's one-sample SGD updates
-    at once, c[i, j] = -eta delta_i[j]), then z_next[s, j] = sum_k w[j, k] a_next[s, k] from
-    the new weights, by tiles of ``tile`` inputs and pairs of neurons as in ``backward_update``."""
+def block_powers(eta, mu, l2, powers):
+    r"""powers[:, k] = (a, b, c, d), the entries of A^k for k = 0, 1, ..., where
+
+        A = [[1 - eta l2, mu], [-eta l2, mu]]
+
+    is what a one-sample step does to a weight w and its velocity v besides the update u =
+    -eta delta[j] a_prev[k] (``momentum_row``; with mu = 0, ``sgd_row_next``'s w):
+    (w, v) <- A (w, v) + (u, u). So k steps after a block's start w = a w0 + b v0 + ..., and an
+    update made k steps before the end of a block has added (a + b) u to w and (c + d) u to v."""
+    one, zero = powers.dtype.type(1), powers.dtype.type(0)
+    keep, decay = one - eta * l2, -eta * l2
+    a, b, c, d = one, zero, zero, one
+    for k in range(powers.shape[1]):
+        powers[0, k], powers[1, k], powers[2, k], powers[3, k] = a, b, c, d
+        a, b, c, d = keep * a + mu * c, keep * b + mu * d, decay * a + mu * c, decay * b + mu * d
+
+
+@register_jitable
+def carry_row(w, v_w, j, first, stop, a, b, c, d, moving):
+    r"""w[j, k] <- a w[j, k] + b v[j, k], v[j, k] <- c w[j, k] + d v[j, k] on k in [first, stop),
+    v only when ``moving`` (momentum; without it v is neither read nor written)."""
+    w_j, v_j = w[j, first:stop], v_w[j, first:stop]
+    if moving:
+        for k in range(w_j.shape[0]):
+            w_old = w_j[k]
+            w_j[k] = a * w_old + b * v_j[k]
+            v_j[k] = c * w_old + d * v_j[k]
+    else:
+        for k in range(w_j.shape[0]):
+            w_j[k] *= a
+
+
+@register_jitable
+def apply_block(w, v_w, power, moving, c_w, c_v, x, x_next, z_w, z_v, tile):
+    r"""A block's one-sample steps on every weight at once, then the next block's products.
+
+    With n = c_w.shape[0] samples x_m waiting and (a, b, c, d) = power, A^n's entries:
+        w[j, k] <- a w[j, k] + b v[j, k] + sum_m c_w[m, j] x_m[k]
+        v[j, k] <- c w[j, k] + d v[j, k] + sum_m c_v[m, j] x_m[k]    (with momentum only)
+    then z_w[s, j] = sum_k w[j, k] x_next[s, k] from the new weights, and z_v likewise from the
+    new velocities; by tiles of ``tile`` inputs and pairs of neurons as in ``backward_update``.
+    """
     n_out, n_in = w.shape
     one = w.dtype.type(1)
-    z_next[:, :] = 0
+    a, b, c, d = power[0], power[1], power[2], power[3]
+    carry = moving or a != 1  # w <- 1 w + 0 v changes nothing: skip the pass
+    z_w[:, :] = 0
+    z_v[:, :] = 0
     pairs = n_out - n_out % 2
     for first in range(0, n_in, tile):
         stop = min(n_in, first + tile)
         for j in range(0, pairs, 2):
-            add_gradient_pair(w[j, first:stop], w[j + 1, first:stop], c, a_prev, j, one, first,
-                              stop)
-            add_weighted_inputs_pair(w, a_next, z_next, j, first, stop)
+            if carry:
+                carry_row(w, v_w, j, first, stop, a, b, c, d, moving)
+                carry_row(w, v_w, j + 1, first, stop, a, b, c, d, moving)
+            add_gradient_pair(w[j, first:stop], w[j + 1, first:stop], c_w, x, j, one, first, stop)
+            add_weighted_inputs_pair(w, x_next, z_w, j, first, stop)
+            if moving:
+                add_gradient_pair(v_w[j, first:stop], v_w[j + 1, first:stop], c_v, x, j, one,
+                                  first, stop)
+                add_weighted_inputs_pair(v_w, x_next, z_v, j, first, stop)
         for j in range(pairs, n_out):
-            add_gradient(w[j, first:stop], c, a_prev, j, one, first, stop)
-            add_weighted_inputs(w, a_next, z_next, j, first, stop)
+            if carry:
+                carry_row(w, v_w, j, first, stop, a, b, c, d, moving)
+            add_gradient(w[j, first:stop], c_w, x, j, one, first, stop)
+            add_weighted_inputs(w, x_next, z_w, j, first, stop)
+            if moving:
+                add_gradient(v_w[j, first:stop], c_v, x, j, one, first, stop)
+                add_weighted_inputs(v_w, x_next, z_v, j, first, stop)
 
 
 @register_jitable
-def sgd_epoch_blocks(weights, biases, v_w, v_b, x, y, order, eta, cost, softmax, kind, rule, s_w,
-                     s_b, masks, zs, activations, deltas, grad_rows, y_batch, x_block, z_block,
-                     c_block, products):
-    r"""Plain SGD one sample at a time (no momentum, no L2), the first layer's weight updates
-    applied a block of R = c_block.shape[0] samples at a time: the same steps, in R times fewer
+def sgd_epoch_blocks(weights, biases, v_w, v_b, x, y, order, eta, mu, l2, cost, softmax, kind,
+                     rule, s_w, s_b, masks, zs, activations, deltas, grad_rows, y_batch, x_block,
+                     z_block, c_block, scalars):
+    r"""SGD (with or without momentum and L2) one sample at a time, the first layer's steps
+    applied a block of R = c_block.shape[1] samples at a time: the same steps, in R times fewer
     passes over the largest weight matrix.
 
     Sample i of a block needs the first layer's z under the weights the samples before it left.
-    With W and b the first layer's weights and biases at the block's start, x_m the block's
-    inputs and c_m = -eta delta_m its updates (w <- w + c_m x_m^T, b <- b + c_m):
+    A step is linear in the weights and velocities: (w, v) <- A (w, v) + (u, u) with u = c_m x_m,
+    c_m = -eta delta_m the sample's error (``block_powers``). So with W and V the first layer's
+    weights and velocities at the block's start, x_m the block's inputs and (a_k, b_k) the first
+    row of A^k:
 
-        z_i = b_i + W x_i + sum_{m < i} c_m (x_m . x_i)
+        z_i = b_i + a_i W x_i + b_i V x_i + sum_{m < i} (a + b)_{i-1-m} c_m (x_m . x_i)
 
-    where W x_i comes for the whole block from one pass over W (``apply_block``, which also
-    applies the previous block's R updates: each weight is read and written once a block, not
-    once a sample), b_i is the bias as the samples before i left it (updated one sample at a
-    time, as ``backward_update`` does), and the sum costs R dot products of the inputs. The
-    layers above the first step one sample at a time (``upper_layers_step``). x_block and
-    z_block hold two blocks' inputs and W x (the current one and the next), c_block the c_m,
-    products[0, m] the x_m . x_i.
-    The arithmetic is that of one-sample SGD summed in another order: a rounding apart. Blocks
-    start with each call, so an epoch split in calls at multiples of R gives the same bits.
+    where W x_i and V x_i come for the whole block from one pass over W and V (``apply_block``,
+    which also applies the previous block's R steps: each weight is read and written once a
+    block, not once a sample), b_i is the bias as the samples before i left it (stepped one
+    sample at a time, ``update_bias``), and the sum costs R dot products of inputs. Without
+    momentum and L2, a_k = 1 and b_k = 0: z_i = b_i + W x_i + sum_{m<i} c_m (x_m . x_i). The layers
+    above the first step one sample at a time (``upper_layers_step``).
+
+    x_block holds two blocks' inputs (the current one and the next), z_block[0] and z_block[1]
+    their W x and V x, c_block[0] the c_m and c_block[1], c_block[2] them weighted for
+    ``apply_block``, scalars[0] the x_m . x_i and scalars[1:] A's powers. The arithmetic is that
+    of one-sample SGD in another order: a rounding apart. Blocks start with each call, so an
+    epoch split in calls at multiples of R gives the same bits.
     """
-    w, b = weights[0], biases[0]
+    w, b, v, v_bias = weights[0], biases[0], v_w[0], v_b[0]
     last = len(weights) - 1
-    block = c_block.shape[0]
+    block = c_block.shape[1]
+    moving = mu != 0
     tile = tile_width(block, w.shape[1], w.itemsize)
     z = zs[0][:1]
+    zero = eta - eta
     step_rule = (rule[0], eta * 1.0, rule[1], rule[2], rule[3])
-    zero = eta - eta  # no momentum, no L2, in eta's dtype
+    c_m, products, powers = c_block[0], scalars[0], scalars[1:]
+    block_powers(eta, mu, l2, powers)
     here, there, waiting, start = 0, block, 0, 0
     while True:
         n = gather_inputs(x, order, start, x_block[there:there + block], masks[0])
-        apply_block(w, c_block[:waiting], x_block[here:here + waiting], x_block[there:there + n],
-                    z_block[there:there + n], tile)
+        for m in range(waiting):  # sample m's update, k steps before the end of its block
+            k = waiting - 1 - m
+            on_w, on_v = powers[0, k] + powers[1, k], powers[2, k] + powers[3, k]
+            for j in range(w.shape[0]):
+                c_block[1, m, j] = on_w * c_m[m, j]
+                c_block[2, m, j] = on_v * c_m[m, j]
+        apply_block(w, v, powers[:, waiting], moving, c_block[1, :waiting], c_block[2, :waiting],
+                    x_block[here:here + waiting], x_block[there:there + n],
+                    z_block[0, there:there + n], z_block[1, there:there + n], tile)
         if n == 0:
             return
         here, there = there, here
         for i in range(n):
             x_i = x_block[here + i]
             for m in range(i):
-                products[0, m] = dot_row(x_block, here + m, x_i, x_i.dtype.type(0))
+                products[m] = dot_row(x_block, here + m, x_i, zero)
+            on_w, on_v = powers[0, i], powers[1, i]
             for j in range(w.shape[0]):
-                z[0, j] = b[j] + z_block[here + i, j]
-            for m in range(i):
+                z[0, j] = b[j] + on_w * z_block[0, here + i, j]
+            if moving:
                 for j in range(w.shape[0]):
-                    z[0, j] += c_block[m, j] * products[0, m]
+                    z[0, j] += on_v * z_block[1, here + i, j]
+            for m in range(i):
+                k = i - 1 - m
+                weight = (powers[0, k] + powers[1, k]) * products[m]
+                for j in range(w.shape[0]):
+                    z[0, j] += c_m[m, j] * weight
             activate(z, activations[1][:1], layer_kind(0, last, softmax, kind))
             drop_layer(activations, masks, 1, start + i, 1)
             copy_row(y[order[start + i]], y_batch[0])
             upper_layers_step(weights, biases, v_w, v_b, s_w, s_b, grad_rows, masks, zs,
-                              activations, deltas, y_batch, start + i, 1, eta, zero, zero,
-                              step_rule, cost, softmax, kind)
+                              activations, deltas, y_batch, start + i, 1, eta, mu, l2, step_rule,
+                              cost, softmax, kind)
             for j in range(w.shape[0]):
-                c_block[i, j] = -eta * deltas[0][0, j]
-                b[j] += c_block[i, j]
+                c_m[i, j] = -eta * deltas[0][0, j]
+                update_bias(b, v_bias, j, deltas[0][0, j], eta, mu)
         waiting, start = n, start + block
 
 
 @register_jitable
 def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost, softmax,
               kind, rule, s_w, s_b, steps, masks, zs, activations, deltas, grad_rows, y_batch,
-              x_next, x_block, z_block, c_block, products):
+              x_next, x_block, z_block, c_block, scalars):
     """``loops.sgd_epoch`` with ``backward_update``: forward, BP1, then one pass per layer.
 
     The first layer's pass also computes the next batch's z (``backward_update``), so each
     step reads the largest weight matrix once instead of twice; the first batch's first layer
     is computed before the loop. Dropout as in ``loops.sgd_epoch``; the update rule ``rule``
     (with s_w, s_b and steps, Adam's state) as there, by ``layer_step``. ``grad_rows[layer][0]``
-    is the scratch row in which Adam forms a tile's gradient. Plain SGD one sample at a time
-    (no momentum, no L2) goes by blocks of c_block.shape[0] samples (``sgd_epoch_blocks``)
-    when c_block has rows.
+    is the scratch row in which Adam forms a tile's gradient. SGD one sample at a time (with or
+    without momentum, not Nesterov's) goes by blocks of c_block.shape[1] samples
+    (``sgd_epoch_blocks``) when c_block has them.
     """
     last = len(weights) - 1
     solver = rule[0]
-    if batch_size == 1 and mu == 0 and l2 == 0 and solver == SGD and c_block.shape[0] > 1:
-        sgd_epoch_blocks(weights, biases, v_w, v_b, x, y, order, eta, cost, softmax, kind, rule,
-                         s_w, s_b, masks, zs, activations, deltas, grad_rows, y_batch, x_block,
-                         z_block, c_block, products)
+    if batch_size == 1 and solver == SGD and c_block.shape[1] > 1:
+        sgd_epoch_blocks(weights, biases, v_w, v_b, x, y, order, eta, mu, l2, cost, softmax, kind,
+                         rule, s_w, s_b, masks, zs, activations, deltas, grad_rows, y_batch,
+                         x_block, z_block, c_block, scalars)
         return
     n = next_batch(x, y, order, -batch_size, batch_size, activations[0], y_batch)
     drop_layer(activations, masks, 0, 0, n)
@@ -804,10 +877,10 @@ def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, c
 @register_jitable
 def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
                        softmax, kind, rule, s_w, s_b, steps, masks, zs, activations, deltas,
-                       grad_rows, y_batch, x_next, x_block, z_block, c_block, products):
+                       grad_rows, y_batch, x_next, x_block, z_block, c_block, scalars):
     """``sgd_epoch`` with the neurons of each large layer shared between threads; SGD with or
     without momentum only (``rule``, s_w, s_b and steps are taken and left alone: its backend
-    hands Nesterov and Adam to the plain loops; x_block, z_block, c_block and products, the
+    hands Nesterov and Adam to the plain loops; x_block, z_block, c_block and scalars, the
     serial epoch's blocks of one-sample steps, are left alone too)."""
     last = len(weights) - 1
     n = next_batch(x, y, order, -batch_size, batch_size, activations[0], y_batch)
@@ -899,11 +972,11 @@ class FastBackend(LoopBackend):
         x_next = aligned_empty((rows, n_in), dtype)
         block = BLOCK if rows == 1 else 0  # sgd_epoch_blocks' buffers, for one-sample steps
         x_block = aligned_empty((2 * block, n_in), dtype)
-        z_block = aligned_empty((2 * block, n_hidden), dtype)
-        c_block = aligned_empty((block, n_hidden), dtype)
-        products = aligned_empty((1, block), dtype)
+        z_block = aligned_empty((2, 2 * block, n_hidden), dtype)
+        c_block = aligned_empty((3, block, n_hidden), dtype)
+        scalars = aligned_empty((5, block + 1), dtype)
         return (no_masks(weights, dtype), zs, activations, deltas, grad_rows, y_batch, x_next,
-                x_block, z_block, c_block, products)
+                x_block, z_block, c_block, scalars)
 
 
 PLAIN_LOOPS = LoopBackend(KERNELS)

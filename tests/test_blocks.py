@@ -1,6 +1,7 @@
-"""Plain SGD one sample at a time by blocks (``fast.sgd_epoch_blocks``): the first layer's updates
-applied ``fast.BLOCK`` samples at a time give the steps of the plain kernels of ``loops``, one
-sample after the other, to rounding (1e-12 for float64, the bound argued in test_fast.py).
+"""SGD one sample at a time by blocks (``fast.sgd_epoch_blocks``): the first layer's steps applied
+``fast.BLOCK`` samples at a time give the steps of the plain kernels of ``loops``, one sample
+after the other, to rounding (1e-12 for float64, the bound argued in test_fast.py), in weights,
+biases and velocities, with and without momentum and L2.
 
 Epochs shorter than a block, of exactly one, and with a partial last block; every hidden
 activation and output; dropout masks; float32; and an epoch split in two calls.
@@ -28,30 +29,37 @@ SAMPLES = [1, 2, fast.BLOCK - 1, fast.BLOCK, 2 * fast.BLOCK + 3]
 
 
 def trained(backend, shape, samples, activation="sigmoid", output="sigmoid", cost="quadratic",
-            dtype="float64", masks=None, parts=1):
-    """A network after one epoch of plain SGD (batch 1, no momentum, no L2), in ``parts`` calls."""
+            dtype="float64", masks=None, momentum=0.0, weight_decay=0.0):
+    """A network after one epoch of SGD one sample at a time."""
     x, y = mnist_shaped(samples, seed=5, n_in=shape[0], n_out=shape[-1])
     x, y = x.astype(dtype), y.astype(dtype)
     order = np.random.default_rng(6).permutation(samples)
     net = Network(shape, seed=4, activation=activation, output=output, cost=cost, dtype=dtype)
-    for part in np.array_split(order, parts):
-        backend.sgd_epoch(net.weights, net.biases, net.velocity_w, net.velocity_b, x, y, part, 1,
-                          0.5, 0.0, 0.0, COSTS[cost], output == "softmax", masks)
+    backend.sgd_epoch(net.weights, net.biases, net.velocity_w, net.velocity_b, x, y, order, 1, 0.5,
+                      momentum, weight_decay, COSTS[cost], output == "softmax", masks)
     return net
 
 
 def largest_difference(a, b):
+    """Over the weights, biases and velocities."""
     return max(float(np.max(np.abs(np.asarray(p, np.float64) - q)))
-               for p, q in zip(a.weights + a.biases, b.weights + b.biases))
+               for p, q in zip(a.weights + a.biases + a.velocity_w + a.velocity_b,
+                               b.weights + b.biases + b.velocity_w + b.velocity_b))
 
 
+RATES = {"plain": (0.0, 0.0), "l2": (0.0, 1e-2), "momentum": (0.9, 0.0),
+         "momentum-l2": (0.9, 1e-2)}
+
+
+@pytest.mark.parametrize("rates", RATES)
 @pytest.mark.parametrize("name", BLOCKS)
 @pytest.mark.parametrize("samples", SAMPLES, ids=lambda n: f"{n}samples")
 @pytest.mark.parametrize("shape", [(3, 1, 2), (1, 1), (7, 9, 6, 4), (12, 40, 3)],
                          ids=lambda shape: "-".join(map(str, shape)))
-def test_blocks_agree_with_one_sample_at_a_time(name, shape, samples):
-    want = trained(PLAIN, shape, samples)
-    got = trained(BLOCKS[name], shape, samples)
+def test_blocks_agree_with_one_sample_at_a_time(name, shape, samples, rates):
+    momentum, weight_decay = RATES[rates]
+    want = trained(PLAIN, shape, samples, momentum=momentum, weight_decay=weight_decay)
+    got = trained(BLOCKS[name], shape, samples, momentum=momentum, weight_decay=weight_decay)
     assert largest_difference(got, want) <= TOL
     # and the weights did move: an epoch that changed nothing would pass the line above too
     assert largest_difference(got, Network(shape, seed=4)) > 1e-3
@@ -62,27 +70,35 @@ def test_blocks_agree_with_one_sample_at_a_time(name, shape, samples):
                                          ("softmax", "cross_entropy")])
 def test_blocks_with_every_activation_and_output(activation, output, cost):
     args = ((12, 40, 6, 3), 2 * fast.BLOCK + 3, activation, output, cost)
-    assert largest_difference(trained(fast.FAST, *args), trained(PLAIN, *args)) <= TOL
+    for momentum, weight_decay in RATES.values():
+        rates = dict(momentum=momentum, weight_decay=weight_decay)
+        assert largest_difference(trained(fast.FAST, *args, **rates),
+                                  trained(PLAIN, *args, **rates)) <= TOL
 
 
 def test_blocks_with_dropout_masks():
     shape, samples = (7, 9, 6, 4), 2 * fast.BLOCK + 3
     rngs = np.random.default_rng(2).spawn(len(shape) - 1)
     masks = dropout_masks(rngs, samples, shape, (0.4,) * (len(shape) - 1), np.float64)
-    got = trained(fast.FAST, shape, samples, masks=masks)
-    want = trained(PLAIN, shape, samples, masks=masks)
-    assert largest_difference(got, want) <= TOL
-    assert largest_difference(got, trained(PLAIN, shape, samples)) > 1e-3  # the masks counted
+    for momentum, weight_decay in RATES.values():
+        rates = dict(momentum=momentum, weight_decay=weight_decay)
+        got = trained(fast.FAST, shape, samples, masks=masks, **rates)
+        want = trained(PLAIN, shape, samples, masks=masks, **rates)
+        assert largest_difference(got, want) <= TOL
+        assert largest_difference(got, trained(PLAIN, shape, samples, **rates)) > 1e-3  # masked
 
 
 def test_blocks_in_float32():
     args = ((12, 40, 3), 2 * fast.BLOCK + 3)
-    got = trained(fast.FAST, *args, dtype="float32")
-    assert got.weights[0].dtype == np.float32
-    assert largest_difference(got, trained(PLAIN, *args)) <= TOL_FLOAT32
+    for momentum, weight_decay in RATES.values():
+        rates = dict(momentum=momentum, weight_decay=weight_decay)
+        got = trained(fast.FAST, *args, dtype="float32", **rates)
+        assert got.weights[0].dtype == np.float32
+        assert largest_difference(got, trained(PLAIN, *args, **rates)) <= TOL_FLOAT32
 
 
-def test_an_epoch_split_at_a_block_boundary_gives_the_same_bits():
+@pytest.mark.parametrize("rates", RATES)
+def test_an_epoch_split_at_a_block_boundary_gives_the_same_bits(rates):
     # Blocks start with each call: two calls of BLOCK and BLOCK + 3 samples make the blocks of one.
     shape, samples = (12, 40, 3), 2 * fast.BLOCK + 3
     x, y = mnist_shaped(samples, seed=5, n_in=shape[0], n_out=shape[-1])
@@ -91,7 +107,9 @@ def test_an_epoch_split_at_a_block_boundary_gives_the_same_bits():
     splits = ([order], [order[:fast.BLOCK], order[fast.BLOCK:]], [order[:5], order[5:]])
     for net, parts in zip(nets, splits):
         for part in parts:
-            net.step(x, y, 0.5, batch_size=1, order=part)
-    assert all(np.array_equal(a, b) for a, b in zip(nets[0].weights, nets[1].weights))
+            net.step(x, y, 0.5, batch_size=1, order=part, momentum=RATES[rates][0],
+                     weight_decay=RATES[rates][1])
+    assert all(np.array_equal(a, b) for a, b in zip(nets[0].weights + nets[0].velocity_w,
+                                                    nets[1].weights + nets[1].velocity_w))
     # elsewhere the blocks differ, and so may the last bits, not more
     assert largest_difference(nets[0], nets[2]) <= TOL
