@@ -713,12 +713,15 @@ def apply_block(w, v_w, power, moving, c_w, c_v, x, x_next, z_w, z_v, tile):
         w[j, k] <- a w[j, k] + b v[j, k] + sum_m c_w[m, j] x_m[k]
         v[j, k] <- c w[j, k] + d v[j, k] + sum_m c_v[m, j] x_m[k]    (with momentum only)
     then z_w[s, j] = sum_k w[j, k] x_next[s, k] from the new weights, and z_v likewise from the
-    new velocities; by tiles of ``tile`` inputs and pairs of neurons as in ``backward_update``.
+    new velocities for its rows (none when a block of one sample needs no V x); by tiles of
+    ``tile`` inputs and pairs of neurons as in ``backward_update``.
     """
     n_out, n_in = w.shape
     one = w.dtype.type(1)
     a, b, c, d = power[0], power[1], power[2], power[3]
-    carry = moving or a != 1  # w <- 1 w + 0 v changes nothing: skip the pass
+    # with nothing waiting A^0 is the identity, and without momentum and L2 a = 1, b = 0:
+    # w <- 1 w + 0 v changes nothing, so the pass is skipped
+    carry = c_w.shape[0] > 0 and (moving or a != 1)
     z_w[:, :] = 0
     z_v[:, :] = 0
     pairs = n_out - n_out % 2
@@ -733,7 +736,7 @@ def apply_block(w, v_w, power, moving, c_w, c_v, x, x_next, z_w, z_v, tile):
             if moving:
                 add_gradient_pair(v_w[j, first:stop], v_w[j + 1, first:stop], c_v, x, j, one,
                                   first, stop)
-                add_weighted_inputs_pair(v_w, x_next, z_v, j, first, stop)
+                add_weighted_inputs_pair(v_w, x_next[:z_v.shape[0]], z_v, j, first, stop)
         for j in range(pairs, n_out):
             if carry:
                 carry_row(w, v_w, j, first, stop, a, b, c, d, moving)
@@ -741,7 +744,7 @@ def apply_block(w, v_w, power, moving, c_w, c_v, x, x_next, z_w, z_v, tile):
             add_weighted_inputs(w, x_next, z_w, j, first, stop)
             if moving:
                 add_gradient(v_w[j, first:stop], c_v, x, j, one, first, stop)
-                add_weighted_inputs(v_w, x_next, z_v, j, first, stop)
+                add_weighted_inputs(v_w, x_next[:z_v.shape[0]], z_v, j, first, stop)
 
 
 @register_jitable
@@ -794,7 +797,8 @@ def sgd_epoch_blocks(weights, biases, v_w, v_b, x, y, order, eta, mu, l2, cost, 
                 c_block[2, m, j] = on_v * c_m[m, j]
         apply_block(w, v, powers[:, waiting], moving, c_block[1, :waiting], c_block[2, :waiting],
                     x_block[here:here + waiting], x_block[there:there + n],
-                    z_block[0, there:there + n], z_block[1, there:there + n], tile)
+                    z_block[0, there:there + n], z_block[1, there:there + (n if n > 1 else 0)],
+                    tile)
         if n == 0:
             return
         here, there = there, here
@@ -805,7 +809,7 @@ def sgd_epoch_blocks(weights, biases, v_w, v_b, x, y, order, eta, mu, l2, cost, 
             on_w, on_v = powers[0, i], powers[1, i]
             for j in range(w.shape[0]):
                 z[0, j] = b[j] + on_w * z_block[0, here + i, j]
-            if moving:
+            if moving and i > 0:  # b_0 = 0: a block's first z needs no V x
                 for j in range(w.shape[0]):
                     z[0, j] += on_v * z_block[1, here + i, j]
             for m in range(i):
