@@ -153,6 +153,8 @@ def contenders(shape_id, batch, dtype="float64"):
     found = implementations()
     if (shape_id, batch) != ("784-30-10", 1) or dtype != "float64":
         del found["python"]
+    if batch == 1:  # what the blocks of one-sample steps buy
+        found["loops-unblocked"] = Backend(fast.FastBackend(fast.FUSED, block=1))
     found["numpy-textbook-2threads"] = NumpyTextbook(threads=2)
     if "torch" in found:
         found["torch-1thread"] = Torch(threads=1)
@@ -372,6 +374,7 @@ def plain_sgd(repeats, seconds):
     found = {}
     for batch in BATCHES:
         impls = {"loops": Backend(fast.FastBackend(fast.FUSED), settings=PLAIN),
+                 "loops-unblocked": Backend(fast.FastBackend(fast.FUSED, block=1), settings=PLAIN),
                  "vectorized": reference,
                  "vectorized-2threads": Backend(VectorizedBackend(threads=2), settings=PLAIN),
                  "numpy-textbook": NumpyTextbook(threads=1, settings=PLAIN),
@@ -403,29 +406,35 @@ def limits(rows, gflops, bandwidths):
     print("\nCaches of CPU 0 (/sys): " + ", ".join(f"L{level} {size / 2**20:g} MiB"
                                                    for level, size in sorted(caches.items())))
     print("\n### Batch 1 against this machine's bound (float64, momentum 0.9, L2 1e-4)\n")
-    print("A step must read every weight for the forward pass (8 bytes each) and read and write "
-          "every weight and velocity for the update (32 bytes each; BP2 and BP4 can share that "
-          "pass): 40 bytes a weight, or 24 without momentum. FLOPs as in "
-          "`implementations.flops_per_sample`. The bandwidth is that of the level w and v fit "
-          "in (16 bytes a weight); the bound is the lower of GFLOP/s / FLOPs and GB/s / bytes.\n")
-    print("| network | weights P | FLOPs a step | bytes a step | w + v fit in | compute bound "
-          "| bandwidth bound | bound | loops | loops-plain | loops-prange |")
-    print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    print("A step that updates the weights sample by sample must read every weight for the "
+          "forward pass (8 bytes each) and read and write every weight and velocity for the "
+          "update (32 bytes each; BP2 and BP4 can share that pass): 40 bytes a weight, the "
+          "streaming bound of `loops-plain` and `loops-prange`. `loops` applies the first "
+          f"layer's steps {fast.BLOCK} samples at a time (`fast.sgd_epoch_blocks`): it reads and "
+          f"writes w and v once a block, 32 / {fast.BLOCK} bytes a weight a sample, so its bound "
+          "is the compute bound. FLOPs as in `implementations.flops_per_sample`; the compute "
+          "bound is GEMM's GFLOP/s / FLOPs, the bandwidth that of the level w and v fit in (16 "
+          "bytes a weight); each bound is the lower of the two.\n")
+    print("| network | weights P | FLOPs a step | w + v fit in | compute bound | streaming bound "
+          "(40 B a weight) | loops | loops-plain | loops-prange |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
     fractions = {}
     for shape_id, shape in SHAPES.items():
         p = sum(n_in * n_out for n_in, n_out in zip(shape[:-1], shape[1:]))
         level = ("L2" if 16 * p <= caches.get(2, 0) else
                  "L3" if 16 * p <= caches.get(3, 0) else "DRAM")
-        flops, moved = flops_per_sample(shape, 1), 40 * p
-        compute, memory = gflops * 1e9 / flops, bandwidths[level][1] * 1e9 / moved
-        bound = min(compute, memory)
+        compute = gflops * 1e9 / flops_per_sample(shape, 1)
+        bandwidth = bandwidths[level][1] * 1e9
+        bounds = {"loops": min(compute, bandwidth / (32 * p / fast.BLOCK)),
+                  "loops-plain": min(compute, bandwidth / (40 * p)),
+                  "loops-prange": min(compute, bandwidth / (40 * p))}
         rates = {row["name"]: row["rate"] for row in rows
                  if row["shape"] == shape_id and row["batch"] == 1}
         cells = " | ".join(f"{rates[name]:,.0f} ({rates[name] / bound:.0%})"
-                           for name in ("loops", "loops-plain", "loops-prange"))
-        print(f"| {shape_id} | {p:,} | {flops:,.0f} | {moved / 1e6:.2f} MB | {level} "
-              f"| {compute:,.0f} | {memory:,.0f} | {bound:,.0f} | {cells} |")
-        fractions[shape_id] = rates["loops"] / bound
+                           for name, bound in bounds.items())
+        print(f"| {shape_id} | {p:,} | {flops_per_sample(shape, 1):,.0f} | {level} "
+              f"| {compute:,.0f} | {bandwidth / (40 * p):,.0f} | {cells} |")
+        fractions[shape_id] = rates["loops"] / bounds["loops"]
     return fractions
 
 
@@ -475,8 +484,8 @@ def targets(rows, float32, first, plain, fractions):
         for batch in BATCHES:
             print(f"| twin / numpy-textbook, batch {batch}, {settings} | >= 0.9 "
                   f"| {best(rates, batch, 'vectorized') / best(rates, batch, 'numpy-textbook'):.2f} |")
-    wanted = {(1, "plain SGD"): 8, (1, "momentum 0.9"): 5, (10, "momentum 0.9"): 1.0,
-              (100, "momentum 0.9"): 0.6}
+    wanted = {(1, "plain SGD"): 8, (1, "momentum 0.9"): 5, (10, "plain SGD"): 1.0,
+              (10, "momentum 0.9"): 1.0, (100, "plain SGD"): 0.6, (100, "momentum 0.9"): 0.6}
     for (batch, settings), want in wanted.items():
         rates = plain_rate if settings == "plain SGD" else rate
         print(f"| loops / numpy-textbook, batch {batch}, {settings} | >= {want} "

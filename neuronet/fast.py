@@ -951,11 +951,13 @@ def launch_threads():
 
 
 class FastBackend(LoopBackend):
-    """The fused kernels (``FUSED`` or ``PARALLEL``) behind ``LoopBackend``'s interface."""
+    """The fused kernels (``FUSED`` or ``PARALLEL``) behind ``LoopBackend``'s interface.
+    ``block``: samples per block of one-sample steps (``sgd_epoch_blocks``); 1 steps the first
+    layer's weights sample by sample, as ``backward_update`` does."""
 
-    def __init__(self, kernels, chunks=None):
+    def __init__(self, kernels, chunks=None, block=BLOCK):
         super().__init__(kernels)
-        self.chunks = chunks
+        self.chunks, self.block = chunks, block
         if kernels is PARALLEL:
             launch_threads()
 
@@ -974,7 +976,7 @@ class FastBackend(LoopBackend):
         y_batch = aligned_empty((rows, n_targets), dtype)
         n_hidden, n_in = weights[0].shape
         x_next = aligned_empty((rows, n_in), dtype)
-        block = BLOCK if rows == 1 else 0  # sgd_epoch_blocks' buffers, for one-sample steps
+        block = self.block if rows == 1 else 0  # sgd_epoch_blocks' buffers, one-sample steps
         x_block = aligned_empty((2 * block, n_in), dtype)
         z_block = aligned_empty((2, 2 * block, n_hidden), dtype)
         c_block = aligned_empty((3, block, n_hidden), dtype)
