@@ -416,8 +416,8 @@ def limits(rows, gflops, bandwidths):
           "bound is GEMM's GFLOP/s / FLOPs, the bandwidth that of the level w and v fit in (16 "
           "bytes a weight); each bound is the lower of the two.\n")
     print("| network | weights P | FLOPs a step | w + v fit in | compute bound | streaming bound "
-          "(40 B a weight) | loops | loops-plain | loops-prange |")
-    print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
+          "(40 B a weight) | loops | loops of the streaming bound | loops-plain | loops-prange |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
     fractions = {}
     for shape_id, shape in SHAPES.items():
         p = sum(n_in * n_out for n_in, n_out in zip(shape[:-1], shape[1:]))
@@ -430,10 +430,11 @@ def limits(rows, gflops, bandwidths):
                   "loops-prange": min(compute, bandwidth / (40 * p))}
         rates = {row["name"]: row["rate"] for row in rows
                  if row["shape"] == shape_id and row["batch"] == 1}
-        cells = " | ".join(f"{rates[name]:,.0f} ({rates[name] / bound:.0%})"
-                           for name, bound in bounds.items())
+        cells = [f"{rates[name]:,.0f} ({rates[name] / bound:.0%})" for name, bound in bounds.items()]
+        streaming = bounds["loops-plain"]
         print(f"| {shape_id} | {p:,} | {flops_per_sample(shape, 1):,.0f} | {level} "
-              f"| {compute:,.0f} | {bandwidth / (40 * p):,.0f} | {cells} |")
+              f"| {compute:,.0f} | {bandwidth / (40 * p):,.0f} | {cells[0]} "
+              f"| {rates['loops'] / streaming:.0%} | {cells[1]} | {cells[2]} |")
         fractions[shape_id] = rates["loops"] / bounds["loops"]
     return fractions
 
