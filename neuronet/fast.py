@@ -14,6 +14,13 @@ so these kernels change the order of the work, not the arithmetic (same names, s
   and writes each weight once a step (with momentum the next z follows from L1, ``dot_row``).
   With momentum 0 (plain SGD) the velocity is neither read nor written: at batch 1 it would
   double the bytes a step moves.
+* One sample at a time, the first layer's steps are applied a block of ``BLOCK`` (16) samples
+  at a time (``sgd_epoch_blocks``): a step is linear in the weights and velocities, so sample
+  i's z under the weights the block's earlier samples left is the z under the block's starting
+  weights plus a correction from their updates and the dot products x_m . x_i. The weights are
+  then read and written once a block, not once a sample, and a step is bound by arithmetic,
+  not by moving the weights: the same SGD, with the sums in another order. The layers above
+  the first, small, step sample by sample as before.
 * Mini-batches go by tiles of inputs k, two neurons and four samples at a time
   (``add_gradient_pair``, ``add_weighted_inputs_pair``), so each value loaded from memory
   feeds several multiply-adds (each weight four, each input two).
