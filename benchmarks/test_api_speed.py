@@ -1,10 +1,11 @@
 """The post's API at kernel speed: ``net.train`` and ``net.predict`` on one sample at a time,
 beside ``net.step(..., batch_size=1)`` on the same samples in one call (784-100-10, float64).
 
-Each benchmark times SAMPLES samples, so samples/s = SAMPLES / mean; issue 10 asks that train
+Each benchmark times SAMPLES samples, so samples/s = SAMPLES / mean; issue 10 asked that train
 reach at least half the samples/s of the step. A one-sample call reads the first layer's weights
-twice (its forward pass, then its update), where a step over many samples forms the next
-sample's forward pass in the update's pass: so about 0.5 to 0.6 is the most train can reach.
+for its forward pass and reads and writes them for its update, where a step over many samples
+applies the first layer's updates 16 samples at a time (``fast.sgd_epoch_blocks``): train
+reached 0.24 of step here (README, "Speed").
 Every result is checked against the vectorized backend doing the same steps (1e-12, as argued
 in tests/test_agreement.py).
 """
