@@ -768,14 +768,14 @@ def sgd_epoch_blocks(weights, biases, v_w, v_b, x, y, order, eta, mu, l2, cost, 
     weights and velocities at the block's start, x_m the block's inputs and (a_k, b_k) the first
     row of A^k:
 
-        z_i = b_i + a_i W x_i + b_i V x_i + sum_{m < i} (a + b)_{i-1-m} c_m (x_m . x_i)
+        z_i = bias_i + a_i W x_i + b_i V x_i + sum_{m < i} (a + b)_{i-1-m} c_m (x_m . x_i)
 
     where W x_i and V x_i come for the whole block from one pass over W and V (``apply_block``,
     which also applies the previous block's R steps: each weight is read and written once a
-    block, not once a sample), b_i is the bias as the samples before i left it (stepped one
+    block, not once a sample), bias_i is the bias as the samples before i left it (stepped one
     sample at a time, ``update_bias``), and the sum costs R dot products of inputs. Without
-    momentum and L2, a_k = 1 and b_k = 0: z_i = b_i + W x_i + sum_{m<i} c_m (x_m . x_i). The layers
-    above the first step one sample at a time (``upper_layers_step``).
+    momentum and L2, a_k = 1 and b_k = 0: z_i = bias_i + W x_i + sum_{m<i} c_m (x_m . x_i). The
+    layers above the first step one sample at a time (``upper_layers_step``).
 
     x_block holds two blocks' inputs (the current one and the next), z_block[0] and z_block[1]
     their W x and V x, c_block[0] the c_m and c_block[1], c_block[2] them weighted for
