@@ -79,7 +79,8 @@ MUTATIONS = [
              "return prime_kept(a[s, k], mask[s, k], kind)", "return prime(a[s, k], kind)",
              "BP2 under dropout forgets the mask"),
     Mutation("loops-epoch-ignores-order", "neuronet/loops.py",
-             "activations[0][s, :] = x[order[start + s]]", "activations[0][s, :] = x[start + s]",
+             "copy_row(x[order[start + s]], activations[0][s])",
+             "copy_row(x[start + s], activations[0][s])",
              "loops.sgd_epoch takes the inputs in their stored order, the targets shuffled"),
     # --- the fused kernels (fast.py) ---
     Mutation("fast-one-layer-softmax", "neuronet/fast.py",
@@ -102,7 +103,7 @@ MUTATIONS = [
              'keep = w.dtype.type(1) - eta * l2', 'keep = w.dtype.type(1)',
              "the one-sample plain-SGD row forgets weight decay"),
     Mutation("fast-next-batch-targets-unshuffled", "neuronet/fast.py",
-             "y_batch[s, :] = y[order[first + s]]", "y_batch[s, :] = y[first + s]",
+             "copy_row(y[order[first + s]], y_batch[s])", "copy_row(y[first + s], y_batch[s])",
              "next_batch takes the targets in stored order, the inputs shuffled"),
     Mutation("fast-parallel-k-block-short", "neuronet/fast.py",
              "min(n_in, (block + 1) * K_BLOCK)", "min(n_in - 1, (block + 1) * K_BLOCK)",
