@@ -435,7 +435,8 @@ def limits(rows, gflops, bandwidths):
                   "loops-prange": min(compute, bandwidth / (40 * p))}
         rates = {row["name"]: row["rate"] for row in rows
                  if row["shape"] == shape_id and row["batch"] == 1}
-        cells = [f"{rates[name]:,.0f} ({rates[name] / bound:.0%})" for name, bound in bounds.items()]
+        cells = [f"{rates[name]:,.0f} ({rates[name] / bound:.0%})"
+                 for name, bound in bounds.items()]
         streaming = bounds["loops-plain"]
         print(f"| {shape_id} | {p:,} | {flops_per_sample(shape, 1):,.0f} | {level} "
               f"| {compute:,.0f} | {bandwidth / (40 * p):,.0f} | {cells[0]} "
