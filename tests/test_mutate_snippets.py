@@ -1,6 +1,6 @@
-"""tests/mutate.py finds each mutation's snippet in its file exactly once, or that mutation could not
-be applied: an edit to the code must carry its mutations along (two went stale when row copies
-became ``copy_row``)."""
+"""tests/mutate.py finds each mutation's snippet in its file exactly once, or that mutation
+could not be applied: an edit to the code must carry its mutations along (two went stale when
+row copies became ``copy_row``)."""
 from mutate import MUTATIONS, ROOT
 
 
