@@ -30,7 +30,6 @@ import contextlib
 import numpy as np
 
 from neuronet import Network, fast, loops
-from neuronet.loops import LoopBackend
 from neuronet.activations import ACTIVATIONS, COSTS
 from neuronet.jit import njit
 from neuronet.network import BACKENDS
@@ -108,13 +107,13 @@ class Backend:
 
     def sgd_epoch(self, net, x, y, order, batch_size):
         scalar = net.dtype.type
-        # The loop backends' work arrays stay with the network between calls, as in net.step:
-        # made afresh in every round, their first touch cost the blocks of one-sample steps up to
-        # 40 % at batch 1 (784-30-10: 65,123 against 110,523 samples/s, one run).
-        work = {"work": net._work} if isinstance(self.backend, LoopBackend) else {}
+        # The network's keywords, as net.step passes them: the loop backends' work arrays stay
+        # with the network between calls (made afresh in every round, their first touch cost the
+        # blocks of one-sample steps up to 40 % at batch 1; 784-30-10: 65,123 against 110,523
+        # samples/s, one run).
         self.backend.sgd_epoch(net.weights, net.biases, net.velocity_w, net.velocity_b, x, y,
                                order, batch_size, *map(scalar, self.settings), COST, SOFTMAX,
-                               activation=kind(net), **work)
+                               **net._keywords(self.backend))
 
     def backward(self, net, activations, y):
         if self.layers == "vectorized":

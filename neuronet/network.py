@@ -240,13 +240,17 @@ class Network:
         return arrays
 
     def _run(self):
-        """The backend object and the keywords every call to it takes: the hidden activation
-        and, for the loop backends, this network's work arrays to keep."""
+        """The backend object and the keywords every call to it takes (``_keywords``)."""
         run = BACKENDS[self.backend]
+        return run, self._keywords(run)
+
+    def _keywords(self, run):
+        """The keywords every call to backend object ``run`` takes for this network: the hidden
+        activation and, for the loop backends, this network's work arrays to keep."""
         keywords = {"activation": ACTIVATIONS[self.activation]}
         if isinstance(run, LoopBackend):
             keywords["work"] = self._work
-        return run, keywords
+        return keywords
 
     def _feedforward(self, x):
         """The output activations for the rows of x (already checked), in a fresh array, fed
