@@ -166,6 +166,22 @@ def softmax_array(z):
     return e / e.sum(axis=-1, keepdims=True)
 
 
+@register_jitable
+def sample_cost(a, y, kind, softmax):
+    r"""``cost`` of one sample, output row a and target row y, as a loop (the compiled kernels
+    return it, so a one-sample step needs no numpy calls for its error); the same formulas."""
+    tiny = np.finfo(a.dtype).tiny
+    total = a[0] * 0  # a zero of a's dtype
+    for j in range(a.shape[0]):
+        if kind == QUADRATIC:
+            total += (a[j] - y[j]) ** 2
+        elif softmax:
+            total -= y[j] * math.log(max(a[j], tiny))
+        else:
+            total -= y[j] * math.log(max(a[j], tiny)) + (1 - y[j]) * math.log(max(1 - a[j], tiny))
+    return 0.5 * total if kind == QUADRATIC else total
+
+
 def cost(a, y, kind, output):
     r"""Cost of each sample (rows of a and y), as the backward pass differentiates it.
 

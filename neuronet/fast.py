@@ -39,9 +39,11 @@ float32 throughout the weight loops.
 from types import SimpleNamespace
 
 import numba
+import numpy as np
 from numba.extending import register_jitable
 
-from .activations import SIGMOID, SOFTMAX, activation, layer_kind, softmax_row
+from .activations import (SIGMOID, SOFTMAX, activation, layer_kind, sample_cost,
+                          softmax_row)
 from .jit import njit
 from .rules import ADAM, SGD, SGD_RULE
 from .loops import (KERNELS, LoopBackend, adam_change, adam_rate, aligned_empty, copy_row,
@@ -937,12 +939,65 @@ def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, 
             copy_row(x_next[s], activations[0][s])
 
 
+@register_jitable
+def train_sample(weights, biases, v_w, v_b, x, y, eta, mu, l2, cost, softmax, kind, masks, zs,
+                 activations, deltas, grad_rows, y_batch, waiting, x_waiting, delta_waiting,
+                 settings):
+    r"""One SGD step (with or without momentum and L2) on the one sample x[0], y[0], as
+    ``Network.train`` takes it, with the first layer's step left waiting for the next call;
+    returns the sample's cost before the step (``sample_cost``).
+
+    In an epoch, ``backward_update`` applies a sample's first-layer step in the loop over k that
+    forms the next sample's z (``sgd_row_next``), so a step reads and writes the largest weight
+    matrix once. Calls of ``train`` do the same across calls: each one ends with its first-layer
+    step waiting (its error delta_waiting, its input x_waiting, its eta, mu and l2 in settings,
+    waiting[0] = 1) and the next call applies it while forming its own z; ``finish_sample``
+    applies it before anything else reads the weights. The same loops as ``sgd_epoch`` with
+    blocks of one sample, so calls of train give the bits of one call of step over the samples
+    (``FastBackend(FUSED, block=1)``).
+    """
+    w, b = weights[0], biases[0]
+    last = len(weights) - 1
+    if waiting[0]:
+        backward_update(w, b, v_w[0], v_b[0], delta_waiting, x_waiting, delta_waiting,
+                        settings[0], settings[1], settings[2], False, x, zs[0][:1], masks[0][:0],
+                        kind)
+    else:
+        first_forward(w, b, v_w[0], v_b[0], deltas[0][:1], x, zs[0][:1], masks[0][:0], eta, mu,
+                      SGD)
+    activate(zs[0][:1], activations[1][:1], layer_kind(0, last, softmax, kind))
+    copy_row(y[0], y_batch[0])
+    # SGD's rule takes no Adam state: the velocities stand in for it, eta for its settings
+    upper_layers_step(weights, biases, v_w, v_b, v_w, v_b, grad_rows, masks, zs, activations,
+                      deltas, y_batch, 0, 1, eta, mu, l2, (SGD, eta, eta, eta, eta), cost,
+                      softmax, kind)
+    copy_row(x[0], x_waiting[0])
+    copy_row(deltas[0][0], delta_waiting[0])
+    settings[0], settings[1], settings[2] = eta, mu, l2
+    waiting[0] = 1
+    # the outputs of the forward pass, which the step leaves as they were
+    return sample_cost(activations[last + 1][0], y[0], cost, softmax)
+
+
+@register_jitable
+def finish_sample(weights, biases, v_w, v_b, waiting, x_waiting, delta_waiting, settings):
+    r"""The first-layer step ``train_sample`` left waiting, applied (if one waits): w, b and
+    their velocities as ``backward_update`` steps them for an epoch's last sample."""
+    if waiting[0]:
+        backward_update(weights[0], biases[0], v_w[0], v_b[0], delta_waiting, x_waiting,
+                        delta_waiting, settings[0], settings[1], settings[2], False,
+                        x_waiting[:0], delta_waiting[:0], x_waiting[:0], SIGMOID)
+        waiting[0] = 0
+
+
 # The fused kernels change how an epoch is done, not what a gradient is: ``backprop`` (gradients
 # without a step, for ``Network.gradients`` and gradcheck) is the compiled one of ``loops``.
 FUSED = SimpleNamespace(feedforward=_jit(feedforward), backprop=KERNELS.backprop,
-                        sgd_epoch=_jit(sgd_epoch))
+                        sgd_epoch=_jit(sgd_epoch), train_sample=_jit(train_sample),
+                        finish_sample=_jit(finish_sample))
 PARALLEL = SimpleNamespace(feedforward=_jit(feedforward_parallel), backprop=KERNELS.backprop,
-                           sgd_epoch=_jit(sgd_epoch_parallel))
+                           sgd_epoch=_jit(sgd_epoch_parallel), train_sample=FUSED.train_sample,
+                           finish_sample=FUSED.finish_sample)
 
 
 def launch_threads():
@@ -990,6 +1045,33 @@ class FastBackend(LoopBackend):
         scalars = aligned_empty((5, block + 1), dtype)
         return (no_masks(weights, dtype), zs, activations, deltas, grad_rows, y_batch, x_next,
                 x_block, z_block, c_block, scalars)
+
+    def train_buffers(self, weights, dtype, n_targets):
+        """``train_sample``'s work arrays: masks, zs, activations, deltas, grad_rows and y_batch
+        as for a one-sample epoch, then what it leaves waiting: a flag, the input, the error
+        and (eta, mu, l2)."""
+        n_hidden, n_in = weights[0].shape
+        return (self.buffers(weights, 1, dtype, n_targets)[:6]
+                + (np.zeros(1, np.int64), aligned_empty((1, n_in), dtype),
+                   aligned_empty((1, n_hidden), dtype), np.zeros(3, dtype)))
+
+    def train_sample(self, weights, biases, v_w, v_b, x, y, eta, mu, l2, cost, softmax, work,
+                     activation=SIGMOID):
+        """One SGD step on the one sample x, y (2-D, one row each), its first layer's step left
+        waiting in ``work`` (``fast.train_sample``) until the next call or ``finish_sample``.
+        Returns the sample's cost before the step."""
+        buffers = self.kept(work, 1, self.train_buffers, weights, x.dtype, y.shape[1])
+        scalar = x.dtype.type
+        return float(self.kernels.train_sample(
+            tuple(weights), tuple(biases), tuple(v_w), tuple(v_b), x, y, scalar(eta), scalar(mu),
+            scalar(l2), cost, softmax, activation, *buffers))
+
+    def finish_sample(self, weights, biases, v_w, v_b, work):
+        """Apply the first-layer step ``train_sample`` left waiting in ``work``, if any."""
+        buffers = work.get((self, self.train_buffers.__name__, 1))
+        if buffers is not None:
+            self.kernels.finish_sample(tuple(weights), tuple(biases), tuple(v_w), tuple(v_b),
+                                       *buffers[6:])
 
 
 PLAIN_LOOPS = LoopBackend(KERNELS)

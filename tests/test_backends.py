@@ -70,7 +70,9 @@ def test_one_sample_calls_keep_their_work_arrays_per_network():
     net.train(x[1], y[1], 0.5)
     net.predict(x[2])
     net.predict(x[3])
-    assert len(net._work) == 2  # one entry for the one-sample step, one for the forward pass
+    # one entry for train (the one-sample step's arrays and the step it leaves waiting), one for
+    # the forward pass
+    assert len(net._work) == 2
     assert all(net._work[key] is value for key, value in kept.items())
     other.train(x[0], y[0], 0.5)
     assert not any(a is b for a in net._work.values() for b in other._work.values())

@@ -1,0 +1,136 @@
+"""``Network.train`` with the "loops" backend leaves each call's first-layer step waiting for the
+next call (``fast.train_sample``): the steps must be those of the plain kernels whatever the
+settings of each call, and every read or other use of the network must see them all.
+
+Expected parameters come from the python backend (the plain kernels, uncompiled) stepping on the
+same samples, one ``step`` a sample, and from the plain compiled loops; the bits from the fused
+epoch with blocks of one sample, whose loops a call of train runs.
+"""
+import numpy as np
+import pytest
+
+from neuronet import Network, fast, load, save
+from neuronet.activations import COSTS
+
+from conftest import mnist_shaped
+
+# The plain kernels sum in another order: rounding apart (as in tests/test_agreement.py).
+TOL = 1e-12
+SETTINGS = [dict(), dict(weight_decay=0.1), dict(momentum=0.9), dict(momentum=0.9,
+                                                                    weight_decay=0.1)]
+NETWORKS = [dict(shape=(6, 5, 4)), dict(shape=(6, 4)), dict(shape=(6, 5, 3, 4), activation="tanh"),
+            dict(shape=(6, 5, 4), activation="relu", output="softmax", cost="cross_entropy"),
+            dict(shape=(6, 3, 4), cost="cross_entropy")]
+
+
+def parameters(net):
+    return net.weights + net.biases + net.velocity_w + net.velocity_b
+
+
+def assert_close(net, want, tol=TOL):
+    for got, expected in zip(parameters(net), parameters(want)):
+        np.testing.assert_allclose(got, expected, rtol=0, atol=tol)
+
+
+def pair(n=7, **network):
+    n_in, n_out = network["shape"][0], network["shape"][-1]
+    x, y = mnist_shaped(n, seed=1, n_in=n_in, n_out=n_out)
+    return Network(seed=2, **network), Network(seed=2, backend="python", **network), x, y
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=["plain", "l2", "momentum", "momentum-l2"])
+@pytest.mark.parametrize("network", NETWORKS, ids=lambda n: "-".join(map(str, n["shape"]))
+                         + "-" + n.get("cost", "quadratic"))
+def test_calls_of_train_step_as_the_plain_kernels(network, settings):
+    net, want, x, y = pair(**network)
+    for i in range(len(x)):
+        error = net.train(x[i], y[i], 0.5, **settings)
+        assert error == pytest.approx(want.loss(x[i], y[i]), abs=1e-14)  # before the step
+        want.step(x[i], y[i], 0.5, **settings)
+    assert_close(net, want)
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=["plain", "l2", "momentum", "momentum-l2"])
+def test_calls_of_train_give_the_bits_of_one_epoch_of_one_sample_steps(settings):
+    """The same loops in the same order as ``sgd_epoch`` with blocks of one sample."""
+    net, _, x, y = pair(n=9, shape=(6, 5, 3, 4))
+    for i in range(len(x)):
+        net.train(x[i], y[i], 0.5, **settings)
+    epoch = Network((6, 5, 3, 4), seed=2)
+    eta, mu, l2 = 0.5, settings.get("momentum", 0.0), settings.get("weight_decay", 0.0)
+    fast.FastBackend(fast.FUSED, block=1).sgd_epoch(
+        epoch.weights, epoch.biases, epoch.velocity_w, epoch.velocity_b, x, y,
+        np.arange(len(x)), 1, eta, mu, l2, COSTS["quadratic"], False)
+    for got, expected in zip(parameters(net), parameters(epoch)):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_each_call_keeps_its_own_settings():
+    """A waiting step is applied with the settings of the call that took it."""
+    net, want, x, y = pair(n=6, shape=(6, 5, 4))
+    calls = [dict(learning_rate=0.5), dict(learning_rate=0.1, momentum=0.9),
+             dict(learning_rate=0.3, weight_decay=0.2), dict(learning_rate=0.4),
+             dict(learning_rate=0.2, momentum=0.5, weight_decay=0.1), dict(learning_rate=1.0)]
+    for i, settings in enumerate(calls):
+        net.train(x[i], y[i], **settings)
+        want.step(x[i], y[i], **settings)
+    assert_close(net, want)
+
+
+@pytest.mark.parametrize("use", ["weights", "biases", "velocity_w", "velocity_b", "predict",
+                                 "loss", "gradients", "step", "save", "other backend"])
+def test_every_use_of_the_network_sees_the_waiting_step(use, tmp_path):
+    net, want, x, y = pair(n=3, shape=(6, 5, 4))
+    for i in range(2):
+        net.train(x[i], y[i], 0.5, momentum=0.9)
+        want.step(x[i], y[i], 0.5, momentum=0.9)
+    if use in ("weights", "biases", "velocity_w", "velocity_b"):
+        for got, expected in zip(getattr(net, use), getattr(want, use)):
+            np.testing.assert_allclose(got, expected, rtol=0, atol=TOL)
+    elif use == "predict":
+        np.testing.assert_allclose(net.predict(x), want.predict(x), rtol=0, atol=TOL)
+    elif use == "loss":
+        assert net.loss(x, y) == pytest.approx(want.loss(x, y), abs=TOL)
+    elif use == "gradients":
+        for got, expected in zip(*(sum(n.gradients(x, y), []) for n in (net, want))):
+            np.testing.assert_allclose(got, expected, rtol=0, atol=TOL)
+    elif use == "step":
+        net.step(x[2:], y[2:], 0.5, momentum=0.9)
+        want.step(x[2:], y[2:], 0.5, momentum=0.9)
+        assert_close(net, want)
+    elif use == "save":
+        save(net, tmp_path / "net.npz")
+        loaded = load(tmp_path / "net.npz")
+        for got, expected in zip(loaded.weights + loaded.biases, want.weights + want.biases):
+            np.testing.assert_allclose(got, expected, rtol=0, atol=TOL)
+    else:
+        net.backend = "vectorized"
+        net.train(x[2], y[2], 0.5, momentum=0.9)
+        want.step(x[2], y[2], 0.5, momentum=0.9)
+        net.backend = "loops"
+        assert_close(net, want)
+
+
+def test_replacing_some_parameters_keeps_the_waiting_step_of_the_others():
+    """net.biases = ... after train: the waiting step still reaches the weights, and the new
+    biases are the ones assigned (the step is applied before the assignment, not after)."""
+    net, want, x, y = pair(n=2, shape=(6, 5, 4))
+    net.train(x[0], y[0], 0.5)
+    want.step(x[0], y[0], 0.5)
+    new = [np.full_like(b, 0.25) for b in want.biases]
+    net.biases = [b.copy() for b in new]
+    for got, expected in zip(net.weights, want.weights):
+        np.testing.assert_allclose(got, expected, rtol=0, atol=TOL)
+    for got, expected in zip(net.biases, new):
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("then", ["train", "read"])
+def test_the_waiting_step_checks_the_velocities_it_applies(then):
+    """The kernels do not check bounds: a velocity of the wrong shape, put behind the getter
+    (which would apply the step first), is refused before the waiting step runs on it."""
+    net, _, x, y = pair(n=3, shape=(6, 5, 4))
+    net.train(x[0], y[0], 0.5, momentum=0.9)
+    net.__dict__["_velocity_w"][0] = np.zeros((2, 2))
+    with pytest.raises(ValueError, match=r"net.velocity_w\[0\] must be a C-contiguous float64"):
+        net.train(x[1], y[1], 0.5) if then == "train" else net.weights
