@@ -302,7 +302,9 @@ def main(argv=None):
 
     readme_table(rows)
     plain = plain_sgd(repeats, seconds)
-    fractions = limits(rows, gflops, bandwidth(10 if args.quick else 40, cache_sizes()))
+    first_plain = batch_one_plain(repeats, seconds)
+    fractions = limits(rows, first_plain, gflops, bandwidth(10 if args.quick else 40,
+                                                           cache_sizes()))
     scikit_learn(2 if args.quick else 5)
 
     print("\n### float32 against float64 (loops backends, 784-100-10)\n")
@@ -325,11 +327,12 @@ def main(argv=None):
                   f" | {both['float32'][name] / both['float64'][name]:.2f} "
                   f"| {differences[name]:.1e} |", flush=True)
 
+    api = train_against_step(repeats)
     imported, first, second = cold_start(2 if args.quick else 3)
     print(f"\n### numba's on-disk cache\n\nA fresh process, cache warm: `import neuronet` "
           f"{imported:.2f} s, first `net.step` (784-100-10, one sample) {first:.3f} s, "
           f"second {second * 1e3:.2f} ms.")
-    targets(rows, float32, first, plain, fractions)
+    targets(rows, float32, first, plain, fractions, first_plain, api)
     plot(rows, args.plot)
 
 
@@ -400,8 +403,84 @@ def plain_sgd(repeats, seconds):
     return found
 
 
-def limits(rows, gflops, bandwidths):
-    """Batch 1 against the lower of the compute bound and the bandwidth bound."""
+def batch_one_plain(repeats, seconds):
+    """The post's plain SGD one sample at a time, for every network: the loops (blocks of
+    one-sample steps, and sample by sample) in float64 and float32, side by side in the same
+    rounds, and the best numpy (the twin, numpy-textbook) in float64."""
+    print("\n### Batch 1, plain SGD (learning rate 0.5, momentum 0, no L2), float64 and float32\n")
+    print("| network | implementation | float64 samples/s | float32 samples/s | float32 / float64 "
+          "| / best numpy (float64) |")
+    print("|---|---|---:|---:|---:|---:|")
+    found = {}
+    for shape_id, shape in SHAPES.items():
+        loops = {"loops": Backend(fast.FastBackend(fast.FUSED), settings=PLAIN),
+                 "loops-unblocked": Backend(fast.FastBackend(fast.FUSED, block=1),
+                                            settings=PLAIN)}
+        impls = {(name, d): impl for name, impl in loops.items() for d in ("float64", "float32")}
+        impls["vectorized", "float64"] = Backend(BACKENDS["vectorized"], settings=PLAIN)
+        impls["numpy-textbook", "float64"] = NumpyTextbook(threads=1, settings=PLAIN)
+        rates = samples_per_second(impls, shape, 1, {pair: pair[1] for pair in impls}, repeats,
+                                   seconds)
+        numpy_best = max(rates["vectorized", "float64"], rates["numpy-textbook", "float64"])
+        for name in loops:
+            double, single = rates[name, "float64"], rates[name, "float32"]
+            print(f"| {shape_id} | {name} | {double:,.0f} | {single:,.0f} | {single / double:.2f} "
+                  f"| {double / numpy_best:.2f} |", flush=True)
+        for name in ("vectorized", "numpy-textbook"):
+            print(f"| {shape_id} | {name} | {rates[name, 'float64']:,.0f} | | "
+                  f"| {rates[name, 'float64'] / numpy_best:.2f} |", flush=True)
+        found[shape_id] = rates
+    return found
+
+
+def train_against_step(repeats, samples=200):
+    """The post's API, 784-100-10 float64: ``net.train`` on one sample a call against
+    ``net.step(..., batch_size=1)`` over the same samples in one call, and ``net.predict`` of
+    one sample a call against one call for all, the rounds interleaved; plain SGD (the post's
+    update, learning rate 0.1, as benchmarks/test_api_speed.py) and momentum 0.9."""
+    from neuronet import Network
+    shape = SHAPES["784-100-10"]
+    x, y = make_data(samples, shape)
+    print(f"\n### The post's API (784-100-10, float64, {samples} samples a round, best of "
+          f"{repeats} rounds)\n")
+    print("| what | momentum | us a sample | samples/s | ratio |\n|---|---:|---:|---:|---:|")
+
+    def train(net, mu):
+        for i in range(samples):
+            net.train(x[i], y[i], 0.1, momentum=mu)
+
+    def step(net, mu):
+        net.step(x, y, 0.1, momentum=mu, batch_size=1)
+
+    def predict_each(net, mu):
+        for i in range(samples):
+            net.predict(x[i])
+
+    def predict_all(net, mu):
+        net.predict(x)
+
+    ratios = {}
+    for one, many in ((train, step), (predict_each, predict_all)):
+        for mu in ((0.0, 0.9) if one is train else (0.0,)):
+            nets = {f: Network(shape, seed=0) for f in (one, many)}
+            best = {f: float("inf") for f in nets}
+            for f, net in nets.items():
+                f(net, mu)  # compile or load the kernels, make the work arrays
+            for _ in range(repeats):
+                for f, net in nets.items():
+                    start = time.perf_counter()
+                    f(net, mu)
+                    best[f] = min(best[f], (time.perf_counter() - start) / samples)
+            ratios[one.__name__, mu] = best[many] / best[one]
+            for f in (one, many):
+                print(f"| {f.__name__} | {mu:g} | {best[f] * 1e6:.1f} | {1 / best[f]:,.0f} "
+                      f"| {best[many] / best[f]:.2f} |", flush=True)
+    return ratios
+
+
+def limits(rows, plain, gflops, bandwidths):
+    """Batch 1 against the lower of the compute bound and the bandwidth bound, for plain SGD
+    (``batch_one_plain``, the post's update) and momentum 0.9 with L2 (``rows``)."""
     print("\n### Streaming bandwidth, one thread (`a += b`: 3 x the bytes of a a pass, best "
           "round)\n")
     print("| level | a and b together | GB/s |\n|---|---:|---:|")
@@ -424,6 +503,7 @@ def limits(rows, gflops, bandwidths):
           "(40 B a weight) | loops | loops of the streaming bound | loops-plain | loops-prange |")
     print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
     fractions = {}
+    momentum_fractions = {}
     for shape_id, shape in SHAPES.items():
         p = sum(n_in * n_out for n_in, n_out in zip(shape[:-1], shape[1:]))
         level = ("L2" if 16 * p <= caches.get(2, 0) else
@@ -441,8 +521,29 @@ def limits(rows, gflops, bandwidths):
         print(f"| {shape_id} | {p:,} | {flops_per_sample(shape, 1):,.0f} | {level} "
               f"| {compute:,.0f} | {bandwidth / (40 * p):,.0f} | {cells[0]} "
               f"| {rates['loops'] / streaming:.0%} | {cells[1]} | {cells[2]} |")
-        fractions[shape_id] = rates["loops"] / bounds["loops"]
-    return fractions
+        momentum_fractions[shape_id] = rates["loops"] / bounds["loops"]
+    print("\nPlain SGD (the post's update, ``batch_one_plain``): no velocity, so a step that "
+          "updates the weights sample by sample moves 24 bytes a weight (read for the forward "
+          "pass, read and written for the update); the blocks read and write w once a block.\n")
+    print("| network | compute bound | streaming bound (24 B a weight) | loops | loops-unblocked "
+          "| loops float32 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for shape_id, shape in SHAPES.items():
+        p = sum(n_in * n_out for n_in, n_out in zip(shape[:-1], shape[1:]))
+        level = ("L2" if 8 * p <= caches.get(2, 0) else
+                 "L3" if 8 * p <= caches.get(3, 0) else "DRAM")
+        compute = gflops * 1e9 / flops_per_sample(shape, 1)
+        bandwidth = bandwidths[level][1] * 1e9
+        bound = min(compute, bandwidth / (16 * p / fast.BLOCK))
+        streaming = bandwidth / (24 * p)
+        rates = plain[shape_id]
+        blocked, unblocked = rates["loops", "float64"], rates["loops-unblocked", "float64"]
+        print(f"| {shape_id} | {compute:,.0f} | {streaming:,.0f} ({level}) "
+              f"| {blocked:,.0f} ({blocked / bound:.0%}) "
+              f"| {unblocked:,.0f} ({unblocked / min(compute, streaming):.0%}) "
+              f"| {rates['loops', 'float32']:,.0f} |")
+        fractions[shape_id] = blocked / bound
+    return fractions, momentum_fractions
 
 
 def scikit_learn(repeats):
@@ -475,7 +576,7 @@ def scikit_learn(repeats):
         print(f"| {batch} | {n} | {best:.3f} | {n / best:,.0f} |", flush=True)
 
 
-def targets(rows, float32, first, plain, fractions):
+def targets(rows, float32, first, plain, fractions, first_plain, api):
     """Issue 10's targets, from the numbers above: the loops and the twin against numpy-textbook
     (784-100-10, float64, each on the faster of one and two BLAS threads), float32 against
     float64, and the batch-1 fraction of the bound."""
@@ -498,10 +599,22 @@ def targets(rows, float32, first, plain, fractions):
         print(f"| loops / numpy-textbook, batch {batch}, {settings} | >= {want} "
               f"| {rates[batch, 'loops'] / best(rates, batch, 'numpy-textbook'):.2f} |")
     for batch, both in float32.items():
-        print(f"| loops float32 / float64, batch {batch} | >= 1.6 "
+        print(f"| loops float32 / float64, batch {batch}, momentum 0.9 | >= 1.6 "
               f"| {both['float32']['loops'] / both['float64']['loops']:.2f} |")
-    for shape_id, fraction in fractions.items():
-        print(f"| loops batch 1 / bound, {shape_id} | >= 60% | {fraction:.0%} |")
+    for shape_id, rates in first_plain.items():
+        print(f"| loops float32 / float64, batch 1, plain SGD, {shape_id} | >= 1.6 "
+              f"| {rates['loops', 'float32'] / rates['loops', 'float64']:.2f} |")
+    plain_fractions, momentum_fractions = fractions
+    for shape_id, fraction in plain_fractions.items():
+        print(f"| loops batch 1 / bound, plain SGD, {shape_id} | >= 60% | {fraction:.0%} |")
+    for shape_id, fraction in momentum_fractions.items():
+        print(f"| loops batch 1 / bound, momentum 0.9 + L2, {shape_id} | (reported) "
+              f"| {fraction:.0%} |")
+    for mu in (0.0, 0.9):
+        print(f"| net.train / net.step(batch_size=1), samples/s, momentum {mu:g} | >= 0.5 "
+              f"| {api['train', mu]:.2f} |")
+    print(f"| net.predict one sample a call / all in one call, samples/s | (reported) "
+          f"| {api['predict_each', 0.0]:.2f} |")
     print(f"| first call of a fresh process, cache warm | <= 0.5 s | {first:.2f} s |")
 
 

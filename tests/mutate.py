@@ -221,7 +221,7 @@ MUTATIONS = [
     Mutation("net-train-waiting-velocities-unchecked", "neuronet/network.py",
              'for kind in ("weights", "biases", "velocity_w", "velocity_b")]',
              'for kind in ("weights", "biases", "velocity_w", "velocity_b")][:2] * 2',
-             "train and the step it left waiting run on velocities nobody checked"),
+             "train hands the kernels the weights and biases in place of the velocities"),
     Mutation("net-auto-init-relu-glorot", "neuronet/network.py",
              'AUTO_INIT = {"sigmoid": "normal", "tanh": "glorot", "relu": "he"}',
              'AUTO_INIT = {"sigmoid": "normal", "tanh": "glorot", "relu": "glorot"}',
