@@ -324,6 +324,8 @@ class Network:
         of 1,000 rows, 1.2 s of 200), and chunks of KEEP_ROWS keep their work arrays."""
         run, keywords = self._run()
         parameters, softmax = self.parameters(), self.output == "softmax"
+        if len(x) <= KEEP_ROWS:  # one chunk (one sample of predict, say): its outputs copied
+            return run.feedforward(*parameters, x, softmax, **keywords)[-1].copy()
         out = np.empty((len(x), self.sizes[-1]), self.dtype)
         for first in range(0, len(x), KEEP_ROWS):
             out[first:first + KEEP_ROWS] = run.feedforward(
