@@ -2,10 +2,11 @@
 beside ``net.step(..., batch_size=1)`` on the same samples in one call (784-100-10, float64).
 
 Each benchmark times SAMPLES samples, so samples/s = SAMPLES / mean; issue 10 asked that train
-reach at least half the samples/s of the step. A one-sample call reads the first layer's weights
-for its forward pass and reads and writes them for its update, where a step over many samples
-applies the first layer's updates 16 samples at a time (``fast.sgd_epoch_blocks``): train
-reached 0.24 of step here (README, "Speed").
+reach at least half the samples/s of the step. Each call of train leaves its first layer's step
+waiting for the next (``fast.train_sample``), so a call passes over the first layer's weights
+once; a step over many samples applies the first layer's updates 16 samples at a time
+(``fast.sgd_epoch_blocks``). ``benchmarks/report.py`` times the same pair with the rounds
+interleaved: train reached 0.34 of step's rate there (README, "Speed").
 Every result is checked against the vectorized backend doing the same steps (1e-12, as argued
 in tests/test_agreement.py).
 """
