@@ -478,6 +478,15 @@ def train_against_step(repeats, samples=200):
     return ratios
 
 
+def machine_bounds(shape, bytes_a_weight, caches, gflops, bandwidths):
+    """A network's weights P, the cache level its state of ``bytes_a_weight`` a weight fits in,
+    its batch-1 compute bound (samples/s) and that level's bandwidth (bytes/s)."""
+    p = sum(n_in * n_out for n_in, n_out in zip(shape[:-1], shape[1:]))
+    level = ("L2" if bytes_a_weight * p <= caches.get(2, 0) else
+             "L3" if bytes_a_weight * p <= caches.get(3, 0) else "DRAM")
+    return p, level, gflops * 1e9 / flops_per_sample(shape, 1), bandwidths[level][1] * 1e9
+
+
 def limits(rows, plain, gflops, bandwidths):
     """Batch 1 against the lower of the compute bound and the bandwidth bound, for plain SGD
     (``batch_one_plain``, the post's update) and momentum 0.9 with L2 (``rows``)."""
@@ -505,11 +514,7 @@ def limits(rows, plain, gflops, bandwidths):
     fractions = {}
     momentum_fractions = {}
     for shape_id, shape in SHAPES.items():
-        p = sum(n_in * n_out for n_in, n_out in zip(shape[:-1], shape[1:]))
-        level = ("L2" if 16 * p <= caches.get(2, 0) else
-                 "L3" if 16 * p <= caches.get(3, 0) else "DRAM")
-        compute = gflops * 1e9 / flops_per_sample(shape, 1)
-        bandwidth = bandwidths[level][1] * 1e9
+        p, level, compute, bandwidth = machine_bounds(shape, 16, caches, gflops, bandwidths)
         bounds = {"loops": min(compute, bandwidth / (32 * p / fast.BLOCK)),
                   "loops-plain": min(compute, bandwidth / (40 * p)),
                   "loops-prange": min(compute, bandwidth / (40 * p))}
@@ -529,11 +534,7 @@ def limits(rows, plain, gflops, bandwidths):
           "| loops float32 |")
     print("|---|---:|---:|---:|---:|---:|")
     for shape_id, shape in SHAPES.items():
-        p = sum(n_in * n_out for n_in, n_out in zip(shape[:-1], shape[1:]))
-        level = ("L2" if 8 * p <= caches.get(2, 0) else
-                 "L3" if 8 * p <= caches.get(3, 0) else "DRAM")
-        compute = gflops * 1e9 / flops_per_sample(shape, 1)
-        bandwidth = bandwidths[level][1] * 1e9
+        p, level, compute, bandwidth = machine_bounds(shape, 8, caches, gflops, bandwidths)
         bound = min(compute, bandwidth / (16 * p / fast.BLOCK))
         streaming = bandwidth / (24 * p)
         rates = plain[shape_id]
