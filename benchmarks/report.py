@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from implementations import (BATCHES, SHAPES, Backend, NumpyTextbook, Torch,  # noqa: E402
                              TorchManual, flops_per_sample, implementations, largest_difference,
                              make_data, make_net, state)
-from neuronet import fast  # noqa: E402
+from neuronet import Network, fast  # noqa: E402
 from neuronet.network import BACKENDS  # noqa: E402
 from neuronet.vectorized import VectorizedBackend  # noqa: E402
 
@@ -438,7 +438,6 @@ def train_against_step(repeats, samples=200):
     ``net.step(..., batch_size=1)`` over the same samples in one call, and ``net.predict`` of
     one sample a call against one call for all, the rounds interleaved; plain SGD (the post's
     update, learning rate 0.1, as benchmarks/test_api_speed.py) and momentum 0.9."""
-    from neuronet import Network
     shape = SHAPES["784-100-10"]
     x, y = make_data(samples, shape)
     print(f"\n### The post's API (784-100-10, float64, {samples} samples a round, best of "
@@ -511,8 +510,7 @@ def limits(rows, plain, gflops, bandwidths):
     print("| network | weights P | FLOPs a step | w + v fit in | compute bound | streaming bound "
           "(40 B a weight) | loops | loops of the streaming bound | loops-plain | loops-prange |")
     print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
-    fractions = {}
-    momentum_fractions = {}
+    plain_fractions, momentum_fractions = {}, {}
     for shape_id, shape in SHAPES.items():
         p, level, compute, bandwidth = machine_bounds(shape, 16, caches, gflops, bandwidths)
         bounds = {"loops": min(compute, bandwidth / (32 * p / fast.BLOCK)),
@@ -543,8 +541,8 @@ def limits(rows, plain, gflops, bandwidths):
               f"| {blocked:,.0f} ({blocked / bound:.0%}) "
               f"| {unblocked:,.0f} ({unblocked / min(compute, streaming):.0%}) "
               f"| {rates['loops', 'float32']:,.0f} |")
-        fractions[shape_id] = blocked / bound
-    return fractions, momentum_fractions
+        plain_fractions[shape_id] = blocked / bound
+    return plain_fractions, momentum_fractions
 
 
 def scikit_learn(repeats):

@@ -977,8 +977,7 @@ def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, 
 
 @register_jitable
 def train_sample(weights, biases, v_w, v_b, x, y, eta, mu, l2, cost, softmax, kind, masks, zs,
-                 activations, deltas, grad_rows, y_batch, waiting, x_waiting, delta_waiting,
-                 settings):
+                 activations, deltas, grad_rows, y_batch, waiting, x_waiting, settings):
     r"""One SGD step (with or without momentum and L2) on the one sample x[0], y[0], as
     ``Network.train`` takes it, with the first layer's step left waiting for the next call;
     returns the sample's cost before the step (``sample_cost``).
@@ -986,8 +985,9 @@ def train_sample(weights, biases, v_w, v_b, x, y, eta, mu, l2, cost, softmax, ki
     In an epoch, ``backward_update`` applies a sample's first-layer step in the loop over k that
     forms the next sample's z (``sgd_row_next``), so a step reads and writes the largest weight
     matrix once. Calls of ``train`` do the same across calls: each one ends with its first-layer
-    step waiting (its error delta_waiting, its input x_waiting, its eta, mu and l2 in settings,
-    waiting[0] = 1) and the next call applies it while forming its own z; ``finish_sample``
+    step waiting (its error in deltas[0], its input in x_waiting, its eta, mu and l2 in
+    settings, waiting[0] = 1) and the next call applies it while forming its own z, before its
+    own error replaces it; ``finish_sample``
     applies it before anything else reads the weights. The same loops as ``sgd_epoch`` with
     blocks of one sample, so calls of train give the bits of one call of step over the samples
     (``FastBackend(FUSED, block=1)``).
@@ -995,7 +995,7 @@ def train_sample(weights, biases, v_w, v_b, x, y, eta, mu, l2, cost, softmax, ki
     w, b = weights[0], biases[0]
     last = len(weights) - 1
     if waiting[0]:
-        backward_update(w, b, v_w[0], v_b[0], delta_waiting, x_waiting, delta_waiting,
+        backward_update(w, b, v_w[0], v_b[0], deltas[0][:1], x_waiting, deltas[0][:1],
                         settings[0], settings[1], settings[2], False, x, zs[0][:1], masks[0][:0],
                         kind)
     else:
@@ -1008,7 +1008,6 @@ def train_sample(weights, biases, v_w, v_b, x, y, eta, mu, l2, cost, softmax, ki
                       deltas, y_batch, 0, 1, eta, mu, l2, (SGD, eta, eta, eta, eta), cost,
                       softmax, kind)
     copy_row(x[0], x_waiting[0])
-    copy_row(deltas[0][0], delta_waiting[0])
     settings[0], settings[1], settings[2] = eta, mu, l2
     waiting[0] = 1
     # the outputs of the forward pass, which the step leaves as they were
@@ -1016,13 +1015,14 @@ def train_sample(weights, biases, v_w, v_b, x, y, eta, mu, l2, cost, softmax, ki
 
 
 @register_jitable
-def finish_sample(weights, biases, v_w, v_b, waiting, x_waiting, delta_waiting, settings):
+def finish_sample(weights, biases, v_w, v_b, deltas, waiting, x_waiting, settings):
     r"""The first-layer step ``train_sample`` left waiting, applied (if one waits): w, b and
     their velocities as ``backward_update`` steps them for an epoch's last sample."""
     if waiting[0]:
-        backward_update(weights[0], biases[0], v_w[0], v_b[0], delta_waiting, x_waiting,
-                        delta_waiting, settings[0], settings[1], settings[2], False,
-                        x_waiting[:0], delta_waiting[:0], x_waiting[:0], SIGMOID)
+        delta = deltas[0][:1]
+        backward_update(weights[0], biases[0], v_w[0], v_b[0], delta, x_waiting, delta,
+                        settings[0], settings[1], settings[2], False, x_waiting[:0], delta[:0],
+                        x_waiting[:0], SIGMOID)
         waiting[0] = 0
 
 
@@ -1084,12 +1084,11 @@ class FastBackend(LoopBackend):
 
     def train_buffers(self, weights, dtype, n_targets):
         """``train_sample``'s work arrays: masks, zs, activations, deltas, grad_rows and y_batch
-        as for a one-sample epoch, then what it leaves waiting: a flag, the input, the error
-        and (eta, mu, l2)."""
-        n_hidden, n_in = weights[0].shape
+        as for a one-sample epoch, then what it leaves waiting besides its error (deltas[0]):
+        a flag, the input and (eta, mu, l2)."""
         return (self.buffers(weights, 1, dtype, n_targets)[:6]
-                + (np.zeros(1, np.int64), aligned_empty((1, n_in), dtype),
-                   aligned_empty((1, n_hidden), dtype), np.zeros(3, dtype)))
+                + (np.zeros(1, np.int64), aligned_empty((1, weights[0].shape[1]), dtype),
+                   np.zeros(3, dtype)))
 
     def train_sample(self, weights, biases, v_w, v_b, x, y, eta, mu, l2, cost, softmax, work,
                      activation=SIGMOID):
@@ -1104,10 +1103,10 @@ class FastBackend(LoopBackend):
 
     def finish_sample(self, weights, biases, v_w, v_b, work):
         """Apply the first-layer step ``train_sample`` left waiting in ``work``, if any."""
-        buffers = work.get((self, self.train_buffers.__name__, 1))
-        if buffers is not None:
-            self.kernels.finish_sample(tuple(weights), tuple(biases), tuple(v_w), tuple(v_b),
-                                       *buffers[6:])
+        buffers = self.kept(work, 1, self.train_buffers, weights, weights[0].dtype,
+                            weights[-1].shape[0])
+        self.kernels.finish_sample(tuple(weights), tuple(biases), tuple(v_w), tuple(v_b),
+                                   buffers[3], *buffers[6:])
 
 
 PLAIN_LOOPS = LoopBackend(KERNELS)

@@ -445,8 +445,8 @@ class Network:
         ``solver="adam"`` with ``beta_1``, ``beta_2`` and ``epsilon``. Adam keeps its moments
         and its step count in the network, so steps continue from call to call.
         """
-        eta, mu, l2 = check_settings(learning_rate, momentum, weight_decay)
-        rule = check_rule(solver, nesterovs_momentum, beta_1, beta_2, epsilon, mu)
+        eta, mu, l2, rule = check_step(learning_rate, momentum, weight_decay, solver,
+                                       nesterovs_momentum, beta_1, beta_2, epsilon)
         x, y = self._pair(x, y)
         batch_size = check_count("batch_size", x.shape[0] if batch_size is None else batch_size)
         order = np.arange(x.shape[0]) if order is None else np.asarray(order)

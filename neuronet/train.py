@@ -17,8 +17,7 @@ from tqdm import tqdm
 
 from .activations import COSTS, cost as cost_per_sample
 from .rules import SGD_RULE
-from .network import (Network, check_array, check_count, check_rate, check_rule, check_seed,
-                      check_settings)
+from .network import Network, check_array, check_count, check_rate, check_seed, check_step
 
 CHUNK = 10_000  # samples between finiteness checks; a check copies and scans the parameters
 
@@ -84,8 +83,8 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
         raise TypeError(f"net must be a neuronet.Network, got {type(net).__name__}")
     check_count("epochs", epochs)
     batch_size = check_count("batch_size", batch_size)
-    eta, mu, l2 = check_settings(learning_rate, momentum, weight_decay)
-    rule = check_rule(solver, nesterovs_momentum, beta_1, beta_2, epsilon, mu)
+    eta, mu, l2, rule = check_step(learning_rate, momentum, weight_decay, solver,
+                                   nesterovs_momentum, beta_1, beta_2, epsilon)
     if check_rate("decay", decay) > 1:
         raise ValueError(f"decay must be in (0, 1], got {decay!r}; 1 keeps the rate constant")
     rates = (check_dropout("input_dropout", input_dropout),
