@@ -20,6 +20,7 @@ once numba's cache is warm.
 import argparse
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -442,7 +443,8 @@ def train_against_step(repeats, samples=200):
     x, y = make_data(samples, shape)
     print(f"\n### The post's API (784-100-10, float64, {samples} samples a round, best of "
           f"{repeats} rounds)\n")
-    print("| what | momentum | us a sample | samples/s | ratio |\n|---|---:|---:|---:|---:|")
+    print("| what | momentum | us a sample | samples/s | ratio | ratio a round, median "
+          "[min-max] |\n|---|---:|---:|---:|---:|---:|")
 
     def train(net, mu):
         for i in range(samples):
@@ -462,18 +464,22 @@ def train_against_step(repeats, samples=200):
     for one, many in ((train, step), (predict_each, predict_all)):
         for mu in ((0.0, 0.9) if one is train else (0.0,)):
             nets = {f: Network(shape, seed=0) for f in (one, many)}
-            best = {f: float("inf") for f in nets}
+            times = {f: [] for f in nets}
             for f, net in nets.items():
                 f(net, mu)  # compile or load the kernels, make the work arrays
             for _ in range(repeats):
                 for f, net in nets.items():
                     start = time.perf_counter()
                     f(net, mu)
-                    best[f] = min(best[f], (time.perf_counter() - start) / samples)
+                    times[f].append((time.perf_counter() - start) / samples)
+            best = {f: min(t) for f, t in times.items()}
+            rounds = [m / o for o, m in zip(times[one], times[many])]  # each round's pair
             ratios[one.__name__, mu] = best[many] / best[one]
             for f in (one, many):
+                spread = (f"{statistics.median(rounds):.2f} [{min(rounds):.2f}-{max(rounds):.2f}]"
+                          if f is one else "")
                 print(f"| {f.__name__} | {mu:g} | {best[f] * 1e6:.1f} | {1 / best[f]:,.0f} "
-                      f"| {best[many] / best[f]:.2f} |", flush=True)
+                      f"| {best[many] / best[f]:.2f} | {spread} |", flush=True)
     return ratios
 
 

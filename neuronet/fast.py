@@ -976,6 +976,40 @@ def sgd_epoch_parallel(weights, biases, v_w, v_b, x, y, order, batch_size, eta, 
 
 
 @register_jitable
+def finite(row):
+    r"""Whether every row[k] is finite: sum_k 0 row[k] is 0 if so and NaN if not (0 inf is NaN),
+    in a loop LLVM vectorizes (fastmath's reassoc and contract assume nothing of the values)."""
+    zero = row.dtype.type(0)
+    total = zero
+    for k in range(row.shape[0]):
+        total += zero * row[k]
+    return total == zero
+
+
+@register_jitable
+def sample_fits(weights, biases, v_w, v_b, x, y, zs):
+    r"""Whether x and y are one row each of finite values and every layer's parameters are
+    C-contiguous arrays of x's dtype with the shapes of the network whose work arrays zs are:
+    what the kernels, which do not check bounds, need of train's arguments. (Compiled, numba's
+    typing refuses a read-only array; a layer's dtype, compared here, is known as it compiles.)"""
+    n_in = x.shape[1]
+    if not (x.shape[0] == 1 and y.shape[0] == 1 and y.shape[1] == zs[-1].shape[1]
+            and finite(x[0]) and finite(y[0])):
+        return False
+    for layer in range(len(weights)):
+        n_out = zs[layer].shape[1]
+        for p in (weights[layer], v_w[layer]):  # C-contiguous: rows of n_in items, one apart
+            if not (p.dtype == x.dtype and p.shape[0] == n_out and p.shape[1] == n_in
+                    and p.strides[0] == n_in * p.itemsize and p.strides[1] == p.itemsize):
+                return False
+        for p in (biases[layer], v_b[layer]):
+            if not (p.dtype == x.dtype and p.shape[0] == n_out and p.strides[0] == p.itemsize):
+                return False
+        n_in = n_out
+    return True
+
+
+@register_jitable
 def train_sample(weights, biases, v_w, v_b, x, y, eta, mu, l2, cost, softmax, kind, masks, zs,
                  activations, deltas, grad_rows, y_batch, waiting, x_waiting, settings):
     r"""One SGD step (with or without momentum and L2) on the one sample x[0], y[0], as
@@ -987,11 +1021,17 @@ def train_sample(weights, biases, v_w, v_b, x, y, eta, mu, l2, cost, softmax, ki
     matrix once. Calls of ``train`` do the same across calls: each one ends with its first-layer
     step waiting (its error in deltas[0], its input in x_waiting, its eta, mu and l2 in
     settings, waiting[0] = 1) and the next call applies it while forming its own z, before its
-    own error replaces it; ``finish_sample``
-    applies it before anything else reads the weights. The same loops as ``sgd_epoch`` with
-    blocks of one sample, so calls of train give the bits of one call of step over the samples
-    (``FastBackend(FUSED, block=1)``).
+    own error replaces it; ``finish_sample`` applies it before anything else reads the weights.
+    The same loops as ``sgd_epoch`` with blocks of one sample, so calls of train give the bits
+    of one call of step over the samples (``FastBackend(FUSED, block=1)``).
+
+    Arguments that do not fit (``sample_fits``) change nothing and return -1, which no cost
+    is: train's checks of shapes and values, done here at the cost of a few loads.
     """
+    if not sample_fits(weights, biases, v_w, v_b, x, y, zs):
+        return x.dtype.type(-1)  # nothing changed; the caller's checks say what is wrong
+    # the settings in the arrays' dtype (Python floats, as train passes them, are float64)
+    eta, mu, l2 = x.dtype.type(eta), x.dtype.type(mu), x.dtype.type(l2)
     w, b = weights[0], biases[0]
     last = len(weights) - 1
     if waiting[0]:
@@ -1028,12 +1068,12 @@ def finish_sample(weights, biases, v_w, v_b, deltas, waiting, x_waiting, setting
 
 # The fused kernels change how an epoch is done, not what a gradient is: ``backprop`` (gradients
 # without a step, for ``Network.gradients`` and gradcheck) is the compiled one of ``loops``.
-FUSED = SimpleNamespace(feedforward=_jit(feedforward), backprop=KERNELS.backprop,
+FUSED = SimpleNamespace(name="fused", feedforward=_jit(feedforward), backprop=KERNELS.backprop,
                         sgd_epoch=_jit(sgd_epoch), train_sample=_jit(train_sample),
                         finish_sample=_jit(finish_sample))
-PARALLEL = SimpleNamespace(feedforward=_jit(feedforward_parallel), backprop=KERNELS.backprop,
-                           sgd_epoch=_jit(sgd_epoch_parallel), train_sample=FUSED.train_sample,
-                           finish_sample=FUSED.finish_sample)
+PARALLEL = SimpleNamespace(name="parallel", feedforward=_jit(feedforward_parallel),
+                           backprop=KERNELS.backprop, sgd_epoch=_jit(sgd_epoch_parallel),
+                           train_sample=FUSED.train_sample, finish_sample=FUSED.finish_sample)
 
 
 def launch_threads():
@@ -1058,6 +1098,9 @@ class FastBackend(LoopBackend):
         self.chunks, self.block = chunks, block
         if kernels is PARALLEL:
             launch_threads()
+
+    def key(self):
+        return super().key() + (self.chunks, self.block)
 
     def sgd_epoch(self, *args, rule=SGD_RULE, **kwargs):
         """The fused epoch; on threads (``PARALLEL``) for SGD with or without momentum only,
@@ -1090,16 +1133,23 @@ class FastBackend(LoopBackend):
                 + (np.zeros(1, np.int64), aligned_empty((1, weights[0].shape[1]), dtype),
                    np.zeros(3, dtype)))
 
-    def train_sample(self, weights, biases, v_w, v_b, x, y, eta, mu, l2, cost, softmax, work,
-                     activation=SIGMOID):
-        """One SGD step on the one sample x, y (2-D, one row each), its first layer's step left
-        waiting in ``work`` (``fast.train_sample``) until the next call or ``finish_sample``.
-        Returns the sample's cost before the step."""
-        buffers = self.kept(work, 1, self.train_buffers, weights, x.dtype, y.shape[1])
-        scalar = x.dtype.type
-        return float(self.kernels.train_sample(
-            tuple(weights), tuple(biases), tuple(v_w), tuple(v_b), x, y, scalar(eta), scalar(mu),
-            scalar(l2), cost, softmax, activation, *buffers))
+    def train_arguments(self, weights, biases, v_w, v_b, cost, softmax, work,
+                        activation=SIGMOID):
+        """``train_sample``'s arguments but the sample and the settings, for a run of calls on
+        the same arrays: the parameters as tuples, then the cost, the output, the activation
+        and the work arrays (kept in ``work``)."""
+        buffers = self.kept(work, 1, self.train_buffers, weights, weights[0].dtype,
+                            weights[-1].shape[0])
+        return ((tuple(weights), tuple(biases), tuple(v_w), tuple(v_b)),
+                (cost, softmax, activation) + buffers)
+
+    def train_sample(self, arguments, x, y, eta, mu, l2):
+        """One SGD step on the one sample x, y (2-D, one row each; ``arguments`` from
+        ``train_arguments``), its first layer's step left waiting in the work arrays
+        (``fast.train_sample``) until the next call or ``finish_sample``. Returns the sample's
+        cost before the step, or -1 if the arguments do not fit (``sample_fits``)."""
+        parameters, rest = arguments
+        return float(self.kernels.train_sample(*parameters, x, y, eta, mu, l2, *rest))
 
     def finish_sample(self, weights, biases, v_w, v_b, work):
         """Apply the first-layer step ``train_sample`` left waiting in ``work``, if any."""
@@ -1108,6 +1158,10 @@ class FastBackend(LoopBackend):
         self.kernels.finish_sample(tuple(weights), tuple(biases), tuple(v_w), tuple(v_b),
                                    buffers[3], *buffers[6:])
 
+
+# Compiled kernels (not run as Python with NUMBA_DISABLE_JIT=1) are typed for their arrays' dtype,
+# layout and writeability, so one of these changed in place fails to compile rather than run.
+TYPED = not numba.config.DISABLE_JIT
 
 PLAIN_LOOPS = LoopBackend(KERNELS)
 FAST = FastBackend(FUSED)

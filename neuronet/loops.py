@@ -297,21 +297,22 @@ def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, c
                       steps)
 
 
-PLAIN = SimpleNamespace(feedforward=feedforward, backprop=backprop, sgd_epoch=sgd_epoch)
+PLAIN = SimpleNamespace(name="plain", feedforward=feedforward, backprop=backprop,
+                        sgd_epoch=sgd_epoch)
 
 # reassoc and contract let LLVM vectorize the sums (a reordering, within rounding of numpy's);
 # full fastmath would also assume no NaN or inf, which the training guard relies on seeing.
 _jit = njit(fastmath={"reassoc", "contract"})
-KERNELS = SimpleNamespace(feedforward=_jit(feedforward), backprop=_jit(backprop),
-                          sgd_epoch=_jit(sgd_epoch))
+KERNELS = SimpleNamespace(name="compiled", feedforward=_jit(feedforward),
+                          backprop=_jit(backprop), sgd_epoch=_jit(sgd_epoch))
 
 # No fastmath flags: every sum in the order the plain Python adds it and no multiply-add fused,
 # so in float64 STRICT gives PLAIN's bits (tests/test_strict.py). numba's own cache would hand
 # STRICT the reassociated code of KERNELS (it tells the two apart by bytecode and signature, not
 # by flags); ``njit`` keeps each set of flags in a folder of its own.
 _strict_jit = njit()
-STRICT = SimpleNamespace(feedforward=_strict_jit(feedforward), backprop=_strict_jit(backprop),
-                         sgd_epoch=_strict_jit(sgd_epoch))
+STRICT = SimpleNamespace(name="strict", feedforward=_strict_jit(feedforward),
+                         backprop=_strict_jit(backprop), sgd_epoch=_strict_jit(sgd_epoch))
 
 # Adam's step count where the rule is not Adam: the kernels take it and never touch it, so one
 # array serves every call (a fresh one was an allocation per one-sample step).
@@ -380,11 +381,16 @@ class LoopBackend:
         deltas = tuple(aligned_empty((rows, n), dtype) for n in sizes[1:])
         return zs, activations, deltas
 
+    def key(self):
+        """This backend in a network's ``work`` (a network may switch backends: each keeps its
+        own arrays), as plain values, so that a copied or pickled network finds its own."""
+        return type(self).__name__, getattr(self.kernels, "name", id(self.kernels))
+
     def kept(self, work, rows, make, *args):
         """``make(*args)``, kept in ``work`` for calls of at most KEEP_ROWS samples."""
         if work is None or rows > KEEP_ROWS:
             return make(*args)
-        key = (self, make.__name__, rows)  # a network may switch backends: each keeps its own
+        key = (self.key(), make.__name__, rows)
         found = work.get(key)
         if found is None:
             found = work[key] = make(*args)

@@ -11,13 +11,15 @@ Arguments are checked here, at the public boundary; the kernels trust what they 
 """
 import functools
 import math
+import operator
 from numbers import Real
 
+import numba
 import numpy as np
 
 from .activations import ACTIVATIONS, COSTS, OUTPUTS, cost as cost_per_sample
 from .backends import BACKENDS
-from .fast import FastBackend
+from .fast import TYPED, FastBackend
 from .loops import KEEP_ROWS, LoopBackend, aligned_copy
 from .rules import ADAM, NESTEROV, SGD, SGD_RULE, SOLVERS, Rule
 
@@ -114,20 +116,33 @@ def _check_step_seen(*settings):
     return check_step(*settings)
 
 
+# the last settings check_step(cached=True) answered, the very objects, and its answer
+_last_step = ((), None)
+
+
 def check_step(learning_rate, momentum, weight_decay, solver, nesterovs_momentum, beta_1, beta_2,
                epsilon, *, cached=False):
     """(eta, mu, l2, rule) for one step's settings, each checked (``check_settings``,
     ``check_rule``). ``cached``: settings seen before (the same types and values) answer from a
     cache, since a loop of ``train`` calls checks the same ones every time (7 us a call, more
-    than the first layer's pass of a 784-30 network); settings that cannot be hashed are
-    invalid and go to the checks, which say why."""
+    than the first layer's pass of a 784-30 network): the very objects of the last call (a
+    loop's constants and the defaults, found by identity in a few hundred ns), or equal
+    settings of the same types (``functools.lru_cache``, hashable and so immutable values);
+    settings that cannot be hashed are invalid and go to the checks, which say why."""
+    global _last_step
     settings = (learning_rate, momentum, weight_decay, solver, nesterovs_momentum, beta_1,
                 beta_2, epsilon)
     if cached:
+        seen, answer = _last_step
+        if len(seen) == len(settings) and all(map(operator.is_, settings, seen)):
+            return answer
         try:
-            return _check_step_seen(*settings)
+            answer = _check_step_seen(*settings)
         except TypeError:  # unhashable; a check's own TypeError comes again below
             pass
+        else:
+            _last_step = settings, answer
+            return answer
     eta, mu, l2 = check_settings(learning_rate, momentum, weight_decay)
     return eta, mu, l2, check_rule(solver, nesterovs_momentum, beta_1, beta_2, epsilon, mu)
 
@@ -223,6 +238,7 @@ class Network:
 
     weights, biases, velocity_w, velocity_b = Finished(), Finished(), Finished(), Finished()
     _waiting = None  # the backend whose train left a first-layer step waiting (``_finish``)
+    _bound = (), None  # train's last fully checked arguments, and what for (``_train_sample``)
 
     def __init__(self, shape, *, backend="loops", seed=None, init="auto", activation="sigmoid",
                  output="sigmoid", cost="quadratic", dtype="float64"):
@@ -234,9 +250,10 @@ class Network:
         if len(sizes) < 2:
             raise ValueError(f"shape needs at least two layers (inputs and outputs), got {sizes!r}")
         self.sizes = tuple(check_count(f"shape[{i}]", n) for i, n in enumerate(sizes))
-        # each layer's bias shape and weight shape (``_checked``)
+        # each layer's bias shape and weight shape (``_checked``), and a sample's x and y shapes
         self._shapes = ([(n_out,) for n_out in self.sizes[1:]],
                         [(n_out, n_in) for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])])
+        self._sample_shapes = (self.sizes[0],), (self.sizes[-1],)
         self.backend = backend
         self.activation = _choice("activation", activation, tuple(ACTIVATIONS))
         self.output = _choice("output", output, OUTPUTS)
@@ -285,13 +302,8 @@ class Network:
         if len(arrays) != len(self.sizes) - 1:
             raise ValueError(f"net.{kind} has {len(arrays)} arrays but the network has "
                              f"{len(self.sizes) - 1} layers of parameters")
-        # cheap, as every call of train checks every array: shapes from the sizes, made once
         shapes = self._shapes[kind in ("weights", "velocity_w", "squares_w")]
         for layer, (array, shape) in enumerate(zip(arrays, shapes)):
-            if type(array) is np.ndarray and array.dtype is self.dtype and array.shape == shape:
-                flags = array.flags
-                if flags.c_contiguous and flags.writeable:
-                    continue  # as the network made it: the common case, in a few reads
             flags = getattr(array, "flags", None)
             if (not isinstance(array, np.ndarray) or array.shape != shape
                     or array.dtype != self.dtype or not (flags.c_contiguous and flags.writeable)):
@@ -400,26 +412,67 @@ class Network:
         """
         eta, mu, l2, rule = check_step(learning_rate, momentum, weight_decay, solver,
                                        nesterovs_momentum, beta_1, beta_2, epsilon, cached=True)
-        x, y = self._pair(x, y)
-        if x.shape[0] != 1:
-            raise ValueError(f"train takes one sample, x of shape ({self.sizes[0]},), got "
-                             f"{x.shape[0]} rows; use fit for mini-batches")
-        run = BACKENDS[self.backend]
+        run = BACKENDS[self._backend]
         if rule.solver == SGD and isinstance(run, FastBackend):
             return self._train_sample(run, x, y, eta, mu, l2)
+        x, y = self._sample(x, y)
         a = self._batch_step(x, y, eta, mu, l2, ONE_SAMPLE, rule)
         return float(cost_per_sample(a, y, COSTS[self.cost], self.output)[0])
 
     def _train_sample(self, run, x, y, eta, mu, l2):
         """``train``'s step by ``run.train_sample``, with the step the previous call left
-        waiting still to be applied (by the kernel), and the parameters checked as they are."""
-        if self._waiting not in (None, self.backend):
+        waiting still to be applied (by the kernel).
+
+        A call of train costs about as much as its kernel's step, so its checks must cost little
+        beside it (issue 10). Where the parameters are the very arrays the full checks accepted
+        at an earlier call, and x and y 1-D arrays as the kernel takes them, the kernel gets
+        them at once, with the arguments made for that call (``_bound``), and checks their
+        shapes and values itself (``fast.sample_fits``); an array changed in place since is
+        refused there or by numba's typing. Anything else, or anything refused, goes through
+        the full checks, which convert it or say what is wrong.
+        """
+        if self._waiting not in (None, self._backend):
             self._finish()
-        error = run.train_sample(*self._finished_parameters(), x, y, eta, mu, l2,
-                                 COSTS[self.cost], self.output == "softmax", self._work,
-                                 ACTIVATIONS[self.activation])
-        self._waiting = self.backend
+        arguments = self._bound_arguments(x, y)
+        if arguments is not None:
+            try:
+                error = run.train_sample(arguments, x[None], y[None], eta, mu, l2)
+            except numba.core.errors.TypingError:  # an array's dtype changed in place, say
+                error = -1.0
+        if arguments is None or error < 0:  # nothing changed; the full checks say why
+            (x, y), parameters = self._sample(x, y), self._finished_parameters()
+            arguments = run.train_arguments(*parameters, COSTS[self.cost],
+                                            self.output == "softmax", self._work,
+                                            ACTIVATIONS[self.activation])
+            error = run.train_sample(arguments, x, y, eta, mu, l2)
+            if error < 0:
+                raise AssertionError("train's kernel refused arguments its checks accepted")
+            self._bound = self._binding(), arguments
+        self._waiting = self._backend
         return error
+
+    def _binding(self):
+        """What train's arguments are made for: the backend, dtype, cost, output and
+        activation, and the very parameter arrays, as they are (not through the getters)."""
+        arrays = self.__dict__
+        return (self._backend, self.dtype, self.cost, self.output, self.activation,
+                *arrays["_weights"], *arrays["_biases"], *arrays["_velocity_w"],
+                *arrays["_velocity_b"])
+
+    def _bound_arguments(self, x, y):
+        """The arguments of train's last full check (``_bound``), if they were made for this
+        network as it is now (``_binding``, by identity; compiled kernels only, ``fast.TYPED``)
+        and x and y are 1-D C-contiguous arrays of its dtype; else None."""
+        dtype, ndarray = self.dtype, np.ndarray
+        if not (type(x) is ndarray and type(y) is ndarray and x.dtype is dtype
+                and y.dtype is dtype and x.ndim == 1 and y.ndim == 1 and x.flags.c_contiguous
+                and y.flags.c_contiguous and TYPED):
+            return None
+        binding, arguments = self._bound
+        now = self._binding()
+        if len(now) == len(binding) and all(map(operator.is_, now, binding)):
+            return arguments
+        return None
 
     def _finish(self):
         """Apply the first-layer step a call of ``train`` left waiting (``fast.train_sample``)."""
@@ -494,6 +547,14 @@ class Network:
                              f"holding Adam's step count >= 0, got {steps!r}; assign "
                              "np.zeros(1, np.int64) to start Adam afresh")
         return steps
+
+    def _sample(self, x, y):
+        """x and y checked (``_pair``), one sample each, for ``train``."""
+        x, y = self._pair(x, y)
+        if x.shape[0] != 1:
+            raise ValueError(f"train takes one sample, x of shape ({self.sizes[0]},), got "
+                             f"{x.shape[0]} rows; use fit for mini-batches")
+        return x, y
 
     def _pair(self, x, y):
         x, _ = check_array("x", x, self.sizes[0], self.dtype)

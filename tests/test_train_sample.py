@@ -134,3 +134,136 @@ def test_the_waiting_step_checks_the_velocities_it_applies(then):
     net.__dict__["_velocity_w"][0] = np.zeros((2, 2))
     with pytest.raises(ValueError, match=r"net.velocity_w\[0\] must be a C-contiguous float64"):
         net.train(x[1], y[1], 0.5) if then == "train" else net.weights
+
+
+# --- train's checks, made cheap: arrays train accepted before go straight to the kernel, which
+# checks their shapes and x's and y's values itself (Network._train_sample, fast.sample_fits).
+
+def trained_pair(shape=(6, 5, 4)):
+    """A network that has taken one train step (so its arrays are bound) and its reference."""
+    net, want, x, y = pair(n=5, shape=shape)
+    net.train(x[0], y[0], 0.5, momentum=0.9)
+    want.step(x[0], y[0], 0.5, momentum=0.9)
+    return net, want, x, y
+
+
+@pytest.mark.parametrize("change, message", [
+    ("shape", r"net.weights\[0\] must be a C-contiguous float64 array of shape \(5, 6\).*shape "
+              r"\(6, 5\)"),
+    ("read-only", r"net.weights\[0\] .* dtype float64, read-only"),
+    ("dtype", r"net.biases\[1\] must be .* dtype int64")])
+def test_an_accepted_array_changed_in_place_is_refused(change, message):
+    """The same array objects as at the last call, changed in place: refused (by the kernel's
+    own checks or by numba's typing) before anything changes, with the full checks' message."""
+    net, want, x, y = trained_pair()
+    if change == "shape":
+        net.weights[0].shape = (6, 5)
+    elif change == "read-only":
+        net.weights[0].flags.writeable = False
+    else:
+        net.biases[1].dtype = np.int64  # the same 8 bytes an item, read as integers
+    with pytest.raises(ValueError, match=message):
+        net.train(x[1], y[1], 0.5, momentum=0.9)
+    if change in ("shape", "read-only"):  # undo it: the refused call changed nothing
+        net.weights[0].shape = (5, 6)
+        net.weights[0].flags.writeable = True
+        assert_close(net, want)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("x nan", r"x contains NaN or infinity at index \(3,\)"),
+    ("y inf", r"y contains NaN or infinity at index \(1,\)"),
+    ("x short", r"x must have shape \(6,\) for one sample"),
+    ("y long", r"y must have shape \(4,\) for one sample")])
+def test_a_bad_sample_after_good_ones_is_refused_and_nothing_is_lost(bad, message):
+    """x and y as the kernel takes them (1-D float64) but wrong: the kernel refuses them, the
+    full checks say why, and the step waiting from the call before is still applied later."""
+    net, want, x, y = trained_pair()
+    xb, yb = x[1].copy(), y[1].copy()
+    if bad == "x nan":
+        xb[3] = np.nan
+    elif bad == "y inf":
+        yb[1] = np.inf
+    elif bad == "x short":
+        xb = xb[:5].copy()
+    else:
+        yb = np.append(yb, 0.0)
+    with pytest.raises(ValueError, match=message):
+        net.train(xb, yb, 0.5, momentum=0.9)
+    for i in (1, 2):
+        net.train(x[i], y[i], 0.5, momentum=0.9)
+        want.step(x[i], y[i], 0.5, momentum=0.9)
+    assert_close(net, want)
+
+
+@pytest.mark.parametrize("given", ["list", "float32", "one row", "strided"])
+def test_samples_the_kernel_does_not_take_as_they_are_are_converted(given):
+    net, want, x, y = trained_pair()
+    wide = np.repeat(x[1], 2)  # x[1] at every other element
+    sample = {"list": list(x[1]), "float32": x[1].astype(np.float32), "one row": x[1:2],
+              "strided": wide[::2]}[given]
+    expected = x[1].astype(np.float32).astype(float) if given == "float32" else x[1]
+    error = net.train(sample, y[1], 0.5, momentum=0.9)
+    assert error == pytest.approx(want.loss(expected, y[1]), abs=1e-14)
+    want.step(expected, y[1], 0.5, momentum=0.9)
+    assert_close(net, want)
+
+
+def test_train_follows_parameters_replaced_between_calls():
+    """A list item assigned, or a whole list: new arrays, so train checks them in full and
+    steps them, not the arrays of the call before."""
+    net, want, x, y = trained_pair()
+    for n in (net, want):
+        n.weights[1] = np.full((4, 5), 0.1)
+    net.train(x[1], y[1], 0.5, momentum=0.9)
+    want.step(x[1], y[1], 0.5, momentum=0.9)
+    for n in (net, want):
+        n.velocity_b = [np.full(5, 0.01), np.full(4, -0.01)]
+    net.train(x[2], y[2], 0.5, momentum=0.9)
+    want.step(x[2], y[2], 0.5, momentum=0.9)
+    assert_close(net, want)
+    net.weights[1] = np.zeros((5, 4))
+    with pytest.raises(ValueError, match=r"net.weights\[1\] must be .* shape \(4, 5\)"):
+        net.train(x[3], y[3], 0.5)
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copy_trains_its_own_arrays(how):
+    """The arguments train keeps between calls are copied with the network: a copy's calls
+    step the copy, and leave the original as it was."""
+    import copy
+    import pickle
+    net, want, x, y = trained_pair()
+    twin = copy.deepcopy(net) if how == "deepcopy" else pickle.loads(pickle.dumps(net))
+    before = [p.copy() for p in parameters(net)]
+    for i in (1, 2):
+        twin.train(x[i], y[i], 0.5, momentum=0.9)
+        want.step(x[i], y[i], 0.5, momentum=0.9)
+    assert_close(twin, want)
+    for got, expected in zip(parameters(net), before):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_train_follows_a_changed_cost():
+    net, _, x, y = trained_pair()
+    net.cost = "cross_entropy"
+    want = Network((6, 5, 4), cost="cross_entropy")
+    want.weights, want.biases = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
+    assert net.train(x[1], y[1], 0.5) == pytest.approx(want.loss(x[1], y[1]), abs=1e-14)
+
+
+def test_settings_are_checked_at_every_call_whatever_came_before():
+    """check_step answers the very objects of its last call, or equal settings of the same
+    types, from a cache: a new value is checked, and True is not taken for 1."""
+    net, _, x, y = trained_pair()
+    rate = 0.5
+    for _ in range(2):
+        net.train(x[1], y[1], rate, momentum=0.9)
+    for bad, error in ((-0.5, ValueError), (float("nan"), ValueError), (True, TypeError)):
+        with pytest.raises(error, match="learning_rate must be"):
+            net.train(x[1], y[1], bad)
+    net.train(x[1], y[1], 1)
+    with pytest.raises(TypeError, match="learning_rate must be a real number"):
+        net.train(x[1], y[1], True)
+    with pytest.raises(ValueError, match="momentum must be < 1"):
+        net.train(x[1], y[1], rate, momentum=1.0)
