@@ -408,7 +408,8 @@ class Network:
         first layer's step waits for the next call, which applies it in the loop that forms its
         own weighted inputs (``fast.train_sample``), so a call reads and writes the largest
         weight matrix once, as a step inside ``step`` does; reading ``weights``, ``biases`` or
-        their velocities, or any other use of the network, applies it first.
+        their velocities, or any other use of the network, applies it first. Every argument is
+        checked at every call, cheaply (``_train_sample``).
         """
         eta, mu, l2, rule = check_step(learning_rate, momentum, weight_decay, solver,
                                        nesterovs_momentum, beta_1, beta_2, epsilon, cached=True)
