@@ -989,21 +989,21 @@ def finite(row):
 @register_jitable
 def sample_fits(weights, biases, v_w, v_b, x, y, zs):
     r"""Whether x and y are one row each of finite values and every layer's parameters are
-    C-contiguous arrays of x's dtype with the shapes of the network whose work arrays zs are:
-    what the kernels, which do not check bounds, need of train's arguments. (Compiled, numba's
-    typing refuses a read-only array; a layer's dtype, compared here, is known as it compiles.)"""
+    arrays of x's dtype with the shapes of the network whose work arrays zs are: what the
+    kernels, which do not check bounds, need of train's arguments. (Compiled, numba's typing
+    refuses a read-only array and compiles a strided one as such; a layer's dtype, compared
+    here, is known as it compiles.)"""
     n_in = x.shape[1]
     if not (x.shape[0] == 1 and y.shape[0] == 1 and y.shape[1] == zs[-1].shape[1]
             and finite(x[0]) and finite(y[0])):
         return False
     for layer in range(len(weights)):
         n_out = zs[layer].shape[1]
-        for p in (weights[layer], v_w[layer]):  # C-contiguous: rows of n_in items, one apart
-            if not (p.dtype == x.dtype and p.shape[0] == n_out and p.shape[1] == n_in
-                    and p.strides[0] == n_in * p.itemsize and p.strides[1] == p.itemsize):
+        for p in (weights[layer], v_w[layer]):
+            if not (p.dtype == x.dtype and p.shape[0] == n_out and p.shape[1] == n_in):
                 return False
         for p in (biases[layer], v_b[layer]):
-            if not (p.dtype == x.dtype and p.shape[0] == n_out and p.strides[0] == p.itemsize):
+            if not (p.dtype == x.dtype and p.shape[0] == n_out):
                 return False
         n_in = n_out
     return True

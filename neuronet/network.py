@@ -250,10 +250,9 @@ class Network:
         if len(sizes) < 2:
             raise ValueError(f"shape needs at least two layers (inputs and outputs), got {sizes!r}")
         self.sizes = tuple(check_count(f"shape[{i}]", n) for i, n in enumerate(sizes))
-        # each layer's bias shape and weight shape (``_checked``), and a sample's x and y shapes
+        # each layer's bias shape and weight shape (``_checked``)
         self._shapes = ([(n_out,) for n_out in self.sizes[1:]],
                         [(n_out, n_in) for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])])
-        self._sample_shapes = (self.sizes[0],), (self.sizes[-1],)
         self.backend = backend
         self.activation = _choice("activation", activation, tuple(ACTIVATIONS))
         self.output = _choice("output", output, OUTPUTS)

@@ -267,3 +267,15 @@ def test_settings_are_checked_at_every_call_whatever_came_before():
         net.train(x[1], y[1], True)
     with pytest.raises(ValueError, match="momentum must be < 1"):
         net.train(x[1], y[1], rate, momentum=1.0)
+
+
+def test_a_one_neuron_layer_takes_a_bias_of_any_stride():
+    """numpy calls a one-item array C-contiguous whatever its stride (np.zeros(2)[::2] has 16
+    bytes): the full checks accept it, so the kernel's own checks must too."""
+    net, want, x, y = pair(n=3, shape=(6, 5, 1))
+    for n in (net, want):
+        n.biases[1] = np.full(2, 0.3)[::2]
+    for i in range(3):
+        net.train(x[i], y[i], 0.5)
+        want.step(x[i], y[i], 0.5)
+    assert_close(net, want)
