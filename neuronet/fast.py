@@ -1133,13 +1133,18 @@ class FastBackend(LoopBackend):
                 + (np.zeros(1, np.int64), aligned_empty((1, weights[0].shape[1]), dtype),
                    np.zeros(3, dtype)))
 
+    def train_work(self, weights, work):
+        """``train_buffers`` for the network of these weights, kept in ``work``: where one
+        call of train leaves its step waiting for the next or for ``finish_sample``."""
+        return self.kept(work, 1, self.train_buffers, weights, weights[0].dtype,
+                         weights[-1].shape[0])
+
     def train_arguments(self, weights, biases, v_w, v_b, cost, softmax, work,
                         activation=SIGMOID):
         """``train_sample``'s arguments but the sample and the settings, for a run of calls on
         the same arrays: the parameters as tuples, then the cost, the output, the activation
         and the work arrays (kept in ``work``)."""
-        buffers = self.kept(work, 1, self.train_buffers, weights, weights[0].dtype,
-                            weights[-1].shape[0])
+        buffers = self.train_work(weights, work)
         return ((tuple(weights), tuple(biases), tuple(v_w), tuple(v_b)),
                 (cost, softmax, activation) + buffers)
 
@@ -1153,8 +1158,7 @@ class FastBackend(LoopBackend):
 
     def finish_sample(self, weights, biases, v_w, v_b, work):
         """Apply the first-layer step ``train_sample`` left waiting in ``work``, if any."""
-        buffers = self.kept(work, 1, self.train_buffers, weights, weights[0].dtype,
-                            weights[-1].shape[0])
+        buffers = self.train_work(weights, work)
         self.kernels.finish_sample(tuple(weights), tuple(biases), tuple(v_w), tuple(v_b),
                                    buffers[3], *buffers[6:])
 
