@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import numba
 import numpy as np
 
-from neuronet import Network, fast, loops
+from neuronet import Network, backends, loops, records
 from neuronet.vectorized import Step
 from neuronet.jit import njit
 
@@ -30,13 +30,13 @@ def misaligned(array):
 
 
 def main(rounds=40):
-    no_fastmath = fast.FastBackend(SimpleNamespace(sgd_epoch=numba.njit(fast.sgd_epoch)))
-    variants = {"as shipped": (fast.FAST, loops.aligned_copy),
-                "misaligned by 8 bytes": (fast.FAST, misaligned),
-                "no fastmath": (no_fastmath, loops.aligned_copy)}
+    no_fastmath = backends.FastBackend(SimpleNamespace(sgd_epoch=numba.njit(fast.sgd_epoch)))
+    variants = {"as shipped": (backends.FAST, records.aligned_copy),
+                "misaligned by 8 bytes": (backends.FAST, misaligned),
+                "no fastmath": (no_fastmath, records.aligned_copy)}
     rng = np.random.default_rng(0)
-    x = loops.aligned_copy(rng.random((1000, 784)))
-    y = loops.aligned_copy(np.eye(10)[rng.integers(0, 10, 1000)])
+    x = records.aligned_copy(rng.random((1000, 784)))
+    y = records.aligned_copy(np.eye(10)[rng.integers(0, 10, 1000)])
     print("| batch | variant | samples/s | time / as shipped |\n|---:|---|---:|---:|")
     for batch in (1, 10, 100):
         nets, best = {}, {}
@@ -69,7 +69,7 @@ def _update_pass(w, b, v_w, v_b, d, a_prev, repeats):
 def update_floor(rounds=40, repeats=100):
     """Seconds per step of the update pass alone on 784-100 (w and v: 2 x 627 kB)."""
     rng = np.random.default_rng(0)
-    w, v_w = loops.aligned_copy(rng.normal(0, 0.03, (100, 784))), loops.aligned_empty((100, 784), float)
+    w, v_w = records.aligned_copy(rng.normal(0, 0.03, (100, 784))), records.aligned_empty((100, 784), float)
     v_w[...] = 0
     b, v_b, d, a_prev = np.zeros(100), np.zeros(100), rng.normal(0, 0.1, 100), rng.random(784)
     _update_pass(w, b, v_w, v_b, d, a_prev, 1)

@@ -29,7 +29,8 @@ import contextlib
 
 import numpy as np
 
-from neuronet import Network, fast, loops
+from neuronet import Network, backends, loops, records
+from neuronet.rules import SGD_RULE, settings
 from neuronet.activations import ACTIVATIONS, COSTS
 from neuronet.jit import njit
 from neuronet.network import BACKENDS
@@ -47,21 +48,21 @@ def kind(net):
 
 
 def make_net(shape, dtype="float64", seed=0, activation="sigmoid"):
-    """A fresh network with its parameters on 64-byte boundaries (see ``loops.aligned_empty``),
+    """A fresh network with its parameters on 64-byte boundaries (see ``records.aligned_empty``),
     drawn by the initialisation "auto" gives its hidden ``activation`` (normal, glorot, he)."""
     net = Network(shape, seed=seed, dtype=dtype, activation=activation)
-    net.weights = [loops.aligned_copy(w) for w in net.weights]
-    net.biases = [loops.aligned_copy(b) for b in net.biases]
-    net.velocity_w = [loops.aligned_copy(v) for v in net.velocity_w]
-    net.velocity_b = [loops.aligned_copy(v) for v in net.velocity_b]
+    net.weights = [records.aligned_copy(w) for w in net.weights]
+    net.biases = [records.aligned_copy(b) for b in net.biases]
+    net.velocity_w = [records.aligned_copy(v) for v in net.velocity_w]
+    net.velocity_b = [records.aligned_copy(v) for v in net.velocity_b]
     return net
 
 
 def make_data(n, shape, dtype="float64", seed=1):
     """n MNIST-shaped samples: inputs in [0, 1), one-hot targets."""
     rng = np.random.default_rng(seed)
-    x = loops.aligned_copy(rng.random((n, shape[0])).astype(dtype))
-    y = loops.aligned_copy(np.eye(shape[-1], dtype=dtype)[rng.integers(0, shape[-1], n)])
+    x = records.aligned_copy(rng.random((n, shape[0])).astype(dtype))
+    y = records.aligned_copy(np.eye(shape[-1], dtype=dtype)[rng.integers(0, shape[-1], n)])
     return x, y
 
 
@@ -88,10 +89,9 @@ def _backward_layers(weights, activations, deltas, grad_w, grad_b, y, cost, soft
 
 
 @njit(fastmath={"reassoc", "contract"})
-def _update_layers(weights, biases, grad_w, grad_b, v_w, v_b, eta, mu, l2):
-    for layer in range(len(weights)):
-        loops.update(weights[layer], biases[layer], grad_w[layer], grad_b[layer], v_w[layer],
-                     v_b[layer], eta, mu, l2)
+def _update_layers(params, grad_w, grad_b, step):
+    for layer in range(len(params.weights)):
+        loops.update(records.layer_of(params, layer), grad_w[layer], grad_b[layer], step)
 
 
 class Backend:
@@ -102,18 +102,18 @@ class Backend:
         self.settings = settings or (LEARNING_RATE, MOMENTUM, WEIGHT_DECAY)
 
     def feedforward(self, net, x):
-        return self.backend.feedforward(net.weights, net.biases, x, SOFTMAX,
-                                        activation=kind(net))[-1]
+        return self.backend.feedforward(records.parameters(net.weights, net.biases, [], []), x,
+                                        net.model(), None)[-1]
 
     def sgd_epoch(self, net, x, y, order, batch_size):
-        scalar = net.dtype.type
-        # The network's keywords, as net.step passes them: the loop backends' work arrays stay
+        # The network's work arrays, as net.step passes them: the loop backends' work arrays stay
         # with the network between calls (made afresh in every round, their first touch cost the
         # blocks of one-sample steps up to 40 % at batch 1; 784-30-10: 65,123 against 110,523
         # samples/s, one run).
-        self.backend.sgd_epoch(net.weights, net.biases, net.velocity_w, net.velocity_b, x, y,
-                               order, batch_size, *map(scalar, self.settings), COST, SOFTMAX,
-                               **net._keywords(self.backend))
+        params = records.parameters(net.weights, net.biases, net.velocity_w, net.velocity_b)
+        self.backend.sgd_epoch(params, x, y, order, batch_size,
+                               settings(*self.settings, SGD_RULE, net.dtype), net.model(), None,
+                               net.work)
 
     def backward(self, net, activations, y):
         if self.layers == "vectorized":
@@ -138,10 +138,11 @@ class Backend:
         if self.layers == "vectorized":
             for layer in range(len(net.weights)):
                 vectorized.update(*(arg[layer] for arg in args[:6]), *args[6:])
-        elif self.layers == "compiled":
-            _update_layers(*(tuple(arg) for arg in args[:6]), *args[6:])
         else:
-            _update_layers.py_func(*(tuple(arg) for arg in args[:6]), *args[6:])
+            params = records.parameters(net.weights, net.biases, net.velocity_w, net.velocity_b)
+            step = settings(LEARNING_RATE, MOMENTUM, WEIGHT_DECAY, SGD_RULE, net.dtype)
+            run = _update_layers if self.layers == "compiled" else _update_layers.py_func
+            run(params, tuple(grad_w), tuple(grad_b), step)
 
 
 class Torch:
@@ -217,12 +218,12 @@ class Torch:
 def implementations():
     """name -> implementation; torch only where it is installed."""
     found = {
-        "loops-plain": Backend(loops.LoopBackend(loops.KERNELS), "compiled"),
-        "loops": Backend(fast.FastBackend(fast.FUSED)),
-        "loops-prange": Backend(fast.FastBackend(fast.PARALLEL)),
+        "loops-plain": Backend(backends.LoopBackend(loops.KERNELS), "compiled"),
+        "loops": Backend(backends.FastBackend(backends.FUSED)),
+        "loops-prange": Backend(backends.FastBackend(backends.PARALLEL)),
         "vectorized": Backend(BACKENDS["vectorized"], "vectorized"),
         "vectorized-2threads": Backend(vectorized.VectorizedBackend(threads=2), "vectorized"),
-        "python": Backend(loops.LoopBackend(loops.PLAIN), "python"),
+        "python": Backend(backends.LoopBackend(loops.PLAIN), "python"),
     }
     found["numpy-textbook"] = NumpyTextbook(threads=1)
     try:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from implementations import (BATCHES, SHAPES, Backend, NumpyTextbook, Torch,  # noqa: E402
                              TorchManual, flops_per_sample, implementations, largest_difference,
                              make_data, make_net, state)
-from neuronet import Network, fast  # noqa: E402
+from neuronet import Network, backends  # noqa: E402
 from neuronet.network import BACKENDS  # noqa: E402
 from neuronet.vectorized import VectorizedBackend  # noqa: E402
 
@@ -155,7 +155,7 @@ def contenders(shape_id, batch, dtype="float64"):
     if (shape_id, batch) != ("784-30-10", 1) or dtype != "float64":
         del found["python"]
     if batch == 1:  # what the blocks of one-sample steps buy
-        found["loops-unblocked"] = Backend(fast.FastBackend(fast.FUSED, block=1))
+        found["loops-unblocked"] = Backend(backends.FastBackend(backends.FUSED, block=1))
     found["numpy-textbook-2threads"] = NumpyTextbook(threads=2)
     if "torch" in found:
         found["torch-1thread"] = Torch(threads=1)
@@ -382,8 +382,8 @@ def plain_sgd(repeats, seconds):
     reference = Backend(BACKENDS["vectorized"], settings=PLAIN)
     found = {}
     for batch in BATCHES:
-        impls = {"loops": Backend(fast.FastBackend(fast.FUSED), settings=PLAIN),
-                 "loops-unblocked": Backend(fast.FastBackend(fast.FUSED, block=1), settings=PLAIN),
+        impls = {"loops": Backend(backends.FastBackend(backends.FUSED), settings=PLAIN),
+                 "loops-unblocked": Backend(backends.FastBackend(backends.FUSED, block=1), settings=PLAIN),
                  "vectorized": reference,
                  "vectorized-2threads": Backend(VectorizedBackend(threads=2), settings=PLAIN),
                  "numpy-textbook": NumpyTextbook(threads=1, settings=PLAIN),
@@ -414,8 +414,8 @@ def batch_one_plain(repeats, seconds):
     print("|---|---|---:|---:|---:|---:|")
     found = {}
     for shape_id, shape in SHAPES.items():
-        loops = {"loops": Backend(fast.FastBackend(fast.FUSED), settings=PLAIN),
-                 "loops-unblocked": Backend(fast.FastBackend(fast.FUSED, block=1),
+        loops = {"loops": Backend(backends.FastBackend(backends.FUSED), settings=PLAIN),
+                 "loops-unblocked": Backend(backends.FastBackend(backends.FUSED, block=1),
                                             settings=PLAIN)}
         impls = {(name, d): impl for name, impl in loops.items() for d in ("float64", "float32")}
         impls["vectorized", "float64"] = Backend(BACKENDS["vectorized"], settings=PLAIN)
@@ -508,8 +508,8 @@ def limits(rows, plain, gflops, bandwidths):
           "forward pass (8 bytes each) and read and write every weight and velocity for the "
           "update (32 bytes each; BP2 and BP4 can share that pass): 40 bytes a weight, the "
           "streaming bound of `loops-plain` and `loops-prange`. `loops` applies the first "
-          f"layer's steps {fast.BLOCK} samples at a time (`fast.sgd_epoch_blocks`): it reads and "
-          f"writes w and v once a block, 32 / {fast.BLOCK} bytes a weight a sample, so its bound "
+          f"layer's steps {backends.BLOCK} samples at a time (`blocks.sgd_epoch_blocks`): it reads and "
+          f"writes w and v once a block, 32 / {backends.BLOCK} bytes a weight a sample, so its bound "
           "is the compute bound. FLOPs as in `implementations.flops_per_sample`; the compute "
           "bound is GEMM's GFLOP/s / FLOPs, the bandwidth that of the level w and v fit in (16 "
           "bytes a weight); each bound is the lower of the two.\n")
@@ -519,7 +519,7 @@ def limits(rows, plain, gflops, bandwidths):
     plain_fractions, momentum_fractions = {}, {}
     for shape_id, shape in SHAPES.items():
         p, level, compute, bandwidth = machine_bounds(shape, 16, caches, gflops, bandwidths)
-        bounds = {"loops": min(compute, bandwidth / (32 * p / fast.BLOCK)),
+        bounds = {"loops": min(compute, bandwidth / (32 * p / backends.BLOCK)),
                   "loops-plain": min(compute, bandwidth / (40 * p)),
                   "loops-prange": min(compute, bandwidth / (40 * p))}
         rates = {row["name"]: row["rate"] for row in rows
@@ -539,7 +539,7 @@ def limits(rows, plain, gflops, bandwidths):
     print("|---|---:|---:|---:|---:|---:|")
     for shape_id, shape in SHAPES.items():
         p, level, compute, bandwidth = machine_bounds(shape, 8, caches, gflops, bandwidths)
-        bound = min(compute, bandwidth / (16 * p / fast.BLOCK))
+        bound = min(compute, bandwidth / (16 * p / backends.BLOCK))
         streaming = bandwidth / (24 * p)
         rates = plain[shape_id]
         blocked, unblocked = rates["loops", "float64"], rates["loops-unblocked", "float64"]

@@ -24,6 +24,7 @@ import time
 import numpy as np
 import pytest
 
+from neuronet.records import parameters
 from implementations import (BATCHES, SHAPES, implementations, kind, largest_difference,
                              make_data, make_net, state)
 
@@ -144,8 +145,8 @@ def test_backward(benchmark, quick, reference, name, shape_id, activation, batch
     shape = SHAPES[shape_id]
     net = make_net(shape, activation=activation)
     x, y = make_data(batch, shape)
-    activations = IMPLEMENTATIONS["vectorized"].backend.feedforward(net.weights, net.biases, x,
-                                                                    False, activation=kind(net))
+    activations = IMPLEMENTATIONS["vectorized"].backend.feedforward(
+        parameters(net.weights, net.biases, [], []), x, net.model(), None)
     want = reference.get(("backward", shape_id, activation, batch),
                          lambda: IMPLEMENTATIONS["vectorized"].backward(net, activations, y))
     got = run(benchmark, quick, impl.backward, lambda: (net, activations, y))
@@ -159,8 +160,8 @@ def test_update(benchmark, quick, reference, name, shape_id, activation, batch):
     shape = SHAPES[shape_id]
     fresh, net = (make_net(shape, activation=activation) for _ in range(2))
     x, y = make_data(batch, shape)
-    gradients = IMPLEMENTATIONS["vectorized"].backend.backprop(fresh.weights, fresh.biases, x, y,
-                                                               0, False, activation=kind(fresh))
+    gradients = IMPLEMENTATIONS["vectorized"].backend.backprop(
+        parameters(fresh.weights, fresh.biases, [], []), x, y, fresh.model())
 
     def reference_update():
         ref = make_net(shape, activation=activation)

@@ -1,22 +1,266 @@
-"""Which code runs for each backend name: the one table a reader needs to find the dispatch.
+"""The backends: one interface (``Backend``), the classes behind it, and the table of names.
 
-    "loops"        the fused loops of ``fast`` compiled by numba, one pass over each layer's
-                   weights per step (the default; the plain ``loops`` kernels are their
-                   reference), for every update rule
-    "loops-plain"  the plain loops of ``loops``, compiled with the sums reassociated (vectorized)
-    "strict"       the plain loops of ``loops``, compiled with no reassociation and no fused
+    "loops"        the fused kernels of ``fused`` compiled by numba, one pass over each layer's
+                   weights per step, one-sample SGD by blocks (``blocks``) and ``train`` by
+                   ``sample`` (the default)
+    "loops-plain"  the textbook loops of ``loops``, compiled with the sums reassociated
+    "strict"       the textbook loops of ``loops``, compiled with no reassociation and no fused
                    multiply-add: the sums in the order the plain Python adds them, so float64
                    results are the bits of "python", the same on any processor
-    "python"       the plain loops of ``loops``, not compiled: slow, but a debugger steps through
+    "python"       the textbook loops of ``loops``, not compiled: slow, but a debugger steps through
     "vectorized"   one numpy expression per layer (``vectorized``)
 
-All of them give the same numbers to within rounding, so a network can switch at any time. The
-arrows point one way: this module imports the fast kernels, they import the plain ones, and the
-plain ``loops`` imports nothing faster than itself.
+All of them give the same numbers to within rounding, so a network can switch at any time.
+``describe()`` (``neuronet backends`` on the command line) says which kernel functions each one
+runs for a step at batch 1 and at batch n, for each rule. The arrows point one way: this module
+imports the kernels; the kernels never import it.
 """
-from .fast import FAST, PLAIN_LOOPS
-from .loops import PLAIN, STRICT, LoopBackend
+from types import SimpleNamespace
+from typing import Protocol
+
+import numba
+import numpy as np
+
+from .activations import sample_cost
+from .blocks import sgd_epoch_blocks
+from .fused import feedforward as fused_feedforward, make_work, sgd_epoch
+from .jit import njit
+from .loops import KERNELS, PLAIN, STRICT, make_work as make_loop_work
+from .parallel import FASTMATH, feedforward_parallel, launch_threads, sgd_epoch_parallel
+from .records import Model, Parameters, layer_buffers, no_masks
+from .rules import SGD, Settings
+from .sample import TYPED, finish_sample, make_waiting, train_sample
 from .vectorized import VectorizedBackend
+
+# Calls of up to this many samples keep their work arrays between calls (``LoopBackend.kept``):
+# for one sample, allocating them took longer than the step; larger calls keep nothing, so
+# predicting 10,000 images does not hold 10,000 rows of every layer afterwards.
+KEEP_ROWS = 256
+
+# SGD one sample at a time applies the first layer's steps this many samples at a time
+# (``blocks.sgd_epoch_blocks``).
+BLOCK = 16
+
+
+class Backend(Protocol):
+    """What every backend does, with the same arguments: a network's ``records.Parameters``,
+    its ``records.Model``, a step's ``rules.Settings``, and ``work``, a dict the network keeps
+    in which a backend may keep its work arrays between calls."""
+
+    def feedforward(self, params: Parameters, x: np.ndarray, model: Model,
+                    work: dict) -> list:
+        """Every layer's activations for the rows of x (the inputs first)."""
+
+    def backprop(self, params: Parameters, x: np.ndarray, y: np.ndarray,
+                 model: Model) -> tuple:
+        """(grad_w, grad_b): the gradients of the cost averaged over the rows of x and y."""
+
+    def sgd_epoch(self, params: Parameters, x: np.ndarray, y: np.ndarray, order: np.ndarray,
+                  batch_size: int, step: Settings, model: Model, masks, work: dict) -> np.ndarray:
+        """SGD steps over the rows ``order`` of x and y, ``batch_size`` at a time, in place;
+        ``masks``: dropout rows for each sample of ``order`` (None: none). Returns the last
+        batch's outputs from its forward pass, before its step."""
+
+    def train_sample(self, params: Parameters, x: np.ndarray, y: np.ndarray, step: Settings,
+                     model: Model, work: dict) -> float:
+        """One step on the one sample x, y (one row each); returns its cost before the step.
+        The step may be left partly waiting, until ``finish_sample``."""
+
+    def finish_sample(self, params: Parameters, work: dict) -> None:
+        """Apply what ``train_sample`` left waiting, if anything."""
+
+    def checks_samples(self, step: Settings) -> bool:
+        """Whether ``train_sample`` with this step checks its arguments itself (refusing what
+        does not fit by returning -1), so a caller may hand it arrays it checked before."""
+
+
+def kernel_set(name, jit, feedforward, backprop, epoch, **more):
+    """A backend's compiled kernels, each compiled by ``jit`` (None: left plain Python)."""
+    compiled = (lambda f: f) if jit is None else jit
+    return SimpleNamespace(name=name, feedforward=compiled(feedforward), backprop=backprop,
+                           sgd_epoch=compiled(epoch),
+                           **{key: compiled(f) for key, f in more.items()})
+
+
+class LoopBackend:
+    """The textbook loops of ``loops``: compiled (``loops.KERNELS``, ``loops.STRICT``) or plain
+    Python (``loops.PLAIN``). A step at batch 1 and at batch n alike runs ``loops.sgd_epoch``:
+    ``loops.backprop`` (``forward``, ``output_delta``, ``backward``) then ``loops.update_layers``
+    (``update``, by ``rules.step_row`` for every rule). ``train_sample`` is one such step.
+
+    Calls of up to KEEP_ROWS samples keep their work arrays in ``work`` for the next call of
+    the same size, so a one-sample step allocates nothing. ``sgd_epoch`` returns a view of the
+    work arrays: copy what you keep.
+    """
+
+    def __init__(self, kernels):
+        self.kernels = kernels
+
+    def key(self):
+        """This backend in a network's ``work`` (a network may switch backends: each keeps its
+        own arrays), as plain values, so that a copied or pickled network finds its own."""
+        return type(self).__name__, self.kernels.name
+
+    def kept(self, work, rows, make, *args):
+        """``make(*args)``, kept in ``work`` for calls of at most KEEP_ROWS samples."""
+        if work is None or rows > KEEP_ROWS:
+            return make(*args)
+        key = (self.key(), make.__name__, rows)
+        found = work.get(key)
+        if found is None:
+            found = work[key] = make(*args)
+        return found
+
+    def make_work(self, weights, rows, dtype, n_targets):
+        return make_loop_work(weights, rows, dtype, n_targets)
+
+    def feedforward(self, params, x, model, work):
+        zs, activations, _ = self.kept(work, x.shape[0], layer_buffers, params.weights,
+                                       x.shape[0], x.dtype)
+        activations[0][:] = x
+        self.kernels.feedforward(params.weights, params.biases, zs, activations, x.shape[0],
+                                 model.softmax, model.kind)
+        return list(activations)
+
+    def backprop(self, params, x, y, model):
+        work = make_loop_work(params.weights, x.shape[0], x.dtype, y.shape[1])
+        work.activations[0][:] = x
+        self.kernels.backprop(params, work, y, x.shape[0], model, 0)
+        return list(work.grad_w), list(work.grad_b)
+
+    def sgd_epoch(self, params, x, y, order, batch_size, step, model, masks, work):
+        rows = min(batch_size, len(order))
+        buffers = self.kept(work, rows, self.make_work, params.weights, rows, x.dtype, y.shape[1])
+        if masks is not None:
+            buffers = buffers._replace(masks=tuple(masks))
+        self.epoch(buffers, step)(params, x, y, order, batch_size, step, model, buffers)
+        last = (len(order) - 1) % batch_size + 1  # samples in the last mini-batch
+        return buffers.activations[-1][:last]
+
+    def epoch(self, buffers, step):
+        """The kernel that runs an epoch of ``step`` in these work arrays."""
+        return self.kernels.sgd_epoch
+
+    def train_sample(self, params, x, y, step, model, work):
+        a = self.sgd_epoch(params, x, y, ONE_SAMPLE, 1, step, model, None, work)
+        return float(cost_of(a[0], y[0], model))
+
+    def finish_sample(self, params, work):
+        """Nothing waits: each ``train_sample`` is a whole step."""
+
+    def checks_samples(self, step):
+        return False
+
+
+ONE_SAMPLE = np.zeros(1, np.int64)  # the order of a one-sample step: row 0
+
+
+def cost_of(a, y, model):
+    """One sample's cost from its outputs a (``activations.sample_cost``, in Python)."""
+    return sample_cost(a, y, model.cost, model.softmax)
+
+
+class FastBackend(LoopBackend):
+    """The fused kernels (``FUSED`` or ``PARALLEL``).
+
+    At batch n: ``fused.sgd_epoch``, each layer by ``fused.backward_update`` (by tiles and pairs
+    of neurons, ``fused.step_tile_pair``, for every rule) after ``fused.forward``. At batch 1 with
+    SGD (with or without momentum): ``blocks.sgd_epoch_blocks`` (``blocks.apply_block`` on the
+    first layer, ``fused.upper_layers_step`` above it) when ``block`` > 1, else
+    ``fused.sgd_epoch`` with the row loops (``sgd_row_next``, ``momentum_row``,
+    ``error_step_row``); Nesterov's momentum and Adam at batch 1 by the tiles. ``train_sample``
+    runs ``sample.train_sample`` for SGD (the first layer's step left waiting until
+    ``sample.finish_sample``), else a one-sample epoch. ``PARALLEL``: ``parallel.sgd_epoch_parallel``
+    for SGD with or without momentum, ``loops.KERNELS``' ``sgd_epoch`` for Nesterov and Adam.
+    ``block``: samples per block of one-sample steps; 1 steps the first layer's weights sample
+    by sample.
+    """
+
+    def __init__(self, kernels, chunks=None, block=BLOCK):
+        super().__init__(kernels)
+        self.chunks, self.block = chunks, block
+        if kernels.name == "parallel":
+            launch_threads()
+
+    def key(self):
+        return super().key() + (self.chunks, self.block)
+
+    def make_work(self, weights, rows, dtype, n_targets):
+        return make_work(weights, rows, dtype, n_targets,
+                         self.chunks or numba.get_num_threads(), self.block)
+
+    def sgd_epoch(self, params, x, y, order, batch_size, step, model, masks, work):
+        if step.solver != SGD and self.kernels.name == "parallel":
+            return PLAIN_LOOPS.sgd_epoch(params, x, y, order, batch_size, step, model, masks,
+                                         work)
+        return super().sgd_epoch(params, x, y, order, batch_size, step, model, masks, work)
+
+    def epoch(self, buffers, step):
+        """``blocks.sgd_epoch_blocks`` for SGD one sample at a time when the work arrays have
+        blocks and the kernels a blocked epoch, else the kernels' ``sgd_epoch``."""
+        blocks = getattr(self.kernels, "sgd_epoch_blocks", None)
+        if (blocks is not None and step.solver == SGD and buffers.c_block.shape[1] > 1
+                and buffers.y_batch.shape[0] == 1):
+            return blocks
+        return self.kernels.sgd_epoch
+
+    def train_work(self, weights, work):
+        """The work arrays of ``train_sample`` and its ``sample.Waiting``, kept in ``work``:
+        where one call of train leaves its step waiting for the next or for ``finish_sample``."""
+        return self.kept(work, 1, self.train_buffers, weights)
+
+    def train_buffers(self, weights):
+        """A one-sample ``fused.Work`` and a ``sample.Waiting`` for the network of ``weights``."""
+        dtype = weights[0].dtype
+        return (self.make_work(weights, 1, dtype, weights[-1].shape[0]),
+                make_waiting(weights[0].shape[1], dtype))
+
+    def train_sample(self, params, x, y, step, model, work):
+        """``sample.train_sample`` for SGD, which returns -1 (no cost) if the arguments do not
+        fit (``sample.sample_fits``); a one-sample epoch for the other rules."""
+        if step.solver != SGD:
+            self.finish_sample(params, work)
+            return super().train_sample(params, x, y, step, model, work)
+        buffers, waiting = self.train_work(params.weights, work)
+        return float(self.kernels.train_sample(params, x, y, float(step.eta), float(step.mu),
+                                               float(step.l2), model, buffers, waiting))
+
+    def finish_sample(self, params, work):
+        buffers, waiting = self.train_work(params.weights, work)
+        self.kernels.finish_sample(params, buffers, waiting)
+
+    def checks_samples(self, step):
+        """For SGD, compiled: ``sample.sample_fits`` (plain Python would not refuse a read-only
+        array before writing to it)."""
+        return step.solver == SGD and TYPED
+
+
+def _epochs_by_blocks(params, x, y, order, batch_size, step, model, work):
+    """``blocks.sgd_epoch_blocks`` under ``sgd_epoch``'s arguments (its batch size is 1)."""
+    sgd_epoch_blocks(params, x, y, order, step, model, work)
+
+
+_jit = njit(fastmath=FASTMATH)
+# The fused kernels change how an epoch is done, not what a gradient is: ``backprop``
+# (gradients without a step, for ``Network.gradients`` and gradcheck) is the compiled one of
+# ``loops``.
+FUSED = kernel_set("fused", _jit, fused_feedforward, KERNELS.backprop, sgd_epoch,
+                   sgd_epoch_blocks=_epochs_by_blocks, train_sample=train_sample,
+                   finish_sample=finish_sample)
+PARALLEL = kernel_set("parallel", _jit, feedforward_parallel, KERNELS.backprop,
+                      sgd_epoch_parallel)
+PARALLEL.train_sample, PARALLEL.finish_sample = FUSED.train_sample, FUSED.finish_sample
+
+# The same kernels as plain Python, to step through in a debugger or test line by line.
+FUSED_PYTHON = kernel_set("fused-python", None, fused_feedforward, PLAIN.backprop, sgd_epoch,
+                          sgd_epoch_blocks=_epochs_by_blocks, train_sample=train_sample,
+                          finish_sample=finish_sample)
+
+PLAIN_LOOPS = LoopBackend(KERNELS)
+FAST = FastBackend(FUSED)
+"""What the ``"loops"`` backend runs: the fused kernels on one thread. ``PARALLEL`` is left to be
+chosen (``FastBackend(PARALLEL)``): on a 2-core machine shared with other work its threads wait
+for cores, and it ran slower than one thread (``python benchmarks/report.py``)."""
 
 BACKENDS = {
     "loops": FAST,

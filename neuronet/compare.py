@@ -106,7 +106,7 @@ def lockstep(nets, x, targets, *, epochs, learning_rate, batch_size, momentum, w
     pairs = {"free": [(names[0], n) for n in names[1:]]} if pairs is None else pairs
     resync = resync or {}
     record = Lockstep({n: [] for n in names}, {n: [] for n in names}, {k: [] for k in pairs})
-    # Checked once here; the chunks go through the networks' unchecked _sgd.
+    # Checked once here; the chunks go through the networks' unchecked sgd_epoch.
     eta, mu, l2 = check_settings(learning_rate, momentum, weight_decay)
     rule = check_rule(**(rule or {}), momentum=mu)
     x, _ = check_array("x", x, first.sizes[0], first.dtype)
@@ -124,7 +124,7 @@ def lockstep(nets, x, targets, *, epochs, learning_rate, batch_size, momentum, w
                     copy_state(nets[source], nets[name])
                 for name, net in nets.items():
                     begin = time.perf_counter()
-                    net._sgd(x, targets, rate, mu, l2, batch_size, part, rule=rule)
+                    net.sgd_epoch(x, targets, rate, mu, l2, batch_size, part, rule=rule)
                     seconds[name] += time.perf_counter() - begin
                     if not all(np.isfinite(p).all() for p in net.weights + net.biases):
                         raise DivergenceError(

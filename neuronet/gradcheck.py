@@ -53,7 +53,7 @@ def gradcheck(net, x, y, *, h=1e-3, floor=1e-6, max_per_layer=200, seed=0):
     check_rate("h", h)
     check_rate("floor", floor)
     check_count("max_per_layer", max_per_layer)
-    x, y = net._pair(x, y)
+    x, y = net.check_pair(x, y)
     grad_w, grad_b = net.gradients(x, y)
     rng = np.random.default_rng(seed)
     signs = _active(net, x) if net.activation == "relu" else None
@@ -88,6 +88,5 @@ def gradcheck(net, x, y, *, h=1e-3, floor=1e-6, max_per_layer=200, seed=0):
 
 def _active(net, x):
     """Which hidden neurons have z > 0, for each sample (for ReLU, a > 0 exactly when z > 0)."""
-    run, keywords = net._run()
-    layers = run.feedforward(*net.parameters(), x, net.output == "softmax", **keywords)
+    layers = net.activations(x)
     return np.concatenate([(a > 0).ravel() for a in layers[1:-1]])

@@ -31,16 +31,17 @@ without reassociation (``"strict"``); ``register_jitable`` lets compiled code ca
 function by compiling it too. This module imports nothing faster than itself.
 The loops go neuron by neuron with the batch inside, so each weight row is read once per batch.
 """
-import math
 from types import SimpleNamespace
+from typing import NamedTuple
 
 import numpy as np
 from numba.extending import register_jitable
 
-from .activations import (CROSS_ENTROPY, SIGMOID, SOFTMAX, activation, layer_kind, prime,
-                          prime_kept, sigmoid_prime, softmax_row)
+from .activations import (CROSS_ENTROPY, SOFTMAX, activation, layer_kind, prime, prime_kept,
+                          sigmoid_prime, softmax_row)
 from .jit import njit
-from .rules import ADAM, NESTEROV, SGD_RULE
+from .records import aligned_empty, layer_buffers, layer_of, no_masks
+from .rules import ADAM, at_step, step_one, step_row
 
 
 @register_jitable
@@ -154,95 +155,25 @@ def backward(w, delta, a_prev, grad_w, grad_b, delta_prev, hidden, mask_prev, ki
 
 
 @register_jitable
-def update(w, b, grad_w, grad_b, v_w, v_b, eta, mu, l2):
-    r"""Momentum SGD on one layer: v <- mu v - eta (grad + l2 w), w <- w + v (biases: no l2).
-
-    With mu == 0 that is plain SGD, w <- w - eta (grad + l2 w), and the velocity is neither
-    read nor written (it would only hold the last step's change).
-    """
-    n_out, n_in = w.shape
-    if mu == 0:
-        for j in range(n_out):
-            for k in range(n_in):
-                w[j, k] -= eta * (grad_w[j, k] + l2 * w[j, k])
-            b[j] -= eta * grad_b[j]
-        return
-    for j in range(n_out):
-        for k in range(n_in):
-            v_w[j, k] = mu * v_w[j, k] - eta * (grad_w[j, k] + l2 * w[j, k])
-            w[j, k] += v_w[j, k]
-        v_b[j] = mu * v_b[j] - eta * grad_b[j]
-        b[j] += v_b[j]
+def update(layer, grad_w, grad_b, step):
+    r"""One step of the update rule on one layer, weight by weight (``rules.step_row``): plain
+    SGD w <- w - eta (grad + l2 w), momentum, Nesterov's momentum or Adam, as ``step`` says
+    (a ``rules.Settings``; biases: no l2). With momentum 0 the velocity is neither read nor
+    written (it would only hold the last step's change)."""
+    for j in range(layer.w.shape[0]):
+        step_row(layer.w[j], layer.v_w[j], layer.s_w[j], grad_w[j], step, step.l2)
+        step_one(layer.b, layer.v_b, layer.s_b, j, grad_b[j], step)
 
 
 @register_jitable
-def update_nesterov(w, b, grad_w, grad_b, v_w, v_b, eta, mu, l2):
-    r"""Nesterov's momentum on one layer (scikit-learn's form), with step = -eta (grad + l2 w):
-    v <- mu v + step, w <- w + mu v + step (the new v; biases: no l2)."""
-    n_out, n_in = w.shape
-    for j in range(n_out):
-        for k in range(n_in):
-            step = -eta * (grad_w[j, k] + l2 * w[j, k])
-            v_w[j, k] = mu * v_w[j, k] + step
-            w[j, k] += mu * v_w[j, k] + step
-        step = -eta * grad_b[j]
-        v_b[j] = mu * v_b[j] + step
-        b[j] += mu * v_b[j] + step
-
-
-@register_jitable
-def adam_change(g, m, s, eta_t, beta_1, beta_2, epsilon):
-    r"""Adam for one parameter with gradient g: the new moments m <- beta_1 m + (1 - beta_1) g
-    and s <- beta_2 s + (1 - beta_2) g^2, and the change of the parameter,
-    -eta_t m / (sqrt(s) + epsilon), eta_t the bias-corrected learning rate (``update_adam``)."""
-    m = beta_1 * m + (1 - beta_1) * g
-    s = beta_2 * s + (1 - beta_2) * g * g
-    return -eta_t * m / (math.sqrt(s) + epsilon), m, s
-
-
-@register_jitable
-def adam_rate(eta, rule, t):
-    r"""Adam's bias-corrected learning rate at step t: eta sqrt(1 - beta_2^t) / (1 - beta_1^t)."""
-    _, beta_1, beta_2, _ = rule
-    return eta * math.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
-
-
-@register_jitable
-def update_adam(w, b, grad_w, grad_b, m_w, m_b, s_w, s_b, eta, l2, rule, t):
-    r"""Adam on one layer at step t (from 1): each weight with g = grad + l2 w (``adam_change``;
-    biases: no l2), its first moment in m_w, its second in s_w, at the learning rate
-    eta_t = eta sqrt(1 - beta_2^t) / (1 - beta_1^t)."""
-    _, beta_1, beta_2, epsilon = rule
-    eta_t = adam_rate(eta, rule, t)
-    n_out, n_in = w.shape
-    for j in range(n_out):
-        for k in range(n_in):
-            change, m, s = adam_change(grad_w[j, k] + l2 * w[j, k], m_w[j, k], s_w[j, k],
-                                       eta_t, beta_1, beta_2, epsilon)
-            w[j, k] += change
-            m_w[j, k], s_w[j, k] = m, s
-        change, m, s = adam_change(grad_b[j], m_b[j], s_b[j], eta_t, beta_1, beta_2, epsilon)
-        b[j] += change
-        m_b[j], s_b[j] = m, s
-
-
-@register_jitable
-def update_layers(weights, biases, grad_w, grad_b, v_w, v_b, s_w, s_b, eta, mu, l2, rule, steps):
-    """One step of the update rule ``rule`` (``rules.Rule``) on every layer; Adam counts its
-    steps in steps[0]."""
-    solver = rule[0]
-    if solver == ADAM:
-        steps[0] += 1
-    for layer in range(len(weights)):
-        if solver == ADAM:
-            update_adam(weights[layer], biases[layer], grad_w[layer], grad_b[layer], v_w[layer],
-                        v_b[layer], s_w[layer], s_b[layer], eta, l2, rule, steps[0])
-        elif solver == NESTEROV:
-            update_nesterov(weights[layer], biases[layer], grad_w[layer], grad_b[layer],
-                            v_w[layer], v_b[layer], eta, mu, l2)
-        else:
-            update(weights[layer], biases[layer], grad_w[layer], grad_b[layer], v_w[layer],
-                   v_b[layer], eta, mu, l2)
+def update_layers(params, work, step):
+    """One step of the update rule on every layer, from the gradients in ``work``; Adam counts
+    its steps in params.steps[0] and takes its bias-corrected rate for that count."""
+    if step.solver == ADAM:
+        params.steps[0] += 1
+    step = at_step(step, params.steps[0], params.weights[0])
+    for layer in range(len(params.weights)):
+        update(layer_of(params, layer), work.grad_w[layer], work.grad_b[layer], step)
 
 
 @register_jitable
@@ -256,45 +187,67 @@ def feedforward(weights, biases, zs, activations, n, softmax, kind):
 
 
 @register_jitable
-def backprop(weights, biases, zs, activations, deltas, grad_w, grad_b, y, n, cost, softmax, kind,
-             masks, start):
-    """Gradients of the cost averaged over the first n rows of activations[0] and y.
+def backprop(params, work, y, n, model, start):
+    """Gradients of the cost averaged over the first n rows of work.activations[0] and y, into
+    work.grad_w and work.grad_b.
 
-    Neurons drop out by rows start to start + n of ``masks`` (none where a mask has no rows).
+    Neurons drop out by rows start to start + n of ``work.masks`` (none where a mask has no
+    rows).
     """
+    weights, activations, deltas, masks = (params.weights, work.activations, work.deltas,
+                                           work.masks)
     last = len(weights) - 1
     drop_layer(activations, masks, 0, start, n)
     for layer in range(last + 1):
-        forward(weights[layer], biases[layer], activations[layer][:n], zs[layer][:n],
-                activations[layer + 1][:n], layer_kind(layer, last, softmax, kind))
+        forward(weights[layer], params.biases[layer], activations[layer][:n],
+                work.zs[layer][:n], activations[layer + 1][:n],
+                layer_kind(layer, last, model.softmax, model.kind))
         drop_layer(activations, masks, layer + 1, start, n)
-    output_delta(activations[last + 1][:n], y[:n], deltas[last][:n], cost, softmax)
+    output_delta(activations[last + 1][:n], y[:n], deltas[last][:n], model.cost, model.softmax)
     for layer in range(last, -1, -1):
         hidden = layer > 0
         # The input layer has no delta: it gets a stand-in buffer that backward leaves alone.
-        backward(weights[layer], deltas[layer][:n], activations[layer][:n], grad_w[layer],
-                 grad_b[layer], deltas[max(layer - 1, 0)][:n], hidden,
-                 masks[layer][start:start + n], kind)
+        backward(weights[layer], deltas[layer][:n], activations[layer][:n], work.grad_w[layer],
+                 work.grad_b[layer], deltas[max(layer - 1, 0)][:n], hidden,
+                 masks[layer][start:start + n], model.kind)
 
 
 @register_jitable
-def sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost, softmax,
-              kind, rule, s_w, s_b, steps, masks, zs, activations, deltas, grad_w, grad_b,
-              y_batch):
+def sgd_epoch(params, x, y, order, batch_size, step, model, work):
     """One pass of mini-batch SGD over the rows of x and y, taken in the given order, each step
-    by the update rule ``rule`` (``update_layers``; s_w, s_b and steps: Adam's state).
+    by the update rule of ``step`` (``update_layers``).
 
-    Row i of ``masks[layer]`` drops out neurons of that layer for sample order[i].
+    Row i of ``work.masks[layer]`` drops out neurons of that layer for sample order[i].
     """
     for start in range(0, order.shape[0], batch_size):
         n = min(batch_size, order.shape[0] - start)
         for s in range(n):
-            copy_row(x[order[start + s]], activations[0][s])
-            copy_row(y[order[start + s]], y_batch[s])
-        backprop(weights, biases, zs, activations, deltas, grad_w, grad_b, y_batch, n, cost, softmax,
-                 kind, masks, start)
-        update_layers(weights, biases, grad_w, grad_b, v_w, v_b, s_w, s_b, eta, mu, l2, rule,
-                      steps)
+            copy_row(x[order[start + s]], work.activations[0][s])
+            copy_row(y[order[start + s]], work.y_batch[s])
+        backprop(params, work, work.y_batch, n, model, start)
+        update_layers(params, work, step)
+
+
+class Work(NamedTuple):
+    """The plain kernels' work arrays for batches of up to ``rows`` samples: dropout masks (rows
+    for the epoch's samples, or none), each layer's z, activations (the inputs first) and
+    deltas, the gradients, and the batch's targets."""
+    masks: tuple
+    zs: tuple
+    activations: tuple
+    deltas: tuple
+    grad_w: tuple
+    grad_b: tuple
+    y_batch: np.ndarray
+
+
+def make_work(weights, rows, dtype, n_targets):
+    """``Work`` for ``sgd_epoch`` on batches of ``rows`` samples, no dropout."""
+    zs, activations, deltas = layer_buffers(weights, rows, dtype)
+    return Work(no_masks(weights, dtype), zs, activations, deltas,
+                tuple(aligned_empty(w.shape, dtype) for w in weights),
+                tuple(aligned_empty(w.shape[0], dtype) for w in weights),
+                aligned_empty((rows, n_targets), dtype))
 
 
 PLAIN = SimpleNamespace(name="plain", feedforward=feedforward, backprop=backprop,
@@ -313,127 +266,3 @@ KERNELS = SimpleNamespace(name="compiled", feedforward=_jit(feedforward),
 _strict_jit = njit()
 STRICT = SimpleNamespace(name="strict", feedforward=_strict_jit(feedforward),
                          backprop=_strict_jit(backprop), sgd_epoch=_strict_jit(sgd_epoch))
-
-# Adam's step count where the rule is not Adam: the kernels take it and never touch it, so one
-# array serves every call (a fresh one was an allocation per one-sample step).
-NO_STEPS = np.zeros(1, np.int64)
-
-# Calls of up to this many samples keep their work arrays between calls (``LoopBackend.work``):
-# for one sample, allocating them took longer than the step; larger calls keep nothing, so
-# predicting 10,000 images does not hold 10,000 rows of every layer afterwards.
-KEEP_ROWS = 256
-
-
-def aligned_empty(shape, dtype, align=64):
-    """An uninitialised C-contiguous array whose data starts on an ``align``-byte boundary.
-
-    numpy only promises 16 bytes, and vector loads that straddle cache lines cost: parameters 8
-    bytes off a line made the fused epoch 1.02 to 1.19x slower here (``benchmarks/checks.py``),
-    up to 1.6x in the prototype of issue 4. Buffers here start on a line.
-    """
-    dtype = np.dtype(dtype)
-    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    raw = np.empty(size + align, np.uint8)
-    offset = -raw.ctypes.data % align
-    return raw[offset:offset + size].view(dtype).reshape(shape)
-
-
-def aligned_copy(array, align=64):
-    """``array`` copied into a fresh aligned buffer (see ``aligned_empty``)."""
-    out = aligned_empty(array.shape, array.dtype, align)
-    out[...] = array
-    return out
-
-
-def no_masks(weights, dtype):
-    """Dropout masks that drop nothing: one with no rows for the inputs and each hidden layer."""
-    return tuple(np.ones((0, w.shape[1]), dtype) for w in weights)
-
-
-class LoopBackend:
-    """Runs the loop kernels of this module: compiled (``KERNELS``, ``STRICT``) or plain (``PLAIN``).
-
-    ``work``, where given, is a dict that the caller keeps for one network (``Network`` does):
-    calls of up to KEEP_ROWS samples take their work arrays from it and leave them there for the
-    next call of the same size, so a one-sample step allocates nothing. ``sgd_epoch`` returns the
-    last mini-batch's output activations as its forward pass computed them, before the update (a
-    view of the work arrays: copy what you keep).
-    """
-
-    def __init__(self, kernels):
-        self.kernels = kernels
-
-    def buffers(self, weights, rows, dtype, n_targets):
-        """Work arrays for ``sgd_epoch`` on batches of ``rows`` samples, after its dropout masks
-        (here: none): zs, activations, deltas, grad_w, grad_b, y_batch."""
-        zs, activations, deltas = self.layer_buffers(weights, rows, dtype)
-        grad_w = tuple(aligned_empty(w.shape, dtype) for w in weights)
-        grad_b = tuple(aligned_empty(w.shape[0], dtype) for w in weights)
-        return (no_masks(weights, dtype), zs, activations, deltas, grad_w, grad_b,
-                aligned_empty((rows, n_targets), dtype))
-
-    @staticmethod
-    def layer_buffers(weights, rows, dtype):
-        """zs, activations and deltas for ``rows`` samples (what ``feedforward`` needs)."""
-        sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]
-        zs = tuple(aligned_empty((rows, n), dtype) for n in sizes[1:])
-        activations = tuple(aligned_empty((rows, n), dtype) for n in sizes)
-        deltas = tuple(aligned_empty((rows, n), dtype) for n in sizes[1:])
-        return zs, activations, deltas
-
-    def key(self):
-        """This backend in a network's ``work`` (a network may switch backends: each keeps its
-        own arrays), as plain values, so that a copied or pickled network finds its own."""
-        return type(self).__name__, getattr(self.kernels, "name", id(self.kernels))
-
-    def kept(self, work, rows, make, *args):
-        """``make(*args)``, kept in ``work`` for calls of at most KEEP_ROWS samples."""
-        if work is None or rows > KEEP_ROWS:
-            return make(*args)
-        key = (self.key(), make.__name__, rows)
-        found = work.get(key)
-        if found is None:
-            found = work[key] = make(*args)
-        return found
-
-    def feedforward(self, weights, biases, x, softmax, work=None, activation=SIGMOID):
-        zs, activations, _ = self.kept(work, x.shape[0], self.layer_buffers, weights, x.shape[0],
-                                       x.dtype)
-        activations[0][:] = x
-        self.kernels.feedforward(tuple(weights), tuple(biases), zs, activations, x.shape[0], softmax,
-                                 activation)
-        return list(activations)
-
-    def backprop(self, weights, biases, x, y, cost, softmax, activation=SIGMOID):
-        zs, activations, deltas = self.layer_buffers(weights, x.shape[0], x.dtype)
-        activations[0][:] = x
-        grad_w = tuple(np.empty_like(w) for w in weights)
-        grad_b = tuple(np.empty_like(b) for b in biases)
-        self.kernels.backprop(tuple(weights), tuple(biases), zs, activations, deltas, grad_w, grad_b,
-                              y, x.shape[0], cost, softmax, activation, no_masks(weights, x.dtype),
-                              0)
-        return list(grad_w), list(grad_b)
-
-    def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
-                  softmax, masks=None, work=None, activation=SIGMOID, rule=SGD_RULE, adam=None):
-        """``adam``: (s_w, s_b, steps), Adam's second moments and its step count, a one-element
-        int64 array (needed for ``rules.ADAM`` only)."""
-        rows = min(batch_size, len(order))
-        buffers = self.kept(work, rows, self.buffers, weights, rows, x.dtype, y.shape[1])
-        if masks is not None:
-            buffers = (tuple(masks),) + buffers[1:]
-        scalar = x.dtype.type  # a Python float learning rate would turn float32 sums into float64
-        self.kernels.sgd_epoch(tuple(weights), tuple(biases), tuple(v_w), tuple(v_b), x, y, order,
-                               batch_size, scalar(eta), scalar(mu), scalar(l2), cost, softmax,
-                               activation, *self.rule_arguments(rule, adam, v_w, v_b, scalar),
-                               *buffers)
-        last = (len(order) - 1) % batch_size + 1  # samples in the last mini-batch
-        return buffers[2][-1][:last]
-
-    @staticmethod
-    def rule_arguments(rule, adam, v_w, v_b, scalar):
-        """The kernels' rule, s_w, s_b and steps (stand-ins where the rule is not Adam)."""
-        s_w, s_b, steps = adam if adam is not None else (v_w, v_b, NO_STEPS)
-        solver, beta_1, beta_2, epsilon = rule
-        return ((solver, scalar(beta_1), scalar(beta_2), scalar(epsilon)), tuple(s_w), tuple(s_b),
-                steps)

@@ -14,16 +14,13 @@ import math
 import operator
 from numbers import Real
 
-import numba
 import numpy as np
 
 from .activations import ACTIVATIONS, COSTS, OUTPUTS, cost as cost_per_sample
-from .backends import BACKENDS
-from .fast import TYPED, FastBackend
-from .loops import KEEP_ROWS, LoopBackend, aligned_copy
-from .rules import ADAM, NESTEROV, SGD, SGD_RULE, SOLVERS, Rule
-
-ONE_SAMPLE = np.zeros(1, np.int64)  # the order of a one-sample step: row 0
+from .backends import BACKENDS, KEEP_ROWS, ONE_SAMPLE
+from .records import Model, aligned_copy, parameters
+from .rules import ADAM, NESTEROV, SGD, SGD_RULE, SOLVERS, Rule, Settings, settings
+from .sample import SampleSteps
 
 
 def _normal(rng, n_out, n_in):
@@ -206,8 +203,8 @@ def check_array(name, value, n_cols, dtype, *, first_row=0):
 
 class Finished:
     """A parameter list of ``Network`` (weights, biases, velocity_w, velocity_b) that first
-    applies the first-layer step a call of ``train`` left waiting (``Network._finish``), so
-    whoever reads or replaces it sees every step taken."""
+    applies the first-layer step a call of ``train`` left waiting
+    (``Network.apply_waiting_step``), so whoever reads or replaces it sees every step taken."""
 
     def __set_name__(self, owner, name):
         self.name = "_" + name
@@ -215,11 +212,11 @@ class Finished:
     def __get__(self, net, owner=None):
         if net is None:
             return self
-        net._finish()
+        net.apply_waiting_step()
         return net.__dict__[self.name]
 
     def __set__(self, net, value):
-        net._finish()
+        net.apply_waiting_step()
         net.__dict__[self.name] = value
 
 
@@ -238,8 +235,6 @@ class Network:
     """
 
     weights, biases, velocity_w, velocity_b = Finished(), Finished(), Finished(), Finished()
-    _waiting = None  # the backend whose train left a first-layer step waiting (``_finish``)
-    _bound = (), None  # train's last fully checked arguments, and what for (``_train_sample``)
 
     def __init__(self, shape, *, backend="loops", seed=None, init="auto", activation="sigmoid",
                  output="sigmoid", cost="quadratic", dtype="float64"):
@@ -277,7 +272,8 @@ class Network:
         self.squares_w = [aligned_copy(np.zeros_like(w)) for w in self.weights]
         self.squares_b = [aligned_copy(np.zeros_like(b)) for b in self.biases]
         self.adam_steps = np.zeros(1, np.int64)
-        self._work = {}  # the loop backends' work arrays, kept between small calls
+        self.work = {}  # the backends' work arrays, kept between small calls
+        self._samples = SampleSteps()  # train's waiting step and checked arguments
 
     def __repr__(self):
         return (f"Network({self.sizes}, backend={self.backend!r}, activation={self.activation!r}, "
@@ -316,34 +312,29 @@ class Network:
                                  f"np.array(value, dtype='{self.dtype}')")
         return arrays
 
-    def _run(self):
-        """The backend object and the keywords every call to it takes (``_keywords``)."""
-        run = BACKENDS[self.backend]
-        return run, self._keywords(run)
-
-    def _keywords(self, run):
-        """The keywords every call to backend object ``run`` takes for this network: the hidden
-        activation and, for the loop backends, this network's work arrays to keep."""
-        keywords = {"activation": ACTIVATIONS[self.activation]}
-        if isinstance(run, LoopBackend):
-            keywords["work"] = self._work
-        return keywords
+    def model(self):
+        """What this network computes, as the kernels take it (``records.Model``)."""
+        return Model(COSTS[self.cost], self.output == "softmax", ACTIVATIONS[self.activation])
 
     def _feedforward(self, x):
         """The output activations for the rows of x (already checked), in a fresh array, fed
         KEEP_ROWS rows at a time: the loop kernels take each neuron's weights across all the
         rows they are given, so 60,000 rows at once would be read from memory once per neuron
-        (MNIST's training set through 784-100-10 at load 3: 7.2 s in one call, 2.2 s in chunks
-        of 1,000 rows, 1.2 s of 200), and chunks of KEEP_ROWS keep their work arrays."""
-        run, keywords = self._run()
-        parameters, softmax = self.parameters(), self.output == "softmax"
+        (MNIST's training set through 784-100-10: 7.2 s in one call, 2.2 s in chunks of 1,000
+        rows, 1.2 s of 200), and chunks of KEEP_ROWS keep their work arrays."""
         if len(x) <= KEEP_ROWS:  # one chunk (one sample of predict, say): its outputs copied
-            return run.feedforward(*parameters, x, softmax, **keywords)[-1].copy()
+            return self.activations(x)[-1].copy()
         out = np.empty((len(x), self.sizes[-1]), self.dtype)
         for first in range(0, len(x), KEEP_ROWS):
-            out[first:first + KEEP_ROWS] = run.feedforward(
-                *parameters, x[first:first + KEEP_ROWS], softmax, **keywords)[-1]
+            out[first:first + KEEP_ROWS] = self.activations(x[first:first + KEEP_ROWS])[-1]
         return out
+
+    def activations(self, x):
+        """Every layer's activations (the inputs first) for the rows of x, already checked
+        (``check_pair``); the loop backends hand back views of their work arrays."""
+        run = BACKENDS[self._backend]
+        return run.feedforward(parameters(*self.parameters(), [], []), x, self.model(),
+                               self.work)
 
     def predict(self, x):
         """Output activations for one sample (n_in,) or a batch (n, n_in).
@@ -388,16 +379,15 @@ class Network:
 
     def loss(self, x, y):
         """The cost averaged over the samples (rows of x and y)."""
-        x, y = self._pair(x, y)
+        x, y = self.check_pair(x, y)
         return float(np.mean(cost_per_sample(self._feedforward(x), y, COSTS[self.cost],
                                              self.output)))
 
     def gradients(self, x, y):
         """(grad_w, grad_b): the gradient of the cost averaged over the batch; nothing changes."""
-        x, y = self._pair(x, y)
-        run, keywords = self._run()
-        return run.backprop(*self.parameters(), x, y, COSTS[self.cost], self.output == "softmax",
-                            activation=keywords["activation"])
+        x, y = self.check_pair(x, y)
+        return BACKENDS[self._backend].backprop(parameters(*self.parameters(), [], []), x, y,
+                                                self.model())
 
     def train(self, x, y, learning_rate, *, momentum=0.0, weight_decay=0.0, solver="sgd",
               nesterovs_momentum=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
@@ -406,83 +396,56 @@ class Network:
         With the default quadratic cost that is the post's total error 0.5 * sum((a - y)**2).
         The update rule's settings are ``step``'s. With the ``"loops"`` backend and SGD, the
         first layer's step waits for the next call, which applies it in the loop that forms its
-        own weighted inputs (``fast.train_sample``), so a call reads and writes the largest
+        own weighted inputs (``sample.train_sample``), so a call reads and writes the largest
         weight matrix once, as a step inside ``step`` does; reading ``weights``, ``biases`` or
-        their velocities, or any other use of the network, applies it first. Every argument is
-        checked at every call, cheaply (``_train_sample``).
+        their velocities, or any other use of the network, applies it first
+        (``apply_waiting_step``). Every argument is checked at every call, cheaply
+        (``sample.SampleSteps``).
         """
         eta, mu, l2, rule = check_step(learning_rate, momentum, weight_decay, solver,
                                        nesterovs_momentum, beta_1, beta_2, epsilon, cached=True)
-        run = BACKENDS[self._backend]
-        if rule.solver == SGD and isinstance(run, FastBackend):
-            return self._train_sample(run, x, y, eta, mu, l2)
-        x, y = self._sample(x, y)
-        a = self._batch_step(x, y, eta, mu, l2, ONE_SAMPLE, rule)
-        return float(cost_per_sample(a, y, COSTS[self.cost], self.output)[0])
-
-    def _train_sample(self, run, x, y, eta, mu, l2):
-        """``train``'s step by ``run.train_sample``, with the step the previous call left
-        waiting still to be applied (by the kernel).
-
-        A call of train costs about as much as its kernel's step, so its checks must cost little
-        beside it (issue 10). Where the parameters are the very arrays the full checks accepted
-        at an earlier call, and x and y 1-D arrays as the kernel takes them, the kernel gets
-        them at once, with the arguments made for that call (``_bound``), and checks their
-        shapes and values itself (``fast.sample_fits``); an array changed in place since is
-        refused there or by numba's typing. Anything else, or anything refused, goes through
-        the full checks, which convert it or say what is wrong.
-        """
-        if self._waiting not in (None, self._backend):
-            self._finish()
-        arguments = self._bound_arguments(x, y)
-        if arguments is not None:
-            try:
-                error = run.train_sample(arguments, x[None], y[None], eta, mu, l2)
-            except numba.core.errors.TypingError:  # an array's dtype changed in place, say
-                error = -1.0
-        if arguments is None or error < 0:  # nothing changed; the full checks say why
-            (x, y), parameters = self._sample(x, y), self._finished_parameters()
-            arguments = run.train_arguments(*parameters, COSTS[self.cost],
-                                            self.output == "softmax", self._work,
-                                            ACTIVATIONS[self.activation])
-            error = run.train_sample(arguments, x, y, eta, mu, l2)
+        samples, name = self._samples, self._backend
+        if samples.backend not in (None, name):
+            self.apply_waiting_step()
+        run = BACKENDS[name]
+        step = Settings(eta, mu, l2, rule.solver, rule.beta_1, rule.beta_2, rule.epsilon, eta)
+        binding, arrays = self._binding()
+        found = (samples.arguments(binding, arrays, x, y, self.dtype)
+                 if run.checks_samples(step) else None)
+        error = -1.0
+        if found is not None:
+            params, model = found
+            error = run.train_sample(params, x[None], y[None], step, model, self.work)
+        if error < 0:  # nothing changed; the full checks convert the arguments or say why
+            x, y = self._sample(x, y)
+            params, model = parameters(*self._unfinished_parameters()), self.model()
+            error = run.train_sample(params, x, y, step, model, self.work)
             if error < 0:
                 raise AssertionError("train's kernel refused arguments its checks accepted")
-            self._bound = self._binding(), arguments
-        self._waiting = self._backend
+            samples.keep(binding, arrays, (params, model))
+        samples.backend = name
         return error
 
     def _binding(self):
         """What train's arguments are made for: the backend, dtype, cost, output and
-        activation, and the very parameter arrays, as they are (not through the getters)."""
+        activation, and the very parameter arrays, as they are (not through the getters); and
+        those arrays."""
         arrays = self.__dict__
-        return (self._backend, self.dtype, self.cost, self.output, self.activation,
-                *arrays["_weights"], *arrays["_biases"], *arrays["_velocity_w"],
-                *arrays["_velocity_b"])
+        parameters = (*arrays["_weights"], *arrays["_biases"], *arrays["_velocity_w"],
+                      *arrays["_velocity_b"])
+        return ((self._backend, self.dtype, self.cost, self.output, self.activation,
+                 *parameters), parameters)
 
-    def _bound_arguments(self, x, y):
-        """The arguments of train's last full check (``_bound``), if they were made for this
-        network as it is now (``_binding``, by identity; compiled kernels only, ``fast.TYPED``)
-        and x and y are 1-D C-contiguous arrays of its dtype; else None."""
-        dtype, ndarray = self.dtype, np.ndarray
-        if not (type(x) is ndarray and type(y) is ndarray and x.dtype is dtype
-                and y.dtype is dtype and x.ndim == 1 and y.ndim == 1 and x.flags.c_contiguous
-                and y.flags.c_contiguous and TYPED):
-            return None
-        binding, arguments = self._bound
-        now = self._binding()
-        if len(now) == len(binding) and all(map(operator.is_, now, binding)):
-            return arguments
-        return None
+    def apply_waiting_step(self):
+        """Apply the first-layer step a call of ``train`` left waiting, if one is
+        (``sample.train_sample``): reading the parameters does this first."""
+        samples = self.__dict__.get("_samples")
+        if samples is not None and samples.backend is not None:
+            params = parameters(*self._unfinished_parameters())  # a bad array: an error, the step kept
+            name, samples.backend = samples.backend, None
+            BACKENDS[name].finish_sample(params, self.work)
 
-    def _finish(self):
-        """Apply the first-layer step a call of ``train`` left waiting (``fast.train_sample``)."""
-        if self._waiting is not None:
-            parameters = self._finished_parameters()  # a bad array: an error, the step kept
-            name, self._waiting = self._waiting, None
-            BACKENDS[name].finish_sample(*parameters, self._work)
-
-    def _finished_parameters(self):
+    def _unfinished_parameters(self):
         """weights, biases, velocity_w and velocity_b checked (``_checked``), as they are: not
         through the getters, which would first apply the step waiting."""
         arrays = self.__dict__
@@ -501,7 +464,7 @@ class Network:
         """
         eta, mu, l2, rule = check_step(learning_rate, momentum, weight_decay, solver,
                                        nesterovs_momentum, beta_1, beta_2, epsilon)
-        x, y = self._pair(x, y)
+        x, y = self.check_pair(x, y)
         batch_size = check_count("batch_size", x.shape[0] if batch_size is None else batch_size)
         order = np.arange(x.shape[0]) if order is None else np.asarray(order)
         if order.ndim != 1 or order.dtype.kind not in "iu" or (
@@ -511,33 +474,25 @@ class Network:
                              f" got dtype {order.dtype}, shape {order.shape}")
         # A batch larger than the rows is all of them, and then fits the kernels' 64-bit ints.
         batch_size = min(batch_size, max(len(order), 1))
-        self._sgd(x, y, eta, mu, l2, batch_size, order.astype(np.int64, copy=False), rule=rule)
+        self.sgd_epoch(x, y, eta, mu, l2, batch_size, order.astype(np.int64, copy=False),
+                       rule=rule)
 
-    def _sgd(self, x, y, eta, mu, l2, batch_size, order, masks=None, rule=SGD_RULE):
-        """``step`` with arguments already checked: for training loops that check x and y once,
-        not at every chunk (a finiteness pass over all of MNIST takes about 0.1 s). ``masks``:
-        dropout, as in ``loops.sgd_epoch``; ``rule``: ``check_rule``'s. Returns what the
-        backend's ``sgd_epoch`` returns."""
+    def sgd_epoch(self, x, y, eta, mu, l2, batch_size, order, masks=None, rule=SGD_RULE):
+        """``step`` with arguments already checked (``check_pair``, ``checks.check_step``): for
+        training loops that check x and y once, not at every chunk (a finiteness pass over all
+        of MNIST takes about 0.1 s). ``masks``: dropout, as in ``loops.sgd_epoch``; ``rule``:
+        ``check_rule``'s. Returns the last mini-batch's outputs from its forward pass, before
+        its step (a view: copy what you keep)."""
         weights, biases = self.parameters()
         v_w, v_b = (self._checked("velocity_w", self.velocity_w),
                     self._checked("velocity_b", self.velocity_b))
-        run, work = self._run()
         adam = None
         if rule.solver == ADAM:
             adam = (self._checked("squares_w", self.squares_w),
                     self._checked("squares_b", self.squares_b), self._steps())
-        return run.sgd_epoch(weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2,
-                             COSTS[self.cost], self.output == "softmax", masks, rule=rule,
-                             adam=adam, **work)
-
-    def _batch_step(self, x, y, eta, mu, l2, rows, rule=SGD_RULE):
-        """One SGD step on the mini-batch of rows ``rows`` of x and y (checked); returns the
-        batch's outputs from the step's forward pass, before the update. The loop backends hand
-        back their own; the vectorized one does not, so for it this takes a forward pass more."""
-        run, _ = self._run()
-        before = None if isinstance(run, LoopBackend) else self._feedforward(x[rows])
-        a = self._sgd(x, y, eta, mu, l2, len(rows), rows, rule=rule)
-        return a if before is None else before
+        return BACKENDS[self._backend].sgd_epoch(
+            parameters(weights, biases, v_w, v_b, adam), x, y, order, batch_size,
+            settings(eta, mu, l2, rule, self.dtype), self.model(), masks, self.work)
 
     def _steps(self):
         """``adam_steps`` checked: a one-element int64 array, which the kernels count in."""
@@ -550,14 +505,16 @@ class Network:
         return steps
 
     def _sample(self, x, y):
-        """x and y checked (``_pair``), one sample each, for ``train``."""
-        x, y = self._pair(x, y)
+        """x and y checked (``check_pair``), one sample each, for ``train``."""
+        x, y = self.check_pair(x, y)
         if x.shape[0] != 1:
             raise ValueError(f"train takes one sample, x of shape ({self.sizes[0]},), got "
                              f"{x.shape[0]} rows; use fit for mini-batches")
         return x, y
 
-    def _pair(self, x, y):
+    def check_pair(self, x, y):
+        """x and y checked as this network takes them: 2-D C-contiguous arrays of its dtype
+        with finite values, x with a row of its inputs and y of its outputs for each sample."""
         x, _ = check_array("x", x, self.sizes[0], self.dtype)
         y, _ = check_array("y", y, self.sizes[-1], self.dtype)
         if x.shape[0] != y.shape[0]:

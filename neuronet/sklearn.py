@@ -72,7 +72,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .activations import COSTS, cost as cost_per_sample
-from .loops import aligned_copy
+from .records import aligned_copy
 from .network import Network, check_array, check_rule, check_settings
 from .rules import SOLVERS
 
@@ -281,7 +281,7 @@ class NeuronetClassifier(ClassifierMixin, BaseEstimator):
         mean over the samples of each batch's cross-entropy, from the batch's own forward pass
         before its step, plus alpha / 2 |W|^2 / n (n the batch's size, W before the step). The
         forward pass is the step's own where the backend hands it back
-        (``Network._batch_step``). A ValueError when training has diverged."""
+        (``Network.sgd_epoch``). A ValueError when training has diverged."""
         net = self.network_
         momentum = self.momentum if self.solver == "sgd" else 0.0
         eta, mu, l2 = check_settings(self.learning_rate_init, momentum, self.alpha / batch_size)
@@ -292,7 +292,7 @@ class NeuronetClassifier(ClassifierMixin, BaseEstimator):
             # |W|^2 before the step, as scikit-learn sums it (a dot product of each flattened
             # matrix, no temporary the size of the weights); nothing to sum without L2
             penalty = sum(float(np.vdot(w, w)) for w in net.weights) if self.alpha else 0.0
-            a = net._batch_step(x, targets, eta, mu, l2, rows, rule)
+            a = net.sgd_epoch(x, targets, eta, mu, l2, len(rows), rows, rule=rule)
             cost = cost_per_sample(a, targets[rows], COSTS["cross_entropy"], "softmax")
             total += float(np.sum(cost)) + 0.5 * self.alpha * penalty
         loss = total / len(order)
@@ -368,6 +368,8 @@ def _writeable(value):
         return value if value.flags.writeable else aligned_copy(value)
     if type(value) in (list, tuple):
         return type(value)(_writeable(item) for item in value)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a record of work arrays
+        return type(value)(*(_writeable(item) for item in value))
     if type(value) is dict:
         return {key: _writeable(item) for key, item in value.items()}
     return value

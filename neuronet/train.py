@@ -90,7 +90,7 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
     rates = (check_dropout("input_dropout", input_dropout),
              *[check_dropout("dropout", dropout)] * (len(net.sizes) - 2))
     side = check_shift(shift, net.sizes[0])
-    # Checked once here: the chunks below go through the network's unchecked _sgd.
+    # Checked once here: the chunks below go through the network's unchecked sgd_epoch.
     x, targets = check_samples(net, x, y)
     batch_size = min(batch_size, len(x))  # a larger batch is all of them; fits 64-bit ints
     if validation is None:
@@ -197,13 +197,13 @@ def guarded_step(net, x, y, order, masks, epoch, first_step, eta, mu, l2, batch_
                  rule=SGD_RULE):
     """SGD over the rows in ``order``, raising DivergenceError if a value turns non-finite."""
     snapshot = _state(net)
-    net._sgd(x, y, eta, mu, l2, batch_size, order, masks, rule)
+    net.sgd_epoch(x, y, eta, mu, l2, batch_size, order, masks, rule)
     if _all_finite(net):
         return
     _restore(net, snapshot)  # replay one mini-batch at a time to find the first bad step
     for i, start in enumerate(range(0, len(order), batch_size)):
         batch = slice(start, start + batch_size)
-        net._sgd(x, y, eta, mu, l2, batch_size, order[batch], tuple(m[batch] for m in masks),
+        net.sgd_epoch(x, y, eta, mu, l2, batch_size, order[batch], tuple(m[batch] for m in masks),
                  rule)
         for layer, (w, b) in enumerate(zip(net.weights, net.biases)):
             if not (np.isfinite(w).all() and np.isfinite(b).all()):
@@ -211,7 +211,7 @@ def guarded_step(net, x, y, order, masks, epoch, first_step, eta, mu, l2, batch_
                 _restore(net, snapshot)
                 if start:
                     before = slice(0, start)
-                    net._sgd(x, y, eta, mu, l2, batch_size, order[before],
+                    net.sgd_epoch(x, y, eta, mu, l2, batch_size, order[before],
                              tuple(m[before] for m in masks), rule)
                 step = first_step + i + 1
                 raise DivergenceError(

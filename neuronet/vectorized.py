@@ -38,8 +38,8 @@ from scipy.linalg.blas import get_blas_funcs
 from threadpoolctl import ThreadpoolController
 
 from .activations import (CROSS_ENTROPY, SIGMOID, SOFTMAX, activation_array, layer_kind,
-                          prime_array, prime_kept_array, softmax_array)
-from .rules import ADAM, NESTEROV, SGD_RULE
+                          prime_array, prime_kept_array, sample_cost, softmax_array)
+from .rules import ADAM, NESTEROV, SGD_RULE, Rule
 
 # Floating-point operations of the largest matrix product of a step from which BLAS gets two
 # threads. With one BLAS pool (see ``Step``) a second thread can pay on the project's 2 shared
@@ -282,7 +282,10 @@ class Step:
 
 
 class VectorizedBackend:
-    """The numpy backend, with the same methods as ``loops.LoopBackend``."""
+    """The numpy twin behind ``backends.Backend``'s interface. A step at batch 1 and at batch n
+    alike runs ``Step`` (``forward``, ``output_delta``, ``backward`` as one numpy expression a
+    layer, and the rule's update); ``train_sample`` is one such step. It keeps its ``Step``
+    buffers itself, one set per network shape, batch size and dtype."""
 
     def __init__(self, threads=None):
         """``threads``: BLAS threads for training (None: one, or two from ``TWO_THREADS_FLOPS``)."""
@@ -290,28 +293,30 @@ class VectorizedBackend:
         self.blas = None
         self.fixed_threads = threads
 
-    def feedforward(self, weights, biases, x, softmax, masks=None, activation=SIGMOID):
+    def feedforward(self, params, x, model, work=None, masks=None):
         """Every layer's activations for the rows of x; ``masks``: one dropout mask per layer of
         inputs or hidden neurons, rows as x's (None, or a mask with no rows: no dropout)."""
+        weights, biases = params.weights, params.biases
         masks = _present(masks, len(weights))
         activations = [x if masks[0] is None else x * masks[0]]
         for layer, (w, b) in enumerate(zip(weights, biases)):
             last = layer == len(weights) - 1
-            _, a = forward(w, b, activations[-1], layer_kind(layer, len(weights) - 1, softmax,
-                                                             activation))
+            _, a = forward(w, b, activations[-1], layer_kind(layer, len(weights) - 1,
+                                                             model.softmax, model.kind))
             activations.append(a if last or masks[layer + 1] is None else a * masks[layer + 1])
         return activations
 
-    def backprop(self, weights, biases, x, y, cost, softmax, masks=None, activation=SIGMOID):
+    def backprop(self, params, x, y, model, masks=None):
         """Gradients averaged over the rows of x and y, neurons dropped out by ``masks`` (as in
         ``feedforward``)."""
+        weights = params.weights
         masks = _present(masks, len(weights))
-        activations = self.feedforward(weights, biases, x, softmax, masks, activation)
-        delta = output_delta(activations[-1], y, cost, softmax)
+        activations = self.feedforward(params, x, model, masks=masks)
+        delta = output_delta(activations[-1], y, model.cost, model.softmax)
         grad_w, grad_b = [None] * len(weights), [None] * len(weights)
         for layer in range(len(weights) - 1, -1, -1):
             grad_w[layer], grad_b[layer], delta = backward(weights[layer], delta, activations[layer],
-                                                           layer > 0, masks[layer], activation)
+                                                           layer > 0, masks[layer], model.kind)
         return grad_w, grad_b
 
     def step(self, weights, n, dtype):
@@ -330,10 +335,15 @@ class VectorizedBackend:
             return nullcontext()
         return self.blas.limit(limits=n)
 
-    def sgd_epoch(self, weights, biases, v_w, v_b, x, y, order, batch_size, eta, mu, l2, cost,
-                  softmax, masks=None, activation=SIGMOID, rule=SGD_RULE, adam=None):
+    def sgd_epoch(self, params, x, y, order, batch_size, step, model, masks=None, work=None):
         """SGD steps over the rows of x and y in ``order``, ``batch_size`` at a time (see
-        ``Step``); momentum 0 leaves ``v_w`` and ``v_b`` untouched."""
+        ``Step``); momentum 0 leaves the velocities untouched. Returns the last batch's outputs
+        from its forward pass, before its step (a view of the step's buffers)."""
+        weights, biases, v_w, v_b = (list(params.weights), list(params.biases),
+                                     list(params.velocity_w), list(params.velocity_b))
+        eta, mu, l2 = float(step.eta), float(step.mu), float(step.l2)
+        rule = Rule(step.solver, float(step.beta_1), float(step.beta_2), float(step.epsilon))
+        adam = (params.squares_w, params.squares_b, params.steps) if step.solver == ADAM else None
         masks = _present(masks, len(weights))
         steps = {n: self.step(weights, n, x.dtype)
                  for n in {batch_size, len(order) % batch_size} if n}
@@ -341,9 +351,20 @@ class VectorizedBackend:
         with self.threads(threads):
             for start in range(0, len(order), batch_size):
                 rows = order[start:start + batch_size]
-                step = steps[len(rows)]
+                batch = steps[len(rows)]
                 batch_masks = [None if m is None else m[start:start + batch_size] for m in masks]
-                if step.n == 1:
+                if batch.n == 1:
                     batch_masks = [None if m is None else m[0] for m in batch_masks]
-                step(weights, biases, v_w, v_b, x, y, rows, eta, mu, l2, cost, softmax, activation,
-                     batch_masks, rule, adam)
+                batch(weights, biases, v_w, v_b, x, y, rows, eta, mu, l2, model.cost,
+                      model.softmax, model.kind, batch_masks, rule, adam)
+        return batch.a[-1].reshape(-1, batch.a[-1].shape[-1])
+
+    def train_sample(self, params, x, y, step, model, work=None):
+        a = self.sgd_epoch(params, x, y, np.zeros(1, np.int64), 1, step, model, None, work)
+        return float(sample_cost(a[0], y[0], model.cost, model.softmax))
+
+    def finish_sample(self, params, work=None):
+        """Nothing waits: each ``train_sample`` is a whole step."""
+
+    def checks_samples(self, step):
+        return False

@@ -223,7 +223,7 @@ MUTATIONS = [
              'for kind in ("weights", "biases", "velocity_w", "velocity_b")][:2] * 2',
              "train hands the kernels the weights and biases in place of the velocities"),
     # train's cheap checks: arrays bound at an earlier call, checked by the kernel (these need
-    # the JIT: without it train checks every array in full, fast.TYPED)
+    # the JIT: without it train checks every array in full, sample.TYPED)
     Mutation("net-train-bound-never-rechecked", "neuronet/network.py",
              "if len(now) == len(binding) and all(map(operator.is_, now, binding)):",
              "if binding:",

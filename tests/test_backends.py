@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import neuronet
-from neuronet import BACKENDS, Network, fast, loops
+from neuronet import BACKENDS, Network, backends, loops
 from neuronet.backends import BACKENDS as TABLE
 from neuronet.vectorized import VectorizedBackend
 
@@ -24,7 +24,7 @@ PACKAGE = Path(neuronet.__file__).parent
 def test_one_table_says_what_runs():
     assert BACKENDS is TABLE
     assert list(BACKENDS) == ["loops", "loops-plain", "strict", "python", "vectorized"]
-    assert BACKENDS["loops"] is fast.FAST and fast.FAST.kernels is fast.FUSED
+    assert BACKENDS["loops"] is backends.FAST and backends.FAST.kernels is backends.FUSED
     assert BACKENDS["loops-plain"].kernels is loops.KERNELS
     assert BACKENDS["strict"].kernels is loops.STRICT
     assert BACKENDS["python"].kernels is loops.PLAIN
@@ -41,11 +41,12 @@ def imported_modules(path):
 
 
 def test_the_readable_reference_imports_nothing_faster_than_itself():
-    # jit is how every kernel is compiled (numba with a cache that follows edits), rules names the
-    # update rules: neither is a kernel
-    assert imported_modules(PACKAGE / "loops.py") == {"activations", "jit", "rules"}
-    assert imported_modules(PACKAGE / "fast.py") == {"activations", "jit", "loops", "rules"}
-    assert "backends" not in imported_modules(PACKAGE / "fast.py")
+    # jit is how every kernel is compiled (numba with a cache that follows edits), rules holds the
+    # update rules, records the named records kernels take: none of them is a kernel
+    assert imported_modules(PACKAGE / "loops.py") == {"activations", "jit", "records", "rules"}
+    assert imported_modules(PACKAGE / "fused.py") == {"activations", "loops", "records", "rules"}
+    for kernels in ("fused.py", "blocks.py", "parallel.py", "sample.py", "loops.py"):
+        assert "backends" not in imported_modules(PACKAGE / kernels)
 
 
 @pytest.mark.parametrize("backend", list(BACKENDS))
@@ -66,16 +67,16 @@ def test_one_sample_calls_keep_their_work_arrays_per_network():
     x, y = mnist_shaped(4, seed=1, n_in=6, n_out=4)
     net, other = Network((6, 5, 4), seed=2), Network((6, 5, 4), seed=2)
     net.train(x[0], y[0], 0.5)
-    kept = {key: value for key, value in net._work.items()}
+    kept = {key: value for key, value in net.work.items()}
     net.train(x[1], y[1], 0.5)
     net.predict(x[2])
     net.predict(x[3])
     # one entry for train (the one-sample step's arrays and the step it leaves waiting), one for
     # the forward pass
-    assert len(net._work) == 2
-    assert all(net._work[key] is value for key, value in kept.items())
+    assert len(net.work) == 2
+    assert all(net.work[key] is value for key, value in kept.items())
     other.train(x[0], y[0], 0.5)
-    assert not any(a is b for a in net._work.values() for b in other._work.values())
+    assert not any(a is b for a in net.work.values() for b in other.work.values())
 
 
 def test_predict_hands_back_its_own_array():
@@ -90,13 +91,13 @@ def test_predict_hands_back_its_own_array():
 def test_large_calls_keep_no_more_than_keep_rows():
     # Predicting 10,000 images must not leave 10,000 rows of every layer behind: the loops are fed
     # at most KEEP_ROWS rows at a time, and a step on a larger batch keeps nothing.
-    x, y = mnist_shaped(loops.KEEP_ROWS + 1, seed=1, n_in=6, n_out=4)
+    x, y = mnist_shaped(backends.KEEP_ROWS + 1, seed=1, n_in=6, n_out=4)
     net = Network((6, 5, 4), seed=2)
     net.predict(x)
-    assert net._work and max(rows for _, _, rows in net._work) <= loops.KEEP_ROWS
-    kept = set(net._work)
+    assert net.work and max(rows for _, _, rows in net.work) <= backends.KEEP_ROWS
+    kept = set(net.work)
     net.step(x, y, 0.1)  # one batch of KEEP_ROWS + 1 samples
-    assert set(net._work) == kept
+    assert set(net.work) == kept
 
 
 def test_switching_backend_between_one_sample_steps():

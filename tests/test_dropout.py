@@ -5,19 +5,21 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from neuronet import Network, fast, fit, loops
+from neuronet import Network, backends, fit, loops
+from neuronet import records
 from neuronet.activations import COSTS, cost as cost_per_sample, sigmoid_array, softmax_array
 from neuronet.network import BACKENDS
 from neuronet.train import dropout_masks
 
 from conftest import mnist_shaped
+from epochs import epoch as run_epoch
 import reference
 
 SHAPE = (7, 9, 6, 4)
 IMPLEMENTATIONS = {
     "loops": BACKENDS["loops"],                          # the fused kernels of fast
-    "loops-plain": loops.LoopBackend(loops.KERNELS),
-    "parallel": fast.FastBackend(fast.PARALLEL),
+    "loops-plain": backends.LoopBackend(loops.KERNELS),
+    "parallel": backends.FastBackend(backends.PARALLEL),
     "python": BACKENDS["python"],
     "vectorized": BACKENDS["vectorized"],
 }
@@ -34,9 +36,8 @@ def trained(backend, batch_size, masks, output="softmax", cost="cross_entropy", 
     x, y = mnist_shaped(samples, seed=5, n_in=SHAPE[0], n_out=SHAPE[-1])
     order = np.random.default_rng(6).permutation(samples)
     net = Network(SHAPE, seed=4, output=output, cost=cost)
-    backend.sgd_epoch(net.weights, net.biases, net.velocity_w, net.velocity_b, x, y, order,
-                      batch_size, learning_rate, momentum, weight_decay, COSTS[cost],
-                      output == "softmax", masks)
+    run_epoch(backend, net, x, y, order, batch_size, learning_rate, momentum, weight_decay,
+              masks=masks)
     return net
 
 
@@ -202,8 +203,8 @@ def test_vectorized_gradients_with_masks_are_those_of_the_thinned_network(output
     x, y = mnist_shaped(5, seed=7, n_in=SHAPE[0], n_out=SHAPE[-1])
     net = Network(SHAPE, seed=4, output=output, cost=cost)
     masks = masks_for(5)
-    grad_w, grad_b = BACKENDS["vectorized"].backprop(net.weights, net.biases, x, y, COSTS[cost],
-                                                     output == "softmax", masks)
+    grad_w, grad_b = BACKENDS["vectorized"].backprop(
+        records.parameters(net.weights, net.biases, [], []), x, y, net.model(), masks)
     want_w, want_b = reference.gradients(net.weights, net.biases, x, y, output, cost, masks)
     for got, want in zip(grad_w + grad_b, want_w + want_b):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-8)

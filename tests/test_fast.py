@@ -12,31 +12,31 @@ and the differences measured here are a few 1e-7 (printed with -s).
 import os
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import numba
 import numpy as np
 import pytest
 
-from neuronet import Network
-from neuronet import fast, loops
+from neuronet import Network, backends, fused, loops, parallel
+from neuronet.records import Layer, Signals, parameters
+from neuronet.rules import SGD_RULE, settings
 from neuronet.activations import ACTIVATIONS, COSTS
 from neuronet.network import BACKENDS
 
 from conftest import mnist_shaped
+from epochs import epoch as run_epoch
 import reference
 
 TOL = 1e-12
 TOL_FLOAT32 = 1e-4
 JIT = not numba.config.DISABLE_JIT
 
-PLAIN_COMPILED = loops.LoopBackend(loops.KERNELS)
+PLAIN_COMPILED = backends.LoopBackend(loops.KERNELS)
 IMPLEMENTATIONS = {
-    "fused": fast.FastBackend(fast.FUSED),
-    "parallel": fast.FastBackend(fast.PARALLEL),
-    "parallel-3-chunks": fast.FastBackend(fast.PARALLEL, chunks=3),
-    "fused-python": fast.FastBackend(SimpleNamespace(sgd_epoch=fast.FUSED.sgd_epoch.py_func)
-                                     if JIT else fast.FUSED),
+    "fused": backends.FastBackend(backends.FUSED),
+    "parallel": backends.FastBackend(backends.PARALLEL),
+    "parallel-3-chunks": backends.FastBackend(backends.PARALLEL, chunks=3),
+    "fused-python": backends.FastBackend(backends.FUSED_PYTHON),
 }
 
 SHAPES = [(3, 1, 2), (5, 1, 3, 1), (7, 9, 6, 4), (12, 40, 3), (1, 1)]
@@ -53,8 +53,7 @@ def epoch(backend, shape, batch_size, momentum, weight_decay, output="sigmoid",
     order = np.random.default_rng(6).permutation(samples)
     net = Network(shape, seed=4, output=output, cost=cost, dtype=dtype)
     x, y = x.astype(dtype), y.astype(dtype)
-    backend.sgd_epoch(net.weights, net.biases, net.velocity_w, net.velocity_b, x, y, order,
-                      batch_size, 0.5, momentum, weight_decay, COSTS[cost], output == "softmax")
+    run_epoch(backend, net, x, y, order, batch_size, 0.5, momentum, weight_decay)
     return net
 
 
@@ -100,22 +99,23 @@ def test_parallel_layer_kernels_agree_with_serial(chunks, batch_size, activation
     a_prev, delta = rng.random((batch_size, n_in)), rng.normal(0, 0.1, (batch_size, n_out))
     kind = ACTIVATIONS[activation]
     results = []
-    for parallel in (False, True):
+    step = settings(0.3, 0.9, 1e-3, SGD_RULE, np.dtype("float64"))
+    for threads in (False, True):
         z, a = np.empty((batch_size, n_out)), np.empty((batch_size, n_out))
         params = [w.copy(), b.copy(), v_w.copy(), v_b.copy()]
+        layer = Layer(*params, params[2], params[3])
         delta_prev = np.empty_like(a_prev)
         # the next batch's z, formed from each row right after its update
         a_next, z_next = a_prev[::-1].copy(), np.empty((batch_size, n_out))
         mask = (a_next > 0.5) * 2.0  # dropout: a_prev's neurons kept (x 2) or dropped (0)
-        if parallel:
-            fast.forward_parallel(w, b, a_prev, z, a, kind)
-            fast.backward_update_parallel(*params, delta, a_prev, delta_prev,
-                                          np.empty((chunks, n_in)), 0.3, 0.9, 1e-3, True,
-                                          a_next, z_next, mask, kind)
+        signals = Signals(delta, a_prev, delta_prev, mask, a_next, z_next)
+        if threads:
+            parallel.forward_parallel(w, b, a_prev, z, a, kind)
+            parallel.backward_update_parallel(layer, signals, np.empty((max(chunks, 2), n_in)),
+                                              step, True, kind)
         else:
             loops.forward(w, b, a_prev, z, a, kind)
-            fast.backward_update(*params, delta, a_prev, delta_prev, 0.3, 0.9, 1e-3, True,
-                                 a_next, z_next, mask, kind)
+            fused.backward_update(layer, signals, np.empty((2, n_in)), step, True, kind)
         results.append([z, a, delta_prev, z_next] + params)
     assert largest_difference(*results) <= TOL
 
@@ -124,7 +124,7 @@ def test_parallel_layer_kernels_agree_with_serial(chunks, batch_size, activation
 def test_parallel_epoch_on_a_layer_large_enough_to_share(batch_size):
     # 300 * 120 = 36,000 weights >= PARALLEL_MIN_WEIGHTS, so the first layer goes to the threads.
     shape = (300, 120, 3)
-    assert shape[0] * shape[1] >= fast.PARALLEL_MIN_WEIGHTS
+    assert shape[0] * shape[1] >= parallel.PARALLEL_MIN_WEIGHTS
     want = state(epoch(PLAIN_COMPILED, shape, batch_size, 0.9, 1e-3, samples=6))
     got = state(epoch(IMPLEMENTATIONS["parallel"], shape, batch_size, 0.9, 1e-3, samples=6))
     assert largest_difference(got, want) <= TOL
@@ -133,26 +133,25 @@ def test_parallel_epoch_on_a_layer_large_enough_to_share(batch_size):
 def test_loops_backend_runs_the_fused_kernels(monkeypatch):
     calls = []
 
-    class Spy(fast.FastBackend):  # the table's "loops" entry, counting its calls
+    class Spy(backends.FastBackend):  # the table's "loops" entry, counting its calls
         def sgd_epoch(self, *args, **work):
             calls.append(args)
             return super().sgd_epoch(*args, **work)
 
-    assert BACKENDS["loops"] is fast.FAST and fast.FAST.kernels is fast.FUSED
-    monkeypatch.setitem(BACKENDS, "loops", Spy(fast.FUSED))
+    assert BACKENDS["loops"] is backends.FAST and backends.FAST.kernels is backends.FUSED
+    monkeypatch.setitem(BACKENDS, "loops", Spy(backends.FUSED))
     x, y = mnist_shaped(9, seed=2, n_in=7, n_out=4)
     net = Network((7, 9, 6, 4), seed=3)
     net.step(x, y, 0.5, batch_size=2, momentum=0.9)
     assert len(calls) == 1
     want = Network((7, 9, 6, 4), seed=3)
-    PLAIN_COMPILED.sgd_epoch(want.weights, want.biases, want.velocity_w, want.velocity_b, x, y,
-                             np.arange(9), 2, 0.5, 0.9, 0.0, COSTS["quadratic"], False)
+    run_epoch(PLAIN_COMPILED, want, x, y, np.arange(9), 2, 0.5, 0.9, 0.0)
     assert largest_difference(state(net), state(want)) <= TOL
 
 
 OUTPUTS_AND_COSTS = [("sigmoid", "quadratic"), ("sigmoid", "cross_entropy"),
                      ("softmax", "quadratic"), ("softmax", "cross_entropy")]
-FEEDFORWARD = {"fused": fast.FastBackend(fast.FUSED), "parallel": fast.FastBackend(fast.PARALLEL)}
+FEEDFORWARD = {"fused": backends.FastBackend(backends.FUSED), "parallel": backends.FastBackend(backends.PARALLEL)}
 
 
 @pytest.mark.parametrize("name", FEEDFORWARD)
@@ -163,7 +162,8 @@ def test_fused_and_parallel_feedforward_agree_with_the_reference(name, shape, ou
     # Six samples: a block of four and two left over; 300-120 is large enough for the threads.
     x = np.random.default_rng(1).random((6, shape[0]))
     net = Network(shape, seed=3, output=output)
-    got = FEEDFORWARD[name].feedforward(net.weights, net.biases, x, output == "softmax")
+    got = FEEDFORWARD[name].feedforward(parameters(net.weights, net.biases, [], []), x,
+                                        net.model(), None)
     weights = [w.tolist() for w in net.weights]
     biases = [b.tolist() for b in net.biases]
     want = [reference.feedforward(weights, biases, row, output) for row in x]
@@ -213,12 +213,14 @@ def test_float32_weight_loops_stay_float32():
     f32 = numba.float32
     matrix, vector = numba.float32[:, ::1], numba.float32[::1]
     signatures = {
-        fast.forward_neuron: (matrix, vector, matrix, matrix, numba.int64),
-        fast.add_gradient: (vector, matrix, matrix, numba.int64, f32, numba.int64, numba.int64),
-        fast.sgd_row_next: (matrix, numba.int64, f32, vector, f32, f32, vector, f32),
+        fused.forward_neuron: (matrix, vector, matrix, matrix, numba.int64),
+        fused.add_gradient: (vector, matrix, matrix, numba.int64, f32, numba.int64, numba.int64),
+        fused.sgd_row_next: (matrix, numba.int64, f32, vector,
+                             numba.typeof(settings(0.5, 0.0, 1e-3, SGD_RULE, np.dtype("float32"))),
+                             vector, f32),
     }
     for kernel, signature in signatures.items():
-        compiled = numba.njit(signature, fastmath=fast._FASTMATH)(kernel)
+        compiled = numba.njit(signature, fastmath=parallel.FASTMATH)(kernel)
         typemap = compiled.overloads[signature].type_annotation.typemap
         promoted = sorted(name for name, kind in typemap.items() if kind == numba.float64)
         assert not promoted, f"{kernel.__name__}: float64 variables {promoted}"
@@ -226,10 +228,9 @@ def test_float32_weight_loops_stay_float32():
 
 @pytest.mark.skipif(not JIT, reason="no cache without the JIT")
 def test_second_process_loads_the_kernels_from_the_disk_cache():
-    program = ("import numpy as np; from neuronet.fast import FAST, FUSED; "
-               "w = [np.zeros((2, 3)), np.zeros((1, 2))]; b = [np.zeros(2), np.zeros(1)]; "
-               "FAST.sgd_epoch(w, b, [np.zeros_like(a) for a in w], [np.zeros_like(a) for a in b],"
-               " np.ones((2, 3)), np.ones((2, 1)), np.arange(2), 1, 0.1, 0.0, 0.0, 0, False); "
+    program = ("import numpy as np; from neuronet import Network; "
+               "from neuronet.backends import FUSED; "
+               "Network((3, 2, 1), seed=0).step(np.ones((2, 3)), np.ones((2, 1)), 0.1); "
                "print(sum(FUSED.sgd_epoch.stats.cache_hits.values()))")
     env = dict(os.environ)
     for _ in range(2):  # the first run fills the cache if nothing had

@@ -1,6 +1,6 @@
 """Every path of the fused kernels of ``fast`` against the plain kernels of ``loops``.
 
-The fused epoch picks its row loops per layer (``fast.backward_update``): plain SGD or momentum,
+The fused epoch picks its row loops per layer (``fused.backward_update``): plain SGD or momentum,
 one sample (with the next sample's z formed in the first layer's pass) or a mini-batch, and the
 float32 arithmetic stays float32. Each path is checked here against ``loops.sgd_epoch`` compiled
 (``loops.KERNELS``), over one epoch in a shuffled order, at the tolerances of test_fast.py:
@@ -9,25 +9,26 @@ float32 arithmetic stays float32. Each path is checked here against ``loops.sgd_
 With momentum 0 (plain SGD) neither kernel touches the velocity: the tests fill it with NaN,
 which would spread into the weights if it were read, and check it is still NaN afterwards.
 """
-from types import SimpleNamespace
 
 import numba
 import numpy as np
 import pytest
 
-from neuronet import Network, fast, loops
+from neuronet import Network, backends, fused, loops, parallel, rules
+from neuronet.records import Layer
 from neuronet.activations import COSTS
 from neuronet.train import dropout_masks
 
 from conftest import mnist_shaped
+from epochs import epoch as run_epoch
 
 TOL = 1e-12
 TOL_FLOAT32 = 1e-4
 JIT = not numba.config.DISABLE_JIT
 
-PLAIN = loops.LoopBackend(loops.KERNELS)  # the plain kernels compiled ("loops-plain")
-FUSED = fast.FastBackend(fast.FUSED)
-PARALLEL = fast.FastBackend(fast.PARALLEL)
+PLAIN = backends.LoopBackend(loops.KERNELS)  # the plain kernels compiled ("loops-plain")
+FUSED = backends.FastBackend(backends.FUSED)
+PARALLEL = backends.FastBackend(backends.PARALLEL)
 
 SHAPES = {"one-layer": (12, 3), "one-hidden": (20, 9, 4), "two-hidden": (15, 11, 7, 3)}
 BATCHES = [1, 3, 4, 5, 8, 10]
@@ -50,9 +51,7 @@ def epoch(backend, shape, batch_size, momentum, weight_decay, output="sigmoid",
     if dropout:
         rngs = np.random.default_rng(7).spawn(len(shape) - 1)
         masks = dropout_masks(rngs, samples, shape, (dropout,) * (len(shape) - 1), dtype)
-    backend.sgd_epoch(net.weights, net.biases, net.velocity_w, net.velocity_b, x, y, order,
-                      batch_size, 0.5, momentum, weight_decay, COSTS[cost], output == "softmax",
-                      masks)
+    run_epoch(backend, net, x, y, order, batch_size, 0.5, momentum, weight_decay, masks=masks)
     return net
 
 
@@ -130,8 +129,7 @@ def test_parallel_paths(batch_size, momentum):
 @pytest.mark.parametrize("momentum", [0.0, 0.9], ids=["sgd", "momentum"])
 def test_plain_python_runs_the_same_paths(momentum):
     # The fused epoch as plain Python (no numba) steps through the same branches.
-    python = fast.FastBackend(SimpleNamespace(sgd_epoch=fast.FUSED.sgd_epoch.py_func)
-                              if JIT else fast.FUSED)
+    python = backends.FastBackend(backends.FUSED_PYTHON)
     for batch_size in (1, 5):
         args = (SHAPES["one-hidden"], batch_size, momentum, 1e-3)
         compare(epoch(python, *args, samples=6), epoch(PLAIN, *args, samples=6), momentum)
@@ -148,12 +146,11 @@ def test_an_epoch_in_two_calls_gives_the_same_bits(backend, batch_size, momentum
     shape = SHAPES["two-hidden"]
     x, y = mnist_shaped(20, seed=5, n_in=shape[0], n_out=shape[-1])
     order = np.random.default_rng(6).permutation(20)
-    split = fast.BLOCK if batch_size == 1 else 10
+    split = backends.BLOCK if batch_size == 1 else 10
     nets = [Network(shape, seed=4) for _ in range(2)]
     for net, parts in zip(nets, ([order], [order[:split], order[split:]])):
         for part in parts:
-            backend.sgd_epoch(net.weights, net.biases, net.velocity_w, net.velocity_b, x, y, part,
-                              batch_size, 0.5, momentum, 1e-3, COSTS["quadratic"], False)
+            run_epoch(backend, net, x, y, part, batch_size, 0.5, momentum, 1e-3)
     for a, b in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
         assert np.array_equal(a, b)
 
@@ -186,27 +183,29 @@ def test_plain_update_leaves_the_velocity_alone_without_momentum():
     b, grad_b = rng.normal(size=3), rng.normal(size=3)
     v_w, v_b = np.full((3, 4), np.nan), np.full(3, np.nan)
     want_w, want_b = w - 0.5 * (grad_w + 1e-2 * w), b - 0.5 * grad_b
+    step = rules.settings(0.5, 0.0, 1e-2, rules.SGD_RULE, w.dtype)
     for update in (loops.update, numba.njit(loops.update) if JIT else loops.update):
         w_now, b_now = w.copy(), b.copy()
-        update(w_now, b_now, grad_w, grad_b, v_w, v_b, 0.5, 0.0, 1e-2)
+        update(Layer(w_now, b_now, v_w, v_b, v_w, v_b), grad_w, grad_b, step)
         assert np.array_equal(w_now, want_w) and np.array_equal(b_now, want_b)
         assert np.isnan(v_w).all() and np.isnan(v_b).all()
 
 
 ROW_KERNELS = {
-    # name: argument types, with M a C-contiguous float32 matrix, V a vector, i an int, f a float32
-    "sgd_row_next": "M i f V f f V f",
-    "momentum_row": "M M i f V f f f",
+    # name: argument types, with M a C-contiguous float32 matrix, V a vector, i an int, f a
+    # float32, S a step's rules.Settings and L a records.Layer, both of float32
+    "sgd_row_next": "M i f V S V f",
+    "momentum_row": "M M i f V S",
+    "error_step_row": "L i f V V S",
     "dot_row": "M i V f",
-    "update_bias": "V V i f f f",
+    "step_one": "V V V i f S",
+    "step_row": "V V V V S f",
     "add_gradient": "V M M i f i i",
     "add_gradient_pair": "V V M M i f i i",
     "bias_gradient": "M i",
     "error_row": "M M M i i i",
-    "sgd_tile": "M M M i f f i i",
-    "momentum_tile": "M M M M i f f f i i",
-    "sgd_tile_pair": "M M M i f f i i",
-    "momentum_tile_pair": "M M M M i f f f i i",
+    "step_tile": "L V M M i i i S",
+    "step_tile_pair": "L V V M M i i i S",
     "add_weighted_inputs": "M M M i i i",
     "add_weighted_inputs_pair": "M M M i i i",
     "forward_neuron": "M V M M i",
@@ -218,10 +217,14 @@ ROW_KERNELS = {
 def test_float32_row_kernels_stay_float32(name):
     # An int 1 or a Python float in a float32 sum makes numba compute in float64 and convert
     # back (fpext in LLVM's code), which costs the float32 speed-up: no variable may be float64.
+    matrix = np.zeros((2, 2), np.float32)
     types = {"M": numba.float32[:, ::1], "V": numba.float32[::1], "i": numba.int64,
-             "f": numba.float32}
+             "f": numba.float32,
+             "S": numba.typeof(rules.settings(0.5, 0.9, 1e-3, rules.SGD_RULE, np.dtype("float32"))),
+             "L": numba.typeof(Layer(matrix, matrix[0], matrix, matrix[0], matrix, matrix[0]))}
     signature = tuple(types[t] for t in ROW_KERNELS[name].split())
-    compiled = numba.njit(signature, fastmath=fast._FASTMATH)(getattr(fast, name))
+    kernel = getattr(rules if name.startswith("step_") and hasattr(rules, name) else fused, name)
+    compiled = numba.njit(signature, fastmath=parallel.FASTMATH)(kernel)
     typemap = compiled.overloads[signature].type_annotation.typemap
     promoted = sorted(var for var, kind in typemap.items() if kind == numba.float64)
     assert not promoted, f"{name}: float64 variables {promoted}"

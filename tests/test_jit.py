@@ -13,15 +13,15 @@ import pytest
 import neuronet
 from neuronet import jit
 
-# One SGD step of a 4-3-2 sigmoid network with the compiled loops (the fused epoch of fast.py,
-# which compiles in activations.sigmoid_prime), with the strict loops (loops.py's sgd_epoch
+# One SGD step of a 4-3-2 sigmoid network with the compiled loops (the blocked one-sample epoch
+# of blocks.py, which compiles in activations.sigmoid_prime), with the strict loops (loops.py's sgd_epoch
 # compiled without fastmath, the same function KERNELS compiles with it) and with the same loops
 # as plain Python.
 PROGRAM = """
 import json
 import numpy as np
 from neuronet import Network
-from neuronet.fast import FUSED
+from neuronet.backends import FUSED
 from neuronet.loops import STRICT
 x = np.array([[0.1, 0.9, 0.4, 0.7], [0.8, 0.2, 0.6, 0.3]])
 y = np.array([[1.0, 0.0], [0.0, 1.0]])
@@ -32,7 +32,7 @@ for backend in ("loops", "loops-plain", "strict", "python"):
     net = Network((4, 3, 2), seed=0, backend=backend)
     net.step(x, y, 3.0, batch_size=1)
     found[backend] = np.concatenate([p.ravel() for p in net.weights + net.biases]).tolist()
-found["cache_hits"] = sum(FUSED.sgd_epoch.stats.cache_hits.values())
+found["cache_hits"] = sum(FUSED.sgd_epoch_blocks.stats.cache_hits.values())
 found["strict_hits"] = sum(STRICT.sgd_epoch.stats.cache_hits.values())
 print(json.dumps(found))
 """

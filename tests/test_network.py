@@ -3,7 +3,9 @@ import warnings
 import numpy as np
 import pytest
 
-from neuronet import Network, fast, gradcheck, loops, vectorized
+from neuronet import Network, fused, gradcheck, loops, rules, vectorized
+from neuronet.records import Layer
+from neuronet.rules import SGD, Settings
 from neuronet.activations import COSTS, cost, sigmoid, sigmoid_array, softmax_array, softmax_row
 
 from conftest import mnist_shaped
@@ -87,21 +89,29 @@ def two_momentum_steps(kernel):
     return w[0, 0], b[0], v_w[0, 0], v_b[0]
 
 
+def momentum_half(l2):
+    """The step's settings: eta = 0.5, mu = 0.5, weight decay l2."""
+    return Settings(0.5, 0.5, l2, SGD, 0.9, 0.999, 1e-8, 0.5)
+
+
 UPDATES = {
     "loops": lambda w, b, v_w, v_b, g, g_b, l2=0.0: loops.update(
-        w, b, np.full((1, 1), g), np.full(1, g_b), v_w, v_b, 0.5, 0.5, l2),
+        Layer(w, b, v_w, v_b, v_w, v_b), np.full((1, 1), g), np.full(1, g_b), momentum_half(l2)),
     "vectorized": lambda w, b, v_w, v_b, g, g_b, l2=0.0: vectorized.update(
         w, b, np.full((1, 1), g), np.full(1, g_b), v_w, v_b, 0.5, 0.5, l2),
-    # The fused kernels update a row as they form its gradient, grad_w[j, k] = sum_s delta[s, j]
+    # The fused kernels step a row from the gradient they form, grad_w[j, k] = sum_s delta[s, j]
     # a_prev[s, k] / n: here one sample with delta = g_b (the bias gradient) and a_prev = g / g_b
-    # (= 2), so grad_w = g. c = -eta / n (mini-batch tile) or -eta delta (one sample's row).
+    # (= 2), so grad_w = g: in a scratch row (mini-batch tile) or as it goes (one sample's row).
     "fused": lambda w, b, v_w, v_b, g, g_b, l2=0.0: (
-        fast.momentum_tile(w, v_w, np.full((1, 1), g_b), np.full((1, 1), g / g_b), 0, -0.5,
-                           0.5, -0.5 * l2, 0, 1),
-        fast.update_bias(b, v_b, 0, g_b, 0.5, 0.5)),
+        fused.step_tile(Layer(w, b, v_w, v_b, v_w, v_b), np.empty(1), np.full((1, 1), g_b),
+                        np.full((1, 1), g / g_b), 0, 0, 1, momentum_half(l2)),
+        rules.step_one(b, v_b, v_b, 0, g_b, momentum_half(l2))),
     "fused-one-sample": lambda w, b, v_w, v_b, g, g_b, l2=0.0: (
-        fast.momentum_row(w, v_w, 0, -0.5 * g_b, np.full(1, g / g_b), 0.5, 0.5, l2),
-        fast.update_bias(b, v_b, 0, g_b, 0.5, 0.5)),
+        fused.momentum_row(w, v_w, 0, g_b, np.full(1, g / g_b), momentum_half(l2)),
+        rules.step_one(b, v_b, v_b, 0, g_b, momentum_half(l2))),
+    "rule": lambda w, b, v_w, v_b, g, g_b, l2=0.0: (
+        rules.step_row(w[0], v_w[0], v_w[0], np.full(1, g), momentum_half(l2), l2),
+        rules.step_one(b, v_b, v_b, 0, g_b, momentum_half(l2))),
 }
 
 

@@ -54,13 +54,13 @@ def test_with_shift_each_step_trains_a_moved_image_on_its_own_label(monkeypatch)
     x, labels = rng.random((30, 36)), rng.integers(0, 4, 30)
     targets = one_hot(labels, 4)
     trained = []
-    step = Network._sgd
+    step = Network.sgd_epoch
 
     def recording(self, xs, ys, eta, mu, l2, batch_size, order, *rest, **keywords):
         trained.extend(zip(xs[order], ys[order]))
         return step(self, xs, ys, eta, mu, l2, batch_size, order, *rest, **keywords)
 
-    monkeypatch.setattr(Network, "_sgd", recording)
+    monkeypatch.setattr(Network, "sgd_epoch", recording)
     net = Network((36, 5, 4), seed=0)
     start = Network((36, 5, 4), seed=0)
     fit(net, x, labels, epochs=1, learning_rate=2.0, batch_size=1, shift=1, seed=7)

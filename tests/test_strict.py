@@ -28,7 +28,7 @@ def trained(backend, output, cost, dtype="float64", batch_size=3, dropout=False,
                  for n, rate in ((12, 0.2), (9, 0.5), (7, 0.5))]
         masks = [m.astype(dtype) for m in masks]
     order = np.random.default_rng(5).permutation(len(x))
-    net._sgd(x, y, 0.5, 0.9, 1e-3, batch_size, order, masks)
+    net.sgd_epoch(x, y, 0.5, 0.9, 1e-3, batch_size, order, masks)
     return net.weights + net.biases + net.velocity_w + net.velocity_b
 
 

@@ -1,5 +1,5 @@
 """``Network.train`` with the "loops" backend leaves each call's first-layer step waiting for the
-next call (``fast.train_sample``): the steps must be those of the plain kernels whatever the
+next call (``sample.train_sample``): the steps must be those of the plain kernels whatever the
 settings of each call, and every read or other use of the network must see them all.
 
 Expected parameters come from the python backend (the plain kernels, uncompiled) stepping on the
@@ -9,10 +9,12 @@ epoch with blocks of one sample, whose loops a call of train runs.
 import numpy as np
 import pytest
 
-from neuronet import Network, fast, load, save
+from neuronet import Network, load, sample, save
+from neuronet.backends import FUSED, FastBackend
 from neuronet.activations import COSTS
 
 from conftest import mnist_shaped
+from epochs import epoch as run_epoch
 
 # The plain kernels sum in another order: rounding apart (as in tests/test_agreement.py).
 TOL = 1e-12
@@ -58,9 +60,7 @@ def test_calls_of_train_give_the_bits_of_one_epoch_of_one_sample_steps(settings)
         net.train(x[i], y[i], 0.5, **settings)
     epoch = Network((6, 5, 3, 4), seed=2)
     eta, mu, l2 = 0.5, settings.get("momentum", 0.0), settings.get("weight_decay", 0.0)
-    fast.FastBackend(fast.FUSED, block=1).sgd_epoch(
-        epoch.weights, epoch.biases, epoch.velocity_w, epoch.velocity_b, x, y,
-        np.arange(len(x)), 1, eta, mu, l2, COSTS["quadratic"], False)
+    run_epoch(FastBackend(FUSED, block=1), epoch, x, y, np.arange(len(x)), 1, eta, mu, l2)
     for got, expected in zip(parameters(net), parameters(epoch)):
         np.testing.assert_array_equal(got, expected)
 
@@ -137,7 +137,7 @@ def test_the_waiting_step_checks_the_velocities_it_applies(then):
 
 
 # --- train's checks, made cheap: arrays train accepted before go straight to the kernel, which
-# checks their shapes and x's and y's values itself (Network._train_sample, fast.sample_fits).
+# checks their shapes and x's and y's values itself (Network._train_sample, sample.sample_fits).
 
 def trained_pair(shape=(6, 5, 4)):
     """A network that has taken one train step (so its arrays are bound) and its reference."""

@@ -9,6 +9,7 @@ from neuronet.network import BACKENDS
 from neuronet.vectorized import Step, VectorizedBackend
 
 from conftest import mnist_shaped
+from epochs import epoch as run_epoch
 import naive
 
 TOL = 1e-12  # as tests/test_agreement.py: the sums differ only in order
@@ -45,8 +46,7 @@ def test_one_step_follows_the_definition(n, mu, l2):
     for v in net.velocity_w + net.velocity_b:
         v[...] = rng.normal(0, 0.01, v.shape)  # a velocity left from earlier steps
     want = one_step_by_definition(net, x, y, 0.5, mu, l2)
-    VectorizedBackend().sgd_epoch(net.weights, net.biases, net.velocity_w, net.velocity_b, x, y,
-                                  np.arange(n), n, 0.5, mu, l2, 0, False)
+    run_epoch(VectorizedBackend(), net, x, y, np.arange(n), n, 0.5, mu, l2)
     for got, expected in zip((net.weights, net.biases, net.velocity_w, net.velocity_b), want):
         assert max(np.max(np.abs(g - e)) for g, e in zip(got, expected)) <= TOL
 
@@ -65,8 +65,7 @@ def test_buffers_are_made_once_per_shape_and_batch_size():
     net = Network((12, 7, 4), seed=1)
     x, y = mnist_shaped(7, seed=3, n_in=12, n_out=4)
     for _ in range(2):  # batch 3 over 7 rows: two steps of 3, one of 1
-        backend.sgd_epoch(net.weights, net.biases, net.velocity_w, net.velocity_b, x, y,
-                          np.arange(7), 3, 0.5, 0.9, 0.0, 0, False)
+        run_epoch(backend, net, x, y, np.arange(7), 3, 0.5, 0.9, 0.0)
     assert sorted(n for _, n, _ in backend.steps) == [1, 3]
     step = backend.steps[(12, 7, 4), 1, np.dtype("float64")]
     assert [a.shape for a in step.a] == [(12,), (7,), (4,)]  # one sample: vectors (gemv, ger)

@@ -1,0 +1,180 @@
+r"""``Network.train``'s path: one SGD step a call, at the speed of a step inside an epoch.
+
+In an epoch, ``fused.backward_update`` applies a sample's first-layer step in the loop over k
+that forms the next sample's z (``fused.sgd_row_next``), so a step reads and writes the largest
+weight matrix once. Calls of ``train`` do the same across calls: each one ends with its first
+layer's step waiting (its error in work.deltas[0], its input and settings in a ``Waiting``) and
+the next call applies it while forming its own z (``train_sample``), before its own error
+replaces it. ``finish_sample`` applies it before anything else reads the weights. The same loops
+as ``fused.sgd_epoch`` with blocks of one sample, so calls of train give the bits of one call of
+step over the samples (``FastBackend(FUSED, block=1)``).
+
+A call of train costs about as much as its kernel's step, so its checks must cost little beside
+it. ``SampleSteps`` is the one object that owns the waiting step and train's checked arguments:
+where the parameters are the very arrays the full checks accepted at an earlier call, of the
+same dtype, number of dimensions and writeability, and x and y 1-D arrays as the kernel takes
+them, the kernel gets them at once and checks their shapes and values itself
+(``sample_fits``); anything else goes through the network's full checks, which convert it or say
+what is wrong.
+"""
+import operator
+from typing import NamedTuple
+
+import numba
+import numpy as np
+from numba.extending import register_jitable
+
+from .activations import SIGMOID, layer_kind, sample_cost
+from .fused import activate, backward_update, first_forward, upper_layers_step
+from .loops import copy_row
+from .records import Signals, aligned_empty, layer_of
+from .rules import SGD, Settings
+
+
+class Waiting(NamedTuple):
+    """The first-layer step a call of train left waiting: ``flag[0]`` 1 while one waits, its
+    input ``x`` (one row) and its eta, mu and l2 (``settings``). Its error is in
+    work.deltas[0]."""
+    flag: np.ndarray
+    x: np.ndarray
+    settings: np.ndarray
+
+
+def make_waiting(n_in, dtype):
+    """A ``Waiting`` with no step waiting, for inputs of n_in values."""
+    return Waiting(np.zeros(1, np.int64), aligned_empty((1, n_in), dtype), np.zeros(3, dtype))
+
+
+@register_jitable
+def finite(row):
+    r"""Whether every row[k] is finite: sum_k 0 row[k] is 0 if so and NaN if not (0 inf is NaN),
+    in a loop LLVM vectorizes (fastmath's reassoc and contract assume nothing of the values)."""
+    zero = row.dtype.type(0)
+    total = zero
+    for k in range(row.shape[0]):
+        total += zero * row[k]
+    return total == zero
+
+
+@register_jitable
+def sample_fits(params, x, y, zs):
+    r"""Whether x and y are one row each of finite values and every layer's parameters are
+    arrays of x's dtype with the shapes of the network whose work arrays zs are: what the
+    kernels, which do not check bounds, need of train's arguments."""
+    n_in = x.shape[1]
+    if not (x.shape[0] == 1 and y.shape[0] == 1 and y.shape[1] == zs[-1].shape[1]
+            and finite(x[0]) and finite(y[0])):
+        return False
+    for layer in range(len(params.weights)):
+        n_out = zs[layer].shape[1]
+        for p in (params.weights[layer], params.velocity_w[layer]):
+            if not (p.dtype == x.dtype and p.shape[0] == n_out and p.shape[1] == n_in):
+                return False
+        for p in (params.biases[layer], params.velocity_b[layer]):
+            if not (p.dtype == x.dtype and p.shape[0] == n_out):
+                return False
+        n_in = n_out
+    return True
+
+
+@register_jitable
+def waiting_settings(waiting):
+    """The ``Settings`` of the step waiting: plain SGD or momentum at its eta, mu and l2."""
+    eta, mu, l2 = waiting.settings[0], waiting.settings[1], waiting.settings[2]
+    zero = eta - eta
+    return Settings(eta, mu, l2, SGD, zero, zero, zero, eta)
+
+
+@register_jitable
+def train_sample(params, x, y, eta, mu, l2, model, work, waiting):
+    r"""One SGD step (with or without momentum and L2) on the one sample x[0], y[0], as
+    ``Network.train`` takes it, with the first layer's step left waiting for the next call;
+    returns the sample's cost before the step (``activations.sample_cost``), or -1, which no
+    cost is, if the arguments do not fit (``sample_fits``): then nothing changed."""
+    if not sample_fits(params, x, y, work.zs):
+        return x.dtype.type(-1)  # nothing changed; the caller's checks say what is wrong
+    scalar = x.dtype.type  # the settings in the arrays' dtype (train passes Python floats)
+    zero = scalar(0)
+    step = Settings(scalar(eta), scalar(mu), scalar(l2), SGD, zero, zero, zero, scalar(eta))
+    first = layer_of(params, 0)
+    deltas, zs, masks = work.deltas, work.zs, work.masks
+    last = len(params.weights) - 1
+    if waiting.flag[0]:
+        signals = Signals(deltas[0][:1], waiting.x, deltas[0][:1], masks[0][:0], x, zs[0][:1])
+        backward_update(first, signals, work.grad_rows[0], waiting_settings(waiting), False,
+                        model.kind)
+    else:
+        first_forward(first.w, first.b, x, zs[0][:1], step)
+    activate(zs[0][:1], work.activations[1][:1],
+             layer_kind(0, last, model.softmax, model.kind))
+    copy_row(y[0], work.y_batch[0])
+    upper_layers_step(params, work, 0, 1, step, model)
+    copy_row(x[0], waiting.x[0])
+    waiting.settings[0], waiting.settings[1], waiting.settings[2] = step.eta, step.mu, step.l2
+    waiting.flag[0] = 1
+    # the outputs of the forward pass, which the step leaves as they were
+    return sample_cost(work.activations[last + 1][0], y[0], model.cost, model.softmax)
+
+
+@register_jitable
+def finish_sample(params, work, waiting):
+    r"""The first-layer step ``train_sample`` left waiting, applied (if one waits): w, b and
+    their velocities as ``fused.backward_update`` steps them for an epoch's last sample."""
+    if waiting.flag[0]:
+        delta, x = work.deltas[0][:1], waiting.x
+        backward_update(layer_of(params, 0), Signals(delta, x, delta, x[:0], x[:0], delta[:0]),
+                        work.grad_rows[0], waiting_settings(waiting), False, SIGMOID)
+        waiting.flag[0] = 0
+
+
+# Compiled kernels (not run as Python with NUMBA_DISABLE_JIT=1) are typed for their arrays' dtype,
+# layout and writeability, so the quick path below is taken only when they are compiled: the
+# plain-Python kernel would not refuse a read-only array before writing to it.
+TYPED = not numba.config.DISABLE_JIT
+
+
+class SampleSteps:
+    """The per-sample steps of one network: the step its last call of train left waiting, and
+    the arguments train's full checks made at that call, with what they were made for.
+
+    ``binding`` is a tuple of what the arguments were made for (the backend's name, the
+    network's settings and the very parameter arrays), compared by identity, so a call on the
+    same arrays costs a few hundred nanoseconds of checks; their dtype, dimensions and
+    writeability are compared too, so an array changed in place since is sent to the full
+    checks, not to the kernel.
+    """
+
+    def __init__(self):
+        self.backend = None   # the name of the backend with a step waiting, if one is
+        self.bound = (), None, ()  # binding, arguments, the arrays' (dtype, ndim, writeable)
+
+    def arguments(self, binding, arrays, x, y, dtype):
+        """The arguments of the last full check if they were made for ``binding`` (by
+        identity), its ``arrays`` are as they were then, and x and y are 1-D C-contiguous
+        arrays of ``dtype``; else None."""
+        ndarray = np.ndarray
+        if not (TYPED and type(x) is ndarray and type(y) is ndarray and x.dtype is dtype
+                and y.dtype is dtype and x.ndim == 1 and y.ndim == 1 and x.flags.c_contiguous
+                and y.flags.c_contiguous):
+            return None
+        bound, arguments, kinds = self.bound
+        if not (len(binding) == len(bound) and all(map(operator.is_, binding, bound))):
+            return None
+        if kinds != array_kinds(arrays):
+            return None
+        return arguments
+
+    def keep(self, binding, arrays, arguments):
+        """Remember ``arguments``, which the full checks made for ``binding``."""
+        self.bound = binding, arguments, array_kinds(arrays)
+
+    def __getstate__(self):
+        """A copy or a pickle keeps the waiting step (it is in the network's work arrays) but
+        not the bound arguments: its arrays are other objects, bound afresh at its first call."""
+        return {"backend": self.backend, "bound": ((), None, ())}
+
+
+def array_kinds(arrays):
+    """What numba's typing sees of each array besides its shape and layout: its dtype, its
+    dimensions and whether it is writeable."""
+    return tuple((a.dtype, a.ndim, a.flags.writeable) for a in arrays)
