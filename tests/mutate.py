@@ -305,7 +305,7 @@ MUTATIONS = [
     Mutation("idx-no-length-check", "neuronet/idx.py",
              "    if found != size:\n", "    if found > size:\n",
              "a truncated IDX file is accepted"),
-    # --- saving and the command line (saving.py, cli.py) ---
+    # --- saving and the command line (saving.py, cli/) ---
     Mutation("saving-no-finite-check", "neuronet/saving.py",
              '            if not np.isfinite(array).all():\n                raise ValueError(f"cannot save',
              '            if False:\n                raise ValueError(f"cannot save',
@@ -318,11 +318,11 @@ MUTATIONS = [
              'arrays[f"weights_{layer}"], arrays[f"biases_{layer}"] = w, b',
              'arrays[f"weights_{layer}"], arrays[f"biases_{layer}"] = w, b * 0',
              "save writes zero biases"),
-    Mutation("cli-momentum-dropped", "neuronet/cli.py",
+    Mutation("cli-momentum-dropped", "neuronet/cli/train.py",
              "batch_size=args.batch_size, momentum=args.momentum,\n                  weight_decay",
              "batch_size=args.batch_size, momentum=0.0,\n                  weight_decay",
              "neuronet train ignores --momentum"),
-    Mutation("cli-shape-min-size", "neuronet/cli.py",
+    Mutation("cli-shape-min-size", "neuronet/cli/parser.py",
              "if len(sizes) < 2 or min(sizes) < 1:", "if len(sizes) < 2:",
              "--shape accepts a layer of 0 neurons"),
 ]

@@ -17,10 +17,10 @@ import pytest
 
 from neuronet import BACKENDS
 from neuronet import Network, fit, load, load_mnist, save
-from neuronet import cli
 from neuronet.cli import main
-from neuronet.compare import verdict
+from neuronet.compare import lockstep, verdict
 from neuronet.gradcheck import LayerCheck
+from neuronet.train import DivergenceError
 from numpy.lib import format as npy
 
 import naive
@@ -132,8 +132,8 @@ def test_lockstep_chunks_hold_whole_batches(tiny):
     (x, y), _ = load_mnist(tiny, download=False)
     targets = np.eye(10)[y]
     nets = {b: Network((784, 5, 10), backend=b, seed=1) for b in ("loops", "vectorized")}
-    record = cli.lockstep(nets, x, targets, epochs=2, learning_rate=0.5, batch_size=7,
-                          momentum=0.0, weight_decay=0.0, seed=0, chunk=10)
+    record = lockstep(nets, x, targets, epochs=2, learning_rate=0.5, batch_size=7,
+                      momentum=0.0, weight_decay=0.0, seed=0, chunk=10)
     # 200 images in batches of 7 is 29 steps an epoch, checked after steps 10, 20 and 29.
     assert [s for s, _ in record.diffs] == [10, 20, 29, 39, 49, 58]
     assert record.samples == 400 and len(record.seconds["loops"]) == 2
@@ -147,11 +147,11 @@ def test_lockstep_names_the_backend_that_diverged(tiny):
     (x, y), _ = load_mnist(tiny, download=False)
     nets = {b: Network((784, 5, 10), backend=b, seed=1) for b in ("loops", "vectorized")}
     nets["loops"].weights[0][0, 0] = np.inf  # inf - inf on the first update: NaN
-    with pytest.raises(cli.DivergenceError, match=r"training diverged in epoch 1, steps 1 to 3: "
+    with pytest.raises(DivergenceError, match=r"training diverged in epoch 1, steps 1 to 3: "
                        r"the loops network's parameters became NaN or infinite\. Lower the "
                        r"learning rate \(now 0\.5\)"):
-        cli.lockstep(nets, x, np.eye(10)[y], epochs=1, learning_rate=0.5, batch_size=10,
-                     momentum=0.0, weight_decay=0.0, seed=0, chunk=3)
+        lockstep(nets, x, np.eye(10)[y], epochs=1, learning_rate=0.5, batch_size=10,
+                 momentum=0.0, weight_decay=0.0, seed=0, chunk=3)
 
 
 # --- train and predict ------------------------------------------------------------------------
@@ -323,7 +323,7 @@ def test_gradcheck_fails_with_exit_code_1(capsys, monkeypatch, tmp_path):
     def wrong(net, x, y):
         return [LayerCheck(0, 1, 1, 3e-4, 0.0)]
 
-    monkeypatch.setattr(cli, "gradcheck", wrong)
+    monkeypatch.setattr("neuronet.cli.gradcheck.gradcheck", wrong)
     saved = tmp_path / "net.npz"
     save(Network((4, 2)), saved)
     code, out, _ = run(capsys, "gradcheck", "--load", saved, "--random", "--backend", "loops")
