@@ -5,36 +5,43 @@ and ``delta`` are samples. Where ``loops`` sums over k with a loop, this sums wi
 product, so the two agree to the rounding of those sums, not bit for bit.
 
     BP1  delta^L = dC/da^L * sigma'(z^L)
-    BP2  delta^l = (delta^{l+1} w^{l+1}) * f'(z^l)      (f' from a, ``activations.prime_array``)
-    BP3  dC/db^l = mean over samples of delta^l
-    BP4  dC/dw^l = delta^l.T a^{l-1} / n
+    BP2  delta^l = (delta^{l+1} @ w^{l+1}) * f'(z^l)    (f' from a, ``activations.prime_array``)
+    BP3  grad_b^l = delta^l.mean(axis=0)
+    BP4  grad_w^l = delta^l.T @ a^{l-1} / n
 
 Dropout as in ``loops``: ``masks[layer]`` rows of 0 (dropped) or 1/p (kept), one per sample.
 
+``feedforward`` and ``backprop`` (predictions, gradient checks) are those expressions as written
+(``forward``, ``output_delta``, ``backward``), each allocating its result. The update rules are
+one function each: ``sgd_update``, ``momentum_update``, ``nesterov_update``, ``adam_update``
+(``update`` is ``loops.update``'s twin).
+
 Training (``sgd_epoch``) runs each step in ``Step``'s buffers, made once per network shape, batch
 size and dtype and reused by every step and call after, so a step allocates nothing the size of
-a weight matrix:
+a weight matrix. Each of its products and of its updates of a whole weight matrix is a BLAS call
+in place, behind a helper named for what it does whose docstring's first line is the numpy
+expression it computes (``add_matmul_t``, ``matmul_into``, ``add_outer``, ``add_scaled``; and,
+not BLAS, ``take_rows``, ``scale_add``, ``row_mean``):
 
 - one sample is a vector, so its products are matrix-vector products (BLAS gemv), not
   matrix products of one row;
 - BP4 and the update are one BLAS call that adds the product into the weights (or velocities)
-  where they lie, ``w <- beta w - (eta / n) delta^T a_prev`` (gemm; ger, the rank-1 update,
-  for one sample), instead of writing the gradient to memory and reading it back;
-- with momentum 0 (the post's plain SGD) there is no velocity: ``w <- w - eta (grad + l2 w)``
+  where they lie, ``w[...] = beta * w - (eta / n) * delta.T @ a_prev`` (gemm; ger, the rank-1
+  update, for one sample), instead of writing the gradient to memory and reading it back: the
+  rules take BP4's gradient as a ``WeightGradient``, which ``scale_add`` adds so;
+- with momentum 0 (the post's plain SGD) there is no velocity: ``w -= eta * (grad_w + l2 * w)``
   directly and the velocity arrays are neither read nor written (they keep what they held);
   with weight decay 0 there is no l2 term;
 - every product is a call to scipy's BLAS, so a step runs one OpenBLAS thread pool (``Step``);
 - BLAS runs on one thread unless the step's largest product is at least ``TWO_THREADS_FLOPS``:
   on this project's 2 shared cores a second thread risks more than it gains below that.
-
-``feedforward`` and ``backprop`` (predictions, gradient checks) stay plain expressions that
-allocate their results: they are not on the training path.
 """
 import math
 from contextlib import nullcontext
+from typing import NamedTuple
 
 import numpy as np
-from scipy.linalg.blas import get_blas_funcs
+from scipy.linalg import blas
 from threadpoolctl import ThreadpoolController
 
 from .activations import (CROSS_ENTROPY, SIGMOID, SOFTMAX, activation_array, layer_kind,
@@ -54,7 +61,8 @@ TWO_THREADS_FLOPS = 2e9
 
 
 def forward(w, b, a_prev, kind):
-    r"""z = a_prev w^T + b, a = f(z) for activation ``kind`` (the softmax, or ``activation_array``)."""
+    r"""z = a_prev @ w.T + b, a = f(z) for activation ``kind`` (the softmax, or
+    ``activation_array``)."""
     z = a_prev @ w.T + b
     return z, softmax_array(z) if kind == SOFTMAX else activation_array(z, kind)
 
@@ -82,34 +90,175 @@ def backward(w, delta, a_prev, hidden, mask_prev=None, kind=SIGMOID):
     return grad_w, grad_b, (delta @ w) * prime_kept_array(a_prev, mask_prev, kind)
 
 
-def update(w, b, grad_w, grad_b, v_w, v_b, eta, mu, l2):
-    r"""Momentum SGD in place: v <- mu v - eta (grad + l2 w), w <- w + v (biases: no l2).
-    Momentum 0: w <- w - eta (grad + l2 w), the velocities untouched."""
-    if mu == 0:
+# --- in place: each helper writes ``out`` where it lies, its docstring's first line in numpy ---
+# The BLAS helpers are one scipy BLAS call each, on C-ordered float32 or float64 arrays of one
+# dtype (given any other ``out``, scipy would write a copy and leave ``out`` as it was). BLAS is
+# column-major, so a C-ordered (n_out, n_in) matrix ``w`` is its (n_in, n_out) matrix ``w.T``, and
+# rows of samples are its columns. One sample is a vector, and a vector goes to gemv or ger,
+# faster than gemm on a matrix of one column.
+
+GEMM = {"d": blas.dgemm, "f": blas.sgemm}
+GEMV = {"d": blas.dgemv, "f": blas.sgemv}
+GER = {"d": blas.dger, "f": blas.sger}
+AXPY = {"d": blas.daxpy, "f": blas.saxpy}
+
+
+def take_rows(out, x, rows):
+    r"""out[...] = x[rows]  (a vector out, one sample: out[...] = x[rows[0]]).
+
+    Not BLAS, but in place like the helpers below. ``np.take`` with mode="clip": with its default
+    "raise" numpy buffers ``out`` (3x the time at batch 100, `python benchmarks/checks.py
+    --pieces`); the rows were checked at the public boundary (``Network.train``). One sample's
+    row is copied by indexing, which costs less than ``np.take`` there."""
+    if out.ndim == 1:
+        out[...] = x[rows[0]]
+    else:
+        np.take(x, rows, axis=0, out=out, mode="clip")
+
+
+def add_matmul_t(out, a, w):
+    r"""out += a @ w.T  (out: (n, n_out), a: (n, n_in), w: (n_out, n_in); or vectors out, a).
+
+    gemm: out^T = w a^T + out^T; vectors: gemv, out = w a + out."""
+    if a.ndim == 1:
+        GEMV[out.dtype.char](1, w.T, a, beta=1, y=out, trans=1, overwrite_y=True)
+    else:
+        GEMM[out.dtype.char](1, w.T, a.T, beta=1, c=out.T, trans_a=True, overwrite_c=True)
+
+
+def matmul_into(out, a, w):
+    r"""out[...] = a @ w  (out: (n, n_in), a: (n, n_out), w: (n_out, n_in); or vectors out, a).
+
+    gemm: out^T = w^T a^T; vectors: gemv, out = w^T a."""
+    if a.ndim == 1:
+        GEMV[out.dtype.char](1, w.T, a, y=out, overwrite_y=True)
+    else:
+        GEMM[out.dtype.char](1, w.T, a.T, c=out.T, overwrite_c=True)
+
+
+def add_outer(out, alpha, delta, a, beta=1.0):
+    r"""out[...] = beta * out + alpha * delta.T @ a  (out: (m, k), delta: (n, m), a: (n, k)).
+
+    Vectors delta (m,) and a (k,), one sample: out[...] = beta * out + alpha * np.outer(delta, a).
+    beta 0: out is not read. gemm: out^T = alpha a^T delta + beta out^T; vectors: ger (the rank-1
+    update out^T = alpha a delta^T + out^T) after out *= beta."""
+    if a.ndim == 1:
+        if beta == 0:
+            out[...] = 0
+        elif beta != 1:
+            out *= beta
+        GER[out.dtype.char](alpha, a, delta, a=out.T, overwrite_a=True)
+    else:
+        GEMM[out.dtype.char](alpha, a.T, delta.T, beta=beta, c=out.T, trans_b=True,
+                             overwrite_c=True)
+
+
+def add_scaled(out, alpha, x):
+    r"""out += alpha * x  (x and out of one shape; axpy: no temporary array for alpha * x)."""
+    AXPY[out.dtype.char](x.reshape(-1), out.reshape(-1), a=alpha)
+
+
+# --- the update rules (``rules``), one function each ------------------------------------------
+
+class WeightGradient(NamedTuple):
+    r"""BP4's grad_w = delta.T @ a_prev / n of n samples (one sample, vectors:
+    np.outer(delta, a_prev)), not formed: ``scale_add`` adds it into the array it updates."""
+    delta: np.ndarray
+    a_prev: np.ndarray
+    n: int
+
+
+def scale_add(out, beta, alpha, grad):
+    r"""out[...] = beta * out + alpha * grad  (beta 0: out is not read).
+
+    ``grad`` is an array, or a ``WeightGradient``: then its product is added where out lies
+    (``add_outer``), and the gradient is never written to memory."""
+    if isinstance(grad, WeightGradient):
+        add_outer(out, alpha / grad.n, grad.delta, grad.a_prev, beta)
+    elif beta == 0:
+        np.multiply(grad, alpha, out=out)
+    else:
+        if beta != 1:
+            out *= beta
+        out += alpha * grad
+
+
+def row_mean(delta):
+    r"""delta.mean(axis=0): BP3's grad_b (a vector, one sample: delta itself, not a copy)."""
+    return delta if delta.ndim == 1 else delta.mean(axis=0)
+
+
+def sgd_update(w, b, grad_w, grad_b, eta, l2):
+    r"""Plain SGD in place (biases: no l2):
         w -= eta * (grad_w + l2 * w)
         b -= eta * grad_b
-        return
-    v_w[:] = mu * v_w - eta * (grad_w + l2 * w)
+    ``grad_w``: an array or a ``WeightGradient``."""
+    scale_add(w, 1 - eta * l2, -eta, grad_w)          # w = (1 - eta * l2) * w - eta * grad_w
+    b -= eta * grad_b
+
+
+def momentum_update(w, b, v_w, v_b, grad_w, grad_b, eta, mu, l2):
+    r"""SGD with momentum mu in place (biases: no l2):
+        v_w = mu * v_w - eta * (grad_w + l2 * w);  w += v_w
+        v_b = mu * v_b - eta * grad_b;             b += v_b
+    ``grad_w``: an array or a ``WeightGradient``."""
+    scale_add(v_w, mu, -eta, grad_w)                  # v_w = mu * v_w - eta * grad_w
+    if l2:
+        add_scaled(v_w, -eta * l2, w)                 # v_w -= eta * l2 * w
     w += v_w
-    v_b[:] = mu * v_b - eta * grad_b
+    v_b *= mu
+    v_b -= eta * grad_b
     b += v_b
 
 
-def adam_update(p, g, m, s, eta_t, rule, scratch):
-    r"""Adam on parameters p with gradient g, in place (``rules``; g and scratch are overwritten):
-    m <- beta_1 m + (1 - beta_1) g,  s <- beta_2 s + (1 - beta_2) g^2,
-    p <- p - eta_t m / (sqrt(s) + epsilon), eta_t the bias-corrected learning rate."""
+def nesterov_update(w, b, v_w, v_b, grad_w, grad_b, eta, mu, l2, step_w):
+    r"""Nesterov's momentum in place, with step = -eta * (grad + l2 * w) (biases: no l2):
+        v = mu * v + step;  w += mu * v + step  (v the new velocity)
+    ``grad_w``: an array or a ``WeightGradient``; ``step_w``: a work array of w's shape."""
+    scale_add(step_w, 0, -eta, grad_w)                # step_w = -eta * grad_w
+    if l2:
+        add_scaled(step_w, -eta * l2, w)              # step_w -= eta * l2 * w
+    v_w *= mu
+    v_w += step_w                                     # v_w = mu * v_w + step_w
+    add_scaled(w, mu, v_w)                            # w += mu * v_w
+    w += step_w
+    step_b = -eta * grad_b
+    v_b *= mu
+    v_b += step_b
+    b += mu * v_b + step_b
+
+
+def adam_update(p, grad, m, s, eta, l2, rule, t, g, scratch):
+    r"""Adam at step t on parameters p in place, with g = grad + l2 * p (``rules``):
+        m = beta_1 * m + (1 - beta_1) * g
+        s = beta_2 * s + (1 - beta_2) * g**2
+        p -= eta_t * m / (np.sqrt(s) + epsilon)
+    with eta_t = eta * sqrt(1 - beta_2**t) / (1 - beta_1**t), the bias-corrected learning rate.
+    ``grad``: an array or a ``WeightGradient``; ``g`` and ``scratch``: work arrays of p's shape."""
     _, beta_1, beta_2, epsilon = rule
+    scale_add(g, 0, 1, grad)                          # g = grad
+    if l2:
+        add_scaled(g, l2, p)                          # g += l2 * p
+    eta_t = eta * math.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
     m *= beta_1
-    m += np.multiply(g, 1 - beta_1, out=scratch)
+    m += np.multiply(g, 1 - beta_1, out=scratch)      # m = beta_1 * m + (1 - beta_1) * g
     s *= beta_2
     np.multiply(g, g, out=scratch)
-    s += np.multiply(scratch, 1 - beta_2, out=scratch)
+    s += np.multiply(scratch, 1 - beta_2, out=scratch)  # s = beta_2 * s + (1 - beta_2) * g**2
     denominator = np.sqrt(s, out=scratch)
     denominator += epsilon
     change = np.multiply(m, eta_t, out=g)
     change /= denominator
-    p -= change
+    p -= change                                       # p -= eta_t * m / (np.sqrt(s) + epsilon)
+
+
+def update(w, b, grad_w, grad_b, v_w, v_b, eta, mu, l2):
+    r"""``loops.update``'s twin: one layer's update from its gradients, ``sgd_update`` for
+    momentum 0 (the velocities untouched), else ``momentum_update``."""
+    if mu == 0:
+        sgd_update(w, b, grad_w, grad_b, eta, l2)
+    else:
+        momentum_update(w, b, v_w, v_b, grad_w, grad_b, eta, mu, l2)
 
 
 def _present(masks, n_layers):
@@ -121,16 +270,14 @@ class Step:
     r"""One SGD step on n samples, in buffers made once for a network shape, n and a dtype.
 
     ``a[layer]`` holds layer ``layer``'s activations (``a[0]`` the inputs), ``delta[layer]`` the
-    delta of layer ``layer + 1``; for one sample they are vectors. z is never kept: the activation
-    overwrites it, and f' comes from a.
+    delta of layer ``layer + 1``, a row per sample; for one sample they are vectors. z is never
+    kept: the activation overwrites it, and f' comes from a.
 
     Every product of the step is a call to scipy's BLAS, none to numpy's: numpy and scipy each
     bring their own OpenBLAS, each with its own worker threads, and on two threads each pool's
     workers spin on the cores the other one is waiting for (784-100, batch 100, two threads: a
     forward by numpy and an update by scipy took at best 16 ms against 0.35 ms with scipy alone,
-    0.53 ms on one thread; ``python benchmarks/checks.py --pools``). BLAS is column-major, so
-    the C-ordered (n_out, n_in) weights are its (n_in, n_out) matrix ``w.T``, and rows of samples
-    are its columns.
+    0.53 ms on one thread; ``python benchmarks/checks.py --pools``).
     """
 
     def __init__(self, sizes, n, dtype):
@@ -139,33 +286,30 @@ class Step:
         self.a = [np.empty(rows(m), dtype) for m in sizes]
         self.delta = [np.empty(rows(m), dtype) for m in sizes[1:]]
         self.f_prime = [np.empty(rows(m), dtype) for m in sizes[1:-1]]
-        self.scratch = {}  # layer -> its gradient and a scratch array (Nesterov, Adam)
+        # BP4's gradients as the rules take them, made once: the buffers stay where they are
+        self.grad_w = [WeightGradient(d, a, n) for d, a in zip(self.delta, self.a)]
+        self.work = {}  # layer -> work arrays of Nesterov and Adam (``work_arrays``)
         self.y = np.empty(rows(sizes[-1]), dtype)
-        self.gemm, self.gemv, self.ger, self.axpy = get_blas_funcs(("gemm", "gemv", "ger", "axpy"),
-                                                                   dtype=dtype)
         largest = max(n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
         self.threads = 2 if 2 * n * largest >= TWO_THREADS_FLOPS else 1
 
     def __call__(self, weights, biases, v_w, v_b, x, y, rows, eta, mu, l2, cost, softmax, kind,
                  masks, rule=SGD_RULE, adam=None):
         a, delta, last = self.a, self.delta, len(weights) - 1
-        pick = rows[0] if self.n == 1 else rows
-        # mode="clip": with the default "raise" numpy buffers ``out`` (3x the time at batch 100,
-        # `python benchmarks/checks.py --pieces`);
-        # the rows were checked at the public boundary (``Network.train``).
-        np.take(x, pick, axis=0, out=a[0], mode="clip")
+        take_rows(a[0], x, rows)                                   # a_0 = x[rows]
         if masks[0] is not None:
             a[0] *= masks[0]
         for layer, (w, b) in enumerate(zip(weights, biases)):
             z = a[layer + 1]
-            self.weighted_input(w, b, a[layer], z)
+            z[...] = b
+            add_matmul_t(z, a[layer], w)                           # z = a_prev @ w.T + b
             if layer == last and softmax:
                 z[...] = softmax_array(z)
             else:                                                  # a = f(z)
                 activation_array(z, layer_kind(layer, last, softmax, kind), out=z)
             if layer < last and masks[layer + 1] is not None:
                 z *= masks[layer + 1]
-        np.take(y, pick, axis=0, out=self.y, mode="clip")
+        take_rows(self.y, y, rows)
         delta[last][...] = output_delta(a[-1], self.y, cost, softmax)      # BP1
         if rule.solver == ADAM:
             adam[2][0] += 1  # its step count t
@@ -173,112 +317,42 @@ class Step:
             if layer > 0:                                          # BP2, before w changes
                 self.hidden_delta(weights[layer], layer, masks[layer], kind)
             w, b, v_w_l, v_b_l = weights[layer], biases[layer], v_w[layer], v_b[layer]
+            grad_w = self.grad_w[layer]                            # BP4: delta.T @ a_prev / n
+            grad_b = row_mean(delta[layer])                        # BP3: delta.mean(axis=0)
             if rule.solver == ADAM:
-                self.adam(layer, w, b, v_w_l, v_b_l, adam[0][layer], adam[1][layer], eta, l2,
-                          rule, int(adam[2][0]))
+                work = self.work_arrays(layer)
+                t = int(adam[2][0])
+                adam_update(w, grad_w, v_w_l, adam[0][layer], eta, l2, rule, t, *work[:2])
+                adam_update(b, grad_b, v_b_l, adam[1][layer], eta, 0, rule, t, *work[2:])
             elif rule.solver == NESTEROV:
-                self.nesterov(layer, w, b, v_w_l, v_b_l, eta, mu, l2)
+                nesterov_update(w, b, v_w_l, v_b_l, grad_w, grad_b, eta, mu, l2,
+                                self.work_arrays(layer)[0])
+            elif mu == 0:
+                sgd_update(w, b, grad_w, grad_b, eta, l2)
             else:
-                self.update(w, b, v_w_l, v_b_l, delta[layer], a[layer], eta, mu, l2)
-
-    def weighted_input(self, w, b, a_prev, z):
-        r"""z = a_prev w^T + b: z starts as b, and BLAS adds the product (gemm: z^T = w a_prev^T
-        + z^T; gemv for one sample: z = w a_prev + z)."""
-        z[...] = b
-        if self.n == 1:
-            self.gemv(1, w.T, a_prev, beta=1, y=z, trans=1, overwrite_y=True)
-        else:
-            self.gemm(1, w.T, a_prev.T, beta=1, c=z.T, trans_a=True, overwrite_c=True)
+                momentum_update(w, b, v_w_l, v_b_l, grad_w, grad_b, eta, mu, l2)
 
     def hidden_delta(self, w, layer, mask, kind):
-        r"""BP2: delta^{l} = (delta^{l+1} w^{l+1}) * f'(z^l), f' from a (the sigmoid's a (1 - a);
+        r"""BP2: delta_prev = (delta @ w) * f'(z), f' from a (the sigmoid's a * (1 - a);
         ``activations.prime_array``), times the dropout mask (``prime_kept_array``)."""
         a, f_prime = self.a[layer], self.f_prime[layer - 1]
         delta, delta_prev = self.delta[layer], self.delta[layer - 1]
-        if self.n == 1:                        # delta_prev = w^T delta
-            self.gemv(1, w.T, delta, y=delta_prev, overwrite_y=True)
-        else:                                  # delta_prev^T = w^T delta^T
-            self.gemm(1, w.T, delta.T, c=delta_prev.T, overwrite_c=True)
+        matmul_into(delta_prev, delta, w)                          # delta_prev = delta @ w
         if mask is None:
             prime_array(a, kind, out=f_prime)
         else:
             f_prime[...] = prime_kept_array(a, mask, kind)
         delta_prev *= f_prime
 
-    def gradient(self, layer, scale):
-        r"""scale delta^T a_prev (BP4 summed over the samples) for layer ``layer`` in that layer's
-        gradient buffer, made on first use (Nesterov and Adam need the gradient twice, so it is
-        formed once; gemm, or ger for one sample), and a scratch array of the same shape."""
-        if layer not in self.scratch:
-            shape = (self.delta[layer].shape[-1], self.a[layer].shape[-1])
+    def work_arrays(self, layer):
+        r"""Two work arrays of layer ``layer``'s weights' shape and two of its biases', made on
+        first use (Nesterov's step and Adam's g and scratch)."""
+        if layer not in self.work:
+            n_out, n_in = self.delta[layer].shape[-1], self.a[layer].shape[-1]
             dtype = self.a[layer].dtype
-            self.scratch[layer] = np.empty(shape, dtype), np.empty(shape, dtype)
-        g, scratch = self.scratch[layer]
-        delta, a_prev = self.delta[layer], self.a[layer]
-        if self.n == 1:
-            g[...] = 0
-            self.ger(scale, a_prev, delta, a=g.T, overwrite_a=True)
-        else:
-            self.gemm(scale, a_prev.T, delta.T, c=g.T, trans_b=True, overwrite_c=True)
-        return g, scratch
-
-    def bias_gradient(self, layer):
-        delta = self.delta[layer]
-        return delta.copy() if self.n == 1 else delta.mean(axis=0)
-
-    def nesterov(self, layer, w, b, v_w, v_b, eta, mu, l2):
-        r"""Nesterov's momentum with step = -eta (grad + l2 w): v <- mu v + step,
-        w <- w + mu v + step (the new v; biases: no l2)."""
-        step, _ = self.gradient(layer, -eta / self.n)
-        if l2:
-            self.axpy(w.reshape(-1), step.reshape(-1), a=-eta * l2)   # step -= eta l2 w
-        v_w *= mu
-        v_w += step
-        self.axpy(v_w.reshape(-1), w.reshape(-1), a=mu)              # w += mu v
-        w += step
-        step_b = -eta * self.bias_gradient(layer)
-        v_b *= mu
-        v_b += step_b
-        b += mu * v_b + step_b
-
-    def adam(self, layer, w, b, m_w, m_b, s_w, s_b, eta, l2, rule, t):
-        r"""Adam at step t with g = grad + l2 w (biases: no l2), ``adam_update``."""
-        g, scratch = self.gradient(layer, 1 / self.n)
-        if l2:
-            self.axpy(w.reshape(-1), g.reshape(-1), a=l2)              # g += l2 w
-        eta_t = eta * math.sqrt(1 - rule.beta_2 ** t) / (1 - rule.beta_1 ** t)
-        adam_update(w, g, m_w, s_w, eta_t, rule, scratch)
-        g_b = self.bias_gradient(layer)
-        adam_update(b, g_b, m_b, s_b, eta_t, rule, np.empty_like(g_b))
-
-    def update(self, w, b, v_w, v_b, delta, a_prev, eta, mu, l2):
-        r"""BP3, BP4 and the update of one layer, in place.
-
-        Momentum 0:  w <- (1 - eta l2) w - (eta / n) delta^T a_prev,  b <- b - eta mean(delta)
-        otherwise:   v <- mu v - (eta / n) delta^T a_prev - eta l2 w,  w <- w + v  (and b, v_b)
-
-        The product is added into w (or v) where it lies, in BLAS's terms w^T <- beta w^T -
-        (eta / n) a_prev^T delta: gemm, or ger (the rank-1 update) for one sample.
-        """
-        n = self.n
-        target, beta = (w, 1 - eta * l2) if mu == 0 else (v_w, mu)
-        if n == 1:
-            if beta != 1:
-                target *= beta
-            self.ger(-eta, a_prev, delta, a=target.T, overwrite_a=True)
-        else:
-            self.gemm(-eta / n, a_prev.T, delta.T, beta=beta, c=target.T, trans_b=True,
-                      overwrite_c=True)
-        grad_b = delta if n == 1 else delta.mean(axis=0)
-        if mu == 0:
-            b -= eta * grad_b
-            return
-        if l2:
-            self.axpy(w.reshape(-1), v_w.reshape(-1), a=-eta * l2)      # v -= eta l2 w
-        w += v_w
-        v_b *= mu
-        v_b -= eta * grad_b
-        b += v_b
+            self.work[layer] = tuple(np.empty(shape, dtype)
+                                     for shape in ((n_out, n_in),) * 2 + ((n_out,),) * 2)
+        return self.work[layer]
 
 
 class VectorizedBackend:

@@ -1,12 +1,15 @@
 """The twin's training step (``vectorized.Step``: buffers, BLAS updates in place) against the
-definitions: the naive reference's gradients and the update rule written out, one step at a time.
+definitions: the naive reference's gradients and the update rule written out, one step at a time;
+and each update rule, given BP4's gradient as the step gives it, against its numpy expression.
 """
 import numpy as np
 import pytest
 
 from neuronet import Network
 from neuronet.network import BACKENDS
-from neuronet.vectorized import Step, VectorizedBackend
+from neuronet.rules import ADAM, Rule
+from neuronet.vectorized import (Step, VectorizedBackend, WeightGradient, adam_update,
+                                 momentum_update, nesterov_update, sgd_update)
 
 from conftest import mnist_shaped
 from epochs import epoch as run_epoch
@@ -90,3 +93,88 @@ def test_two_blas_threads_only_for_large_products():
 
 def test_the_backend_table_holds_this_twin():
     assert isinstance(BACKENDS["vectorized"], VectorizedBackend)
+
+
+ETA, MU, L2 = 0.3, 0.8, 0.05
+
+
+def layer_arrays(n, seed=0, n_in=5, n_out=3):
+    """w, b, two velocities of their shapes, and delta and a_prev of n samples (n None: one
+    sample as vectors, as the step holds it)."""
+    rng = np.random.default_rng(seed)
+    rows = () if n is None else (n,)
+    return (rng.normal(size=(n_out, n_in)), rng.normal(size=n_out), rng.normal(size=(n_out, n_in)),
+            rng.normal(size=n_out), rng.normal(size=rows + (n_out,)), rng.random(rows + (n_in,)))
+
+
+def gradients(delta, a_prev):
+    """BP4 and BP3 in numpy: delta.T @ a_prev / n and delta.mean(axis=0) (one sample:
+    np.outer(delta, a_prev) and delta)."""
+    if delta.ndim == 1:
+        return np.outer(delta, a_prev), delta.copy()
+    return delta.T @ a_prev / len(delta), delta.mean(axis=0)
+
+
+def weight_gradient(delta, a_prev):
+    return WeightGradient(delta, a_prev, 1 if delta.ndim == 1 else len(delta))
+
+
+def assert_all_close(got, want):
+    for g, e in zip(got, want):
+        np.testing.assert_allclose(g, e, rtol=1e-13, atol=1e-14)
+
+
+SAMPLES = pytest.mark.parametrize("n", [None, 4], ids=["one sample", "four samples"])
+
+
+@SAMPLES
+def test_sgd_update_is_w_minus_eta_gradient(n):
+    w, b, _, _, delta, a_prev = layer_arrays(n)
+    grad_w, grad_b = gradients(delta, a_prev)
+    want = (w - ETA * (grad_w + L2 * w), b - ETA * grad_b)
+    sgd_update(w, b, weight_gradient(delta, a_prev), grad_b, ETA, L2)
+    assert_all_close((w, b), want)
+
+
+@SAMPLES
+def test_momentum_update_is_v_mu_v_minus_eta_gradient_and_w_plus_v(n):
+    w, b, v_w, v_b, delta, a_prev = layer_arrays(n)
+    grad_w, grad_b = gradients(delta, a_prev)
+    new_v_w, new_v_b = MU * v_w - ETA * (grad_w + L2 * w), MU * v_b - ETA * grad_b
+    want = (w + new_v_w, b + new_v_b, new_v_w, new_v_b)
+    momentum_update(w, b, v_w, v_b, weight_gradient(delta, a_prev), grad_b, ETA, MU, L2)
+    assert_all_close((w, b, v_w, v_b), want)
+
+
+@SAMPLES
+def test_nesterov_update_looks_ahead_by_mu_v(n):
+    w, b, v_w, v_b, delta, a_prev = layer_arrays(n)
+    grad_w, grad_b = gradients(delta, a_prev)
+    step_w, step_b = -ETA * (grad_w + L2 * w), -ETA * grad_b
+    new_v_w, new_v_b = MU * v_w + step_w, MU * v_b + step_b
+    want = (w + MU * new_v_w + step_w, b + MU * new_v_b + step_b, new_v_w, new_v_b)
+    nesterov_update(w, b, v_w, v_b, weight_gradient(delta, a_prev), grad_b, ETA, MU, L2,
+                    np.empty_like(w))
+    assert_all_close((w, b, v_w, v_b), want)
+
+
+@SAMPLES
+def test_adam_update_is_kingma_and_ba_with_bias_correction(n):
+    """Two steps (t = 1, 2) from m = s = 0, on the weights (with l2) and on the biases (without),
+    as the step calls it."""
+    rule = Rule(solver=ADAM, beta_1=0.9, beta_2=0.99, epsilon=1e-3)
+    w, b, _, _, delta, a_prev = layer_arrays(n)
+    grad_w, grad_b = gradients(delta, a_prev)
+    m_w, s_w, m_b, s_b = (np.zeros_like(w), np.zeros_like(w), np.zeros_like(b), np.zeros_like(b))
+    want = [w.copy(), b.copy(), m_w.copy(), s_w.copy(), m_b.copy(), s_b.copy()]
+    for t in (1, 2):
+        eta_t = ETA * np.sqrt(1 - rule.beta_2 ** t) / (1 - rule.beta_1 ** t)
+        for p, m, s, l2 in ((0, 2, 3, L2), (1, 4, 5, 0.0)):
+            g = (grad_w if p == 0 else grad_b) + l2 * want[p]
+            want[m] = rule.beta_1 * want[m] + (1 - rule.beta_1) * g
+            want[s] = rule.beta_2 * want[s] + (1 - rule.beta_2) * g ** 2
+            want[p] = want[p] - eta_t * want[m] / (np.sqrt(want[s]) + rule.epsilon)
+        adam_update(w, weight_gradient(delta, a_prev), m_w, s_w, ETA, L2, rule, t,
+                    np.empty_like(w), np.empty_like(w))
+        adam_update(b, grad_b, m_b, s_b, ETA, 0.0, rule, t, np.empty_like(b), np.empty_like(b))
+    assert_all_close((w, b, m_w, s_w, m_b, s_b), want)
