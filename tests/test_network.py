@@ -6,7 +6,7 @@ import pytest
 from neuronet import Network, fast, gradcheck, loops, vectorized
 from neuronet.activations import COSTS, cost, sigmoid, sigmoid_array, softmax_array, softmax_row
 
-from conftest import mnist_shaped
+from helpers import mnist_shaped
 import reference
 
 

@@ -9,7 +9,7 @@ import pytest
 from neuronet import Network, fit
 from neuronet.network import BACKENDS
 
-from conftest import mnist_shaped
+from helpers import mnist_shaped
 import reference
 
 RULES = {

@@ -8,7 +8,7 @@ from neuronet import Network
 from neuronet.network import BACKENDS
 from neuronet.vectorized import Step, VectorizedBackend
 
-from conftest import mnist_shaped
+from helpers import mnist_shaped
 import naive
 
 TOL = 1e-12  # as tests/test_agreement.py: the sums differ only in order
