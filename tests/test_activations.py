@@ -15,6 +15,8 @@ from neuronet.network import BACKENDS
 from helpers import mnist_shaped, parameters
 import reference
 
+pytestmark = pytest.mark.plain_python
+
 DEFINITIONS = {SIGMOID: lambda z: 1 / (1 + math.exp(-z)), TANH: math.tanh,
                RELU: lambda z: z if z > 0 else 0.0}
 ZS = [-30.0, -2.5, -0.3, 0.4, 1.7, 25.0]  # away from relu's kink, where f' exists

@@ -17,6 +17,8 @@ from neuronet.network import BACKENDS
 from helpers import largest_difference, mnist_shaped
 import naive
 
+pytestmark = pytest.mark.plain_python
+
 TOL = 1e-12
 
 

@@ -7,6 +7,8 @@ from neuronet import Network, gradcheck
 
 from helpers import parameters
 
+pytestmark = pytest.mark.plain_python
+
 
 @pytest.mark.parametrize("shape,error,words", [
     ((784,), ValueError, "at least two layers"),

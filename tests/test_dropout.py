@@ -14,6 +14,8 @@ from helpers import (epoch, largest_difference, masks_for, mnist_shaped, paramet
                      reference_epoch)
 import reference
 
+pytestmark = pytest.mark.plain_python
+
 SHAPE = (7, 9, 6, 4)
 IMPLEMENTATIONS = {
     "loops": BACKENDS["loops"],                          # the fused kernels of fast

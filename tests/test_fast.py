@@ -26,6 +26,8 @@ from neuronet.network import BACKENDS
 from helpers import epoch, largest_difference, mnist_shaped, reference_epoch
 import reference
 
+pytestmark = pytest.mark.plain_python
+
 TOL = 1e-12
 TOL_FLOAT32 = 1e-4
 JIT = not numba.config.DISABLE_JIT

@@ -9,6 +9,8 @@ from neuronet.activations import COSTS, cost, sigmoid, sigmoid_array, softmax_ar
 from helpers import mnist_shaped
 import reference
 
+pytestmark = pytest.mark.plain_python
+
 
 def test_parameters_follow_the_layout_and_the_seed():
     net = Network((784, 30, 10), seed=5)

@@ -12,6 +12,8 @@ from neuronet.network import BACKENDS
 from helpers import mnist_shaped
 import reference
 
+pytestmark = pytest.mark.plain_python
+
 RULES = {
     "nesterov": dict(solver="sgd", nesterovs_momentum=True, momentum=0.9),
     "adam": dict(solver="adam"),

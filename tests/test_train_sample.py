@@ -14,6 +14,8 @@ from neuronet.activations import COSTS
 
 from helpers import mnist_shaped, parameters
 
+pytestmark = pytest.mark.plain_python
+
 # The plain kernels sum in another order: rounding apart (as in tests/test_agreement.py).
 TOL = 1e-12
 SETTINGS = [dict(), dict(weight_decay=0.1), dict(momentum=0.9), dict(momentum=0.9,
