@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from neuronet import Network
+from neuronet.compare import largest_difference
 
 SHAPE = (784, 100, 10)
 SAMPLES = 200
@@ -40,11 +41,6 @@ def fresh():
     net = Network(SHAPE, seed=0)
     net.train(np.zeros(SHAPE[0]), np.zeros(SHAPE[-1]), 1e-9)  # compile or load the kernels
     return Network(SHAPE, seed=0)
-
-
-def largest_difference(a, b):
-    return max(float(np.max(np.abs(p - q))) for p, q in zip(a.weights + a.biases,
-                                                            b.weights + b.biases))
 
 
 def train_each(net, x, y):

@@ -1,20 +1,31 @@
+"""The fixtures the test modules share; the shared functions are in helpers.py."""
 import numpy as np
 import pytest
 
 from neuronet.data import DataError, locate
 
-
-def mnist_shaped(n, seed=0, n_in=784, n_out=10):
-    """Random images in [0, 1] with one-hot targets: the shapes of MNIST without its content."""
-    rng = np.random.default_rng(seed)
-    x = rng.random((n, n_in))
-    y = np.eye(n_out)[rng.integers(0, n_out, n)]
-    return x, y
+from helpers import mnist_shaped, write_idx
 
 
 @pytest.fixture
 def mnist_like():
     return mnist_shaped(200)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A folder with MNIST-shaped IDX files: 200 train, 100 test images of 28 x 28 pixels, each
+    class a bright band of rows, so it can be learnt."""
+    folder = tmp_path_factory.mktemp("tiny-mnist")
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 200), ("t10k", 100)):
+        labels = rng.integers(0, 10, n)
+        images = rng.integers(0, 60, (n, 28, 28))
+        for image, label in zip(images, labels):
+            image[2 * label:2 * label + 3] += 150  # class c lights rows 2c to 2c + 2
+        write_idx(folder / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels)
+    return folder
 
 
 # The real data, found the way a user's run finds it: NEURONET_DATA when set, else the cache

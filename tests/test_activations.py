@@ -12,8 +12,10 @@ from neuronet.activations import (RELU, SIGMOID, TANH, activation, activation_ar
                                   prime, prime_array, prime_kept, prime_kept_array)
 from neuronet.network import BACKENDS
 
-from conftest import mnist_shaped
+from helpers import mnist_shaped, parameters
 import reference
+
+pytestmark = pytest.mark.plain_python
 
 DEFINITIONS = {SIGMOID: lambda z: 1 / (1 + math.exp(-z)), TANH: math.tanh,
                RELU: lambda z: z if z > 0 else 0.0}
@@ -102,8 +104,7 @@ def test_one_epoch_of_momentum_sgd_follows_the_reference(name, backend):
     want = reference.sgd_epoch(net.weights, net.biases, x, y, order, 4, 0.3, 0.9, 1e-3,
                                "softmax", "cross_entropy", activation=name)
     net.step(x, y, 0.3, momentum=0.9, weight_decay=1e-3, batch_size=4, order=order)
-    for got, expected in zip(net.weights + net.biases + net.velocity_w + net.velocity_b,
-                             sum(want, [])):
+    for got, expected in zip(parameters(net), sum(want, [])):
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
 
 

@@ -14,8 +14,10 @@ from hypothesis import given, settings, strategies as st
 from neuronet import Network
 from neuronet.network import BACKENDS
 
-from conftest import mnist_shaped
+from helpers import largest_difference, mnist_shaped
 import naive
+
+pytestmark = pytest.mark.plain_python
 
 TOL = 1e-12
 
@@ -23,10 +25,6 @@ TOL = 1e-12
 def twins(shape, seed, **kwargs):
     """One network per backend, all from the same seed."""
     return {name: Network(shape, seed=seed, backend=name, **kwargs) for name in BACKENDS}
-
-
-def largest_difference(arrays_a, arrays_b):
-    return max(float(np.max(np.abs(a - b))) for a, b in zip(arrays_a, arrays_b))
 
 
 def test_hand_worked_example():

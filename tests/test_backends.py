@@ -15,7 +15,7 @@ from neuronet import BACKENDS, Network, backends, loops
 from neuronet.backends import BACKENDS as TABLE
 from neuronet.vectorized import VectorizedBackend
 
-from conftest import mnist_shaped
+from helpers import mnist_shaped
 from naive import feedforward as naive_feedforward
 
 PACKAGE = Path(neuronet.__file__).parent

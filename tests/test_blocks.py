@@ -12,12 +12,9 @@ import numpy as np
 import pytest
 
 from neuronet import Network, backends, blocks, loops
-from neuronet.activations import COSTS
 from neuronet.network import BACKENDS
-from neuronet.train import dropout_masks
 
-from conftest import mnist_shaped
-from epochs import epoch as run_epoch
+from helpers import epoch, largest_difference, masks_for, mnist_shaped, parameters
 
 TOL = 1e-12
 TOL_FLOAT32 = 1e-4
@@ -30,20 +27,10 @@ SAMPLES = [1, 2, backends.BLOCK - 1, backends.BLOCK, 2 * backends.BLOCK + 3]
 
 def trained(backend, shape, samples, activation="sigmoid", output="sigmoid", cost="quadratic",
             dtype="float64", masks=None, momentum=0.0, weight_decay=0.0):
-    """A network after one epoch of SGD one sample at a time."""
-    x, y = mnist_shaped(samples, seed=5, n_in=shape[0], n_out=shape[-1])
-    x, y = x.astype(dtype), y.astype(dtype)
-    order = np.random.default_rng(6).permutation(samples)
-    net = Network(shape, seed=4, activation=activation, output=output, cost=cost, dtype=dtype)
-    run_epoch(backend, net, x, y, order, 1, 0.5, momentum, weight_decay, masks=masks)
-    return net
-
-
-def largest_difference(a, b):
-    """Over the weights, biases and velocities."""
-    return max(float(np.max(np.abs(np.asarray(p, np.float64) - q)))
-               for p, q in zip(a.weights + a.biases + a.velocity_w + a.velocity_b,
-                               b.weights + b.biases + b.velocity_w + b.velocity_b))
+    """The parameters and velocities after one epoch of SGD one sample at a time
+    (helpers.epoch)."""
+    return parameters(epoch(backend, shape, 1, momentum, weight_decay, output, cost, dtype,
+                            samples=samples, activation=activation, masks=masks))
 
 
 RATES = {"plain": (0.0, 0.0), "l2": (0.0, 1e-2), "momentum": (0.9, 0.0),
@@ -61,7 +48,7 @@ def test_blocks_agree_with_one_sample_at_a_time(name, shape, samples, rates):
     got = trained(BLOCKS[name], shape, samples, momentum=momentum, weight_decay=weight_decay)
     assert largest_difference(got, want) <= TOL
     # and the weights did move: an epoch that changed nothing would pass the line above too
-    assert largest_difference(got, Network(shape, seed=4)) > 1e-3
+    assert largest_difference(got, parameters(Network(shape, seed=4))) > 1e-3
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
@@ -82,8 +69,7 @@ def test_blocks_with_every_activation_and_output(activation, output, cost):
 
 def test_blocks_with_dropout_masks():
     shape, samples = (7, 9, 6, 4), 2 * backends.BLOCK + 3
-    rngs = np.random.default_rng(2).spawn(len(shape) - 1)
-    masks = dropout_masks(rngs, samples, shape, (0.4,) * (len(shape) - 1), np.float64)
+    masks = masks_for(samples, shape, rate=0.4, seed=2)
     for momentum, weight_decay in RATES.values():
         rates = dict(momentum=momentum, weight_decay=weight_decay)
         got = trained(backends.FAST, shape, samples, masks=masks, **rates)
@@ -97,7 +83,7 @@ def test_blocks_in_float32():
     for momentum, weight_decay in RATES.values():
         rates = dict(momentum=momentum, weight_decay=weight_decay)
         got = trained(backends.FAST, *args, dtype="float32", **rates)
-        assert got.weights[0].dtype == np.float32
+        assert got[0].dtype == np.float32  # the first layer's weights
         assert largest_difference(got, trained(PLAIN, *args, **rates)) <= TOL_FLOAT32
 
 
@@ -116,4 +102,4 @@ def test_an_epoch_split_at_a_block_boundary_gives_the_same_bits(rates):
     assert all(np.array_equal(a, b) for a, b in zip(nets[0].weights + nets[0].velocity_w,
                                                     nets[1].weights + nets[1].velocity_w))
     # elsewhere the blocks differ, and so may the last bits, not more
-    assert largest_difference(nets[0], nets[2]) <= TOL
+    assert largest_difference(parameters(nets[0]), parameters(nets[2])) <= TOL

@@ -1,13 +1,12 @@
 """The command line, run in-process through ``main(argv)``.
 
-Most tests use a tiny IDX dataset written here (200 training and 100 test images, each class a
-bright band of rows, so it can be learnt), so they need no download and take seconds; the
-tests marked ``data`` use the real files, found by conftest.py's fixtures (NEURONET_DATA, the
-cache, or fetched).
+Most tests use a tiny IDX dataset (conftest.py's ``tiny``: 200 training and 100 test images,
+each class a bright band of rows, so it can be learnt), so they need no download and take
+seconds; the tests marked ``data`` use the real files, found by conftest.py's fixtures
+(NEURONET_DATA, the cache, or fetched).
 """
 import os
 import re
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -17,47 +16,13 @@ import pytest
 
 from neuronet import BACKENDS
 from neuronet import Network, fit, load, load_mnist, save
-from neuronet.cli import main
 from neuronet.compare import lockstep, verdict
 from neuronet.gradcheck import LayerCheck
 from neuronet.train import DivergenceError
 from numpy.lib import format as npy
 
+from helpers import run
 import naive
-
-
-def write_idx(path, array):
-    """Write a uint8 array as an IDX file: magic 0x0000080N (N dimensions), sizes, bytes."""
-    array = np.asarray(array, dtype=np.uint8)
-    with open(path, "wb") as f:
-        f.write(struct.pack(">I", 0x0800 | array.ndim))
-        f.write(struct.pack(f">{array.ndim}i", *array.shape))
-        f.write(array.tobytes())
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """A folder with MNIST-shaped IDX files: 200 train, 100 test images of 28 x 28 pixels."""
-    folder = tmp_path_factory.mktemp("tiny-mnist")
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 200), ("t10k", 100)):
-        labels = rng.integers(0, 10, n)
-        images = rng.integers(0, 60, (n, 28, 28))
-        for image, label in zip(images, labels):
-            image[2 * label:2 * label + 3] += 150  # class c lights rows 2c to 2c + 2
-        write_idx(folder / f"{prefix}-images-idx3-ubyte", images)
-        write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels)
-    return folder
-
-
-def run(capsys, *argv):
-    """(exit code, stdout, stderr) of ``neuronet argv...``."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit:  # argparse's own exits: --help, bad options
-        code = exit.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # --- compare -------------------------------------------------------------------------------

@@ -15,8 +15,7 @@ from neuronet import Network
 from neuronet.compare import (AGREE, ROUNDING, control_verdict, copy_state, lockstep, nudge,
                               resync_verdict)
 
-from conftest import mnist_shaped
-from test_cli import run, tiny  # noqa: F401 (tiny is a fixture)
+from helpers import mnist_shaped, parameters, run
 
 UNSTABLE = dict(epochs=30, learning_rate=2.0, batch_size=1, momentum=0.5, weight_decay=0.0,
                 seed=0, chunk=50)
@@ -58,8 +57,7 @@ def test_resync_copies_parameters_and_velocities_before_the_chunk():
     source, target = Network((3, 4, 2), seed=1), Network((3, 4, 2), seed=2, backend="vectorized")
     source.velocity_w[0][:] = 0.25
     copy_state(source, target)
-    for a, b in zip(source.weights + source.biases + source.velocity_w + source.velocity_b,
-                    target.weights + target.biases + target.velocity_w + target.velocity_b):
+    for a, b in zip(parameters(source), parameters(target)):
         np.testing.assert_array_equal(a, b)
     assert target.backend == "vectorized"
 
@@ -80,7 +78,7 @@ def test_verdict_lines(unstable):
     assert "not a bug" in control_verdict(unstable, "vectorized")
 
 
-def test_compare_prints_the_witnesses(capsys, tiny):  # noqa: F811
+def test_compare_prints_the_witnesses(capsys, tiny):
     code, out, err = run(capsys, "compare", "--data", tiny, "--epochs", 2, "--chunk", 10)
     assert code == 0, err
     lines = out.splitlines()
@@ -98,7 +96,7 @@ def test_compare_prints_the_witnesses(capsys, tiny):  # noqa: F811
                      r"damps both", text)
 
 
-def test_compare_strict_is_bit_for_bit_the_python_backend(capsys, tiny):  # noqa: F811
+def test_compare_strict_is_bit_for_bit_the_python_backend(capsys, tiny):
     code, out, err = run(capsys, "compare", "--data", tiny, "--strict", "--python", 20)
     assert code == 0, err
     assert out.splitlines()[2].startswith("epoch  strict acc  vectorized acc  strict s  ")

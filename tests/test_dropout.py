@@ -11,9 +11,11 @@ from neuronet.activations import COSTS, cost as cost_per_sample, sigmoid_array, 
 from neuronet.network import BACKENDS
 from neuronet.train import dropout_masks
 
-from conftest import mnist_shaped
-from epochs import epoch as run_epoch
+from helpers import (epoch, largest_difference, masks_for, mnist_shaped, parameters,
+                     reference_epoch)
 import reference
+
+pytestmark = pytest.mark.plain_python
 
 SHAPE = (7, 9, 6, 4)
 IMPLEMENTATIONS = {
@@ -25,37 +27,18 @@ IMPLEMENTATIONS = {
 }
 
 
-def masks_for(n, rate=0.4, shape=SHAPE, seed=2):
-    rngs = np.random.default_rng(seed).spawn(len(shape) - 1)
-    return dropout_masks(rngs, n, shape, (rate,) * (len(shape) - 1), np.float64)
-
-
 def trained(backend, batch_size, masks, output="softmax", cost="cross_entropy", momentum=0.9,
-            weight_decay=1e-3, samples=11, learning_rate=0.5):
-    """A network after one epoch of SGD over ``samples`` samples, with the given masks."""
-    x, y = mnist_shaped(samples, seed=5, n_in=SHAPE[0], n_out=SHAPE[-1])
-    order = np.random.default_rng(6).permutation(samples)
-    net = Network(SHAPE, seed=4, output=output, cost=cost)
-    run_epoch(backend, net, x, y, order, batch_size, learning_rate, momentum, weight_decay,
-              masks=masks)
-    return net
-
-
-def parameters(net):
-    return net.weights + net.biases + net.velocity_w + net.velocity_b
+            weight_decay=1e-3, learning_rate=0.5):
+    """A SHAPE network after one epoch of SGD over 11 samples (helpers.epoch), with the masks."""
+    return epoch(backend, SHAPE, batch_size, momentum, weight_decay, output, cost, masks=masks,
+                 learning_rate=learning_rate)
 
 
 @lru_cache(maxsize=None)
 def reference_trained(batch_size, output, cost):
-    """``trained(..., masks_for(11), output, cost)`` by ``reference``: numerical gradients of the
-    thinned network's cost."""
-    x, y = mnist_shaped(11, seed=5, n_in=SHAPE[0], n_out=SHAPE[-1])
-    order = np.random.default_rng(6).permutation(11)
-    net = Network(SHAPE, seed=4)
-    weights, biases, v_w, v_b = reference.sgd_epoch(net.weights, net.biases, x, y, order,
-                                                    batch_size, 0.5, 0.9, 1e-3, output, cost,
-                                                    masks_for(11))
-    return weights + biases + v_w + v_b
+    """``trained(..., masks_for(11, SHAPE), output, cost)`` by ``reference``: numerical gradients
+    of the thinned network's cost (slow, so once per setting)."""
+    return reference_epoch(SHAPE, batch_size, 0.9, 1e-3, output, cost, masks=masks_for(11, SHAPE))
 
 
 @pytest.mark.parametrize("name", IMPLEMENTATIONS)
@@ -63,12 +46,13 @@ def reference_trained(batch_size, output, cost):
 @pytest.mark.parametrize("output,cost", [("sigmoid", "quadratic"), ("softmax", "cross_entropy")])
 def test_every_backend_trains_as_the_reference_with_the_same_masks(name, batch_size, output,
                                                                    cost):
-    got = parameters(trained(IMPLEMENTATIONS[name], batch_size, masks_for(11), output, cost))
+    got = parameters(trained(IMPLEMENTATIONS[name], batch_size, masks_for(11, SHAPE), output,
+                             cost))
     want = reference_trained(batch_size, output, cost)
     # Numerical gradients are good to about 1e-10; 11 steps with momentum add up to 1e-9.
-    assert max(float(np.max(np.abs(a - b))) for a, b in zip(got, want)) <= 1e-8
+    assert largest_difference(got, want) <= 1e-8
     undropped = parameters(trained(IMPLEMENTATIONS[name], batch_size, None, output, cost))
-    assert max(float(np.max(np.abs(a - b))) for a, b in zip(got, undropped)) > 1e-3
+    assert largest_difference(got, undropped) > 1e-3
 
 
 @pytest.mark.parametrize("name", IMPLEMENTATIONS)
@@ -96,7 +80,7 @@ def thinned_cost(net, x, y, masks):
 @pytest.mark.parametrize("output,cost", [("sigmoid", "quadratic"), ("softmax", "cross_entropy")])
 def test_the_step_follows_the_gradient_of_the_thinned_network(name, output, cost):
     # One full-batch step at learning rate 1, no momentum, no L2: old - new weights = gradient.
-    masks = masks_for(11, rate=0.5)
+    masks = masks_for(11, SHAPE, rate=0.5)
     x, y = mnist_shaped(11, seed=5, n_in=SHAPE[0], n_out=SHAPE[-1])
     order = np.random.default_rng(6).permutation(11)  # mask row i goes with sample order[i]
     x, y = x[order], y[order]
@@ -119,7 +103,7 @@ def test_the_step_follows_the_gradient_of_the_thinned_network(name, output, cost
 
 @pytest.mark.parametrize("name", IMPLEMENTATIONS)
 def test_a_dropped_neuron_learns_nothing(name):
-    masks = [m.copy() for m in masks_for(11)]
+    masks = [m.copy() for m in masks_for(11, SHAPE)]
     masks[1][:, 3] = 0  # hidden neuron 3 of the first hidden layer, dropped for every sample
     masks[0][:, 5] = 0  # and input 5
     before = Network(SHAPE, seed=4)
@@ -202,7 +186,7 @@ def test_vectorized_gradients_with_masks_are_those_of_the_thinned_network(output
     # gradients must be the thinned network's, by central differences (tests/reference.py).
     x, y = mnist_shaped(5, seed=7, n_in=SHAPE[0], n_out=SHAPE[-1])
     net = Network(SHAPE, seed=4, output=output, cost=cost)
-    masks = masks_for(5)
+    masks = masks_for(5, SHAPE)
     grad_w, grad_b = BACKENDS["vectorized"].backprop(
         records.parameters(net.weights, net.biases, [], []), x, y, net.model(), masks)
     want_w, want_b = reference.gradients(net.weights, net.biases, x, y, output, cost, masks)

@@ -23,9 +23,10 @@ from neuronet.rules import SGD_RULE, settings
 from neuronet.activations import ACTIVATIONS, COSTS
 from neuronet.network import BACKENDS
 
-from conftest import mnist_shaped
-from epochs import epoch as run_epoch
+from helpers import epoch, largest_difference, mnist_shaped, reference_epoch
 import reference
+
+pytestmark = pytest.mark.plain_python
 
 TOL = 1e-12
 TOL_FLOAT32 = 1e-4
@@ -40,21 +41,6 @@ IMPLEMENTATIONS = {
 }
 
 SHAPES = [(3, 1, 2), (5, 1, 3, 1), (7, 9, 6, 4), (12, 40, 3), (1, 1)]
-
-
-def largest_difference(arrays_a, arrays_b):
-    return max(float(np.max(np.abs(a - b))) for a, b in zip(arrays_a, arrays_b))
-
-
-def epoch(backend, shape, batch_size, momentum, weight_decay, output="sigmoid",
-          cost="quadratic", dtype="float64", samples=11):
-    """A network after one epoch of SGD over ``samples`` samples in a shuffled order."""
-    x, y = mnist_shaped(samples, seed=5, n_in=shape[0], n_out=shape[-1])
-    order = np.random.default_rng(6).permutation(samples)
-    net = Network(shape, seed=4, output=output, cost=cost, dtype=dtype)
-    x, y = x.astype(dtype), y.astype(dtype)
-    run_epoch(backend, net, x, y, order, batch_size, 0.5, momentum, weight_decay)
-    return net
 
 
 def state(net, momentum=0.9):
@@ -169,17 +155,6 @@ def test_fused_and_parallel_feedforward_agree_with_the_reference(name, shape, ou
     want = [reference.feedforward(weights, biases, row, output) for row in x]
     for layer in range(1, len(shape)):
         assert np.max(np.abs(got[layer] - np.array([a[layer] for a in want]))) <= TOL, layer
-
-
-def reference_epoch(shape, batch_size, momentum, weight_decay, output, cost, samples=11):
-    """``epoch`` computed by ``reference``: the same data, order and start, numerical gradients."""
-    x, y = mnist_shaped(samples, seed=5, n_in=shape[0], n_out=shape[-1])
-    order = np.random.default_rng(6).permutation(samples)
-    net = Network(shape, seed=4)
-    weights, biases, v_w, v_b = reference.sgd_epoch(net.weights, net.biases, x, y, order,
-                                                    batch_size, 0.5, momentum, weight_decay,
-                                                    output, cost)
-    return weights + biases + v_w + v_b
 
 
 @pytest.mark.parametrize("name", IMPLEMENTATIONS)

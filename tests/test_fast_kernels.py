@@ -9,6 +9,7 @@ float32 arithmetic stays float32. Each path is checked here against ``loops.sgd_
 With momentum 0 (plain SGD) neither kernel touches the velocity: the tests fill it with NaN,
 which would spread into the weights if it were read, and check it is still NaN afterwards.
 """
+from functools import partial
 
 import numba
 import numpy as np
@@ -17,10 +18,9 @@ import pytest
 from neuronet import Network, backends, fused, loops, parallel, rules
 from neuronet.records import Layer
 from neuronet.activations import COSTS
-from neuronet.train import dropout_masks
 
-from conftest import mnist_shaped
-from epochs import epoch as run_epoch
+import helpers
+from helpers import masks_for, mnist_shaped, run_epoch
 
 TOL = 1e-12
 TOL_FLOAT32 = 1e-4
@@ -34,25 +34,9 @@ SHAPES = {"one-layer": (12, 3), "one-hidden": (20, 9, 4), "two-hidden": (15, 11,
 BATCHES = [1, 3, 4, 5, 8, 10]
 
 
-def epoch(backend, shape, batch_size, momentum, weight_decay, output="sigmoid",
-          cost="quadratic", dtype="float64", dropout=0.0, samples=13):
-    """A network after one epoch of SGD (learning rate 0.5) over ``samples`` shuffled samples.
-
-    With momentum 0 its velocities start as NaN, so any read of them would show in the weights.
-    """
-    x, y = mnist_shaped(samples, seed=5, n_in=shape[0], n_out=shape[-1])
-    x, y = x.astype(dtype), y.astype(dtype)
-    order = np.random.default_rng(6).permutation(samples)
-    net = Network(shape, seed=4, output=output, cost=cost, dtype=dtype)
-    if momentum == 0:
-        for velocity in net.velocity_w + net.velocity_b:
-            velocity[...] = np.nan
-    masks = None
-    if dropout:
-        rngs = np.random.default_rng(7).spawn(len(shape) - 1)
-        masks = dropout_masks(rngs, samples, shape, (dropout,) * (len(shape) - 1), dtype)
-    run_epoch(backend, net, x, y, order, batch_size, 0.5, momentum, weight_decay, masks=masks)
-    return net
+# A network after one epoch of SGD (learning rate 0.5) over 13 shuffled samples; with momentum 0
+# its velocities start as NaN, so any read of them would show in the weights.
+epoch = partial(helpers.epoch, samples=13, nan_unused_velocities=True)
 
 
 def compare(got, want, momentum, tol=TOL):
@@ -96,8 +80,9 @@ def test_outputs_and_costs(output, cost, momentum, batch_size):
 @pytest.mark.parametrize("shape", [SHAPES["one-hidden"], SHAPES["two-hidden"]],
                          ids=["one-hidden", "two-hidden"])
 def test_dropout_masks(shape, batch_size, momentum):
-    args = (shape, batch_size, momentum, 1e-3, "softmax", "cross_entropy", "float64", 0.4)
-    compare(epoch(FUSED, *args), epoch(PLAIN, *args), momentum)
+    args = (shape, batch_size, momentum, 1e-3, "softmax", "cross_entropy")
+    masks = masks_for(13, shape, rate=0.4, seed=7)
+    compare(epoch(FUSED, *args, masks=masks), epoch(PLAIN, *args, masks=masks), momentum)
 
 
 @pytest.mark.parametrize("momentum,weight_decay", [(0.0, 0.0), (0.9, 1e-3)],

@@ -8,8 +8,10 @@ from neuronet.records import Layer
 from neuronet.rules import SGD, Settings
 from neuronet.activations import COSTS, cost, sigmoid, sigmoid_array, softmax_array, softmax_row
 
-from conftest import mnist_shaped
+from helpers import mnist_shaped
 import reference
+
+pytestmark = pytest.mark.plain_python
 
 
 def test_parameters_follow_the_layout_and_the_seed():

@@ -9,8 +9,10 @@ import pytest
 from neuronet import Network, fit
 from neuronet.network import BACKENDS
 
-from conftest import mnist_shaped
+from helpers import mnist_shaped
 import reference
+
+pytestmark = pytest.mark.plain_python
 
 RULES = {
     "nesterov": dict(solver="sgd", nesterovs_momentum=True, momentum=0.9),

@@ -6,7 +6,7 @@ import pytest
 from neuronet import Network, fit
 from neuronet.train import one_hot, shift_images
 
-from conftest import mnist_shaped
+from helpers import mnist_shaped
 import naive
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from neuronet import Network
 
-from conftest import mnist_shaped
+from helpers import mnist_shaped, parameters
 
 SETTINGS = [("sigmoid", "quadratic"), ("sigmoid", "cross_entropy"), ("softmax", "quadratic"),
             ("softmax", "cross_entropy")]
@@ -29,7 +29,7 @@ def trained(backend, output, cost, dtype="float64", batch_size=3, dropout=False,
         masks = [m.astype(dtype) for m in masks]
     order = np.random.default_rng(5).permutation(len(x))
     net.sgd_epoch(x, y, 0.5, 0.9, 1e-3, batch_size, order, masks)
-    return net.weights + net.biases + net.velocity_w + net.velocity_b
+    return parameters(net)
 
 
 def identical(a, b):

@@ -6,7 +6,7 @@ import pytest
 from neuronet import DivergenceError, Network, fit, load, load_mnist, save
 from neuronet.train import one_hot
 
-from conftest import mnist_shaped
+from helpers import mnist_shaped
 import naive
 import reference
 

@@ -13,8 +13,9 @@ from neuronet import Network, load, sample, save
 from neuronet.backends import FUSED, FastBackend
 from neuronet.activations import COSTS
 
-from conftest import mnist_shaped
-from epochs import epoch as run_epoch
+from helpers import mnist_shaped, parameters, run_epoch
+
+pytestmark = pytest.mark.plain_python
 
 # The plain kernels sum in another order: rounding apart (as in tests/test_agreement.py).
 TOL = 1e-12
@@ -23,10 +24,6 @@ SETTINGS = [dict(), dict(weight_decay=0.1), dict(momentum=0.9), dict(momentum=0.
 NETWORKS = [dict(shape=(6, 5, 4)), dict(shape=(6, 4)), dict(shape=(6, 5, 3, 4), activation="tanh"),
             dict(shape=(6, 5, 4), activation="relu", output="softmax", cost="cross_entropy"),
             dict(shape=(6, 3, 4), cost="cross_entropy")]
-
-
-def parameters(net):
-    return net.weights + net.biases + net.velocity_w + net.velocity_b
 
 
 def assert_close(net, want, tol=TOL):

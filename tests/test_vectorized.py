@@ -11,8 +11,7 @@ from neuronet.rules import ADAM, Rule
 from neuronet.vectorized import (Step, VectorizedBackend, WeightGradient, adam_update,
                                  momentum_update, nesterov_update, sgd_update)
 
-from conftest import mnist_shaped
-from epochs import epoch as run_epoch
+from helpers import mnist_shaped, run_epoch
 import naive
 
 TOL = 1e-12  # as tests/test_agreement.py: the sums differ only in order
