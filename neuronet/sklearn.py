@@ -73,7 +73,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .activations import COSTS, cost as cost_per_sample
 from .loops import aligned_copy
-from .network import Network, check_array, check_rule, check_settings
+from .checks import check_array, check_rule, check_settings
+from .network import Network
 from .rules import SOLVERS
 
 # scikit-learn's activation names to neuronet's
