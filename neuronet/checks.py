@@ -6,10 +6,11 @@ one place; the kernels trust what they are given.
 A message names the argument, says what it must be and what it got, and how to fix it where
 there is more to say: ``<name> must be <what>, got <value!r>; <how to fix>`` (``_message``), a
 TypeError for a value of the wrong type, a ValueError for one of the right type that is not
-allowed. A name that is not among the choices is ``<name>=<value!r> is not known; use one of
-...``. Numbers are ``check_number``'s: finite, between bounds, written "finite and > 0" for a
-lower bound alone and "in [0, 1)" for an interval (scikit-learn's habit, so the estimator gives
-its bounds as intervals).
+allowed (the seed, dropout and shift checks raise a ValueError for either). A name that is not
+among the choices is ``<name>=<value!r> is not known; use one of ...``. Numbers are
+``check_number``'s: finite, between bounds, written "finite and > 0" for a lower bound alone
+and "in [0, 1)" for an interval (scikit-learn's habit, so the estimator gives its bounds as
+intervals).
 """
 import functools
 import math
