@@ -10,12 +10,10 @@ with the parameters 8 bytes past a boundary, and compiled without fastmath.
 """
 import sys
 import time
-from types import SimpleNamespace
 
-import numba
 import numpy as np
 
-from neuronet import Network, backends, loops, records
+from neuronet import Network, backends, fused, loops, records, rules
 from neuronet.vectorized import Step
 from neuronet.jit import njit
 
@@ -30,7 +28,8 @@ def misaligned(array):
 
 
 def main(rounds=40):
-    no_fastmath = backends.FastBackend(SimpleNamespace(sgd_epoch=numba.njit(fast.sgd_epoch)))
+    no_fastmath = backends.FastBackend(backends.kernel_set(
+        "fused-no-fastmath", njit(), fused.feedforward, loops.KERNELS.backprop, fused.sgd_epoch))
     variants = {"as shipped": (backends.FAST, records.aligned_copy),
                 "misaligned by 8 bytes": (backends.FAST, misaligned),
                 "no fastmath": (no_fastmath, records.aligned_copy)}
@@ -46,12 +45,15 @@ def main(rounds=40):
             net.velocity_w = [place(v) for v in net.velocity_w]
             nets[name], best[name] = net, float("inf")
         samples = {1: 100, 10: 300, 100: 1000}[batch]
+        step = rules.settings(0.1, 0.9, 1e-4, rules.SGD_RULE, np.dtype("float64"))
         for _ in range(rounds + 1):  # the first round compiles
             for name, (backend, _) in variants.items():
                 net = nets[name]
                 start = time.perf_counter()
-                backend.sgd_epoch(net.weights, net.biases, net.velocity_w, net.velocity_b, x, y,
-                                  np.arange(samples), batch, 0.1, 0.9, 1e-4, 0, False)
+                params = records.parameters(net.weights, net.biases, net.velocity_w,
+                                            net.velocity_b)
+                backend.sgd_epoch(params, x, y, np.arange(samples), batch, step, net.model(), None,
+                                  net.work)
                 best[name] = min(best[name], time.perf_counter() - start)
         for name, seconds in best.items():
             print(f"| {batch} | {name} | {samples / seconds:,.0f} "
@@ -59,11 +61,12 @@ def main(rounds=40):
 
 
 @njit(fastmath={"reassoc", "contract"})
-def _update_pass(w, b, v_w, v_b, d, a_prev, repeats):
+def _update_pass(w, b, v_w, v_b, d, a_prev, step, repeats):
     """Only the momentum update of batch-1 SGD on every row: what a step cannot do without."""
     for _ in range(repeats):
         for j in range(w.shape[0]):
-            fast.update_row_one_sample(w, b, v_w, v_b, j, d[j], a_prev, 1e-9, 0.9, 1e-4)
+            fused.momentum_row(w, v_w, j, d[j], a_prev, step)
+            rules.step_one(b, v_b, v_b, j, d[j], step)
 
 
 def update_floor(rounds=40, repeats=100):
@@ -72,11 +75,12 @@ def update_floor(rounds=40, repeats=100):
     w, v_w = records.aligned_copy(rng.normal(0, 0.03, (100, 784))), records.aligned_empty((100, 784), float)
     v_w[...] = 0
     b, v_b, d, a_prev = np.zeros(100), np.zeros(100), rng.normal(0, 0.1, 100), rng.random(784)
-    _update_pass(w, b, v_w, v_b, d, a_prev, 1)
+    step = rules.settings(1e-9, 0.9, 1e-4, rules.SGD_RULE, np.dtype("float64"))
+    _update_pass(w, b, v_w, v_b, d, a_prev, step, 1)
     best = float("inf")
     for _ in range(rounds):
         start = time.perf_counter()
-        _update_pass(w, b, v_w, v_b, d, a_prev, repeats)
+        _update_pass(w, b, v_w, v_b, d, a_prev, step, repeats)
         best = min(best, (time.perf_counter() - start) / repeats)
     moved = 4 * w.nbytes  # w and v, each read and written
     print(f"\nUpdate pass alone, 784-100, float64: {best * 1e6:.1f} us a step, "

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from neuronet.records import parameters
-from implementations import (BATCHES, SHAPES, implementations, kind, largest_difference,
+from implementations import (BATCHES, SHAPES, implementations, largest_difference,
                              make_data, make_net, state)
 
 IMPLEMENTATIONS = implementations()

@@ -27,7 +27,7 @@ from .fused import feedforward as fused_feedforward, make_work, sgd_epoch
 from .jit import njit
 from .loops import KERNELS, PLAIN, STRICT, make_work as make_loop_work
 from .parallel import FASTMATH, feedforward_parallel, launch_threads, sgd_epoch_parallel
-from .records import Model, Parameters, layer_buffers, no_masks
+from .records import Model, Parameters, layer_buffers
 from .rules import SGD, Settings
 from .sample import TYPED, finish_sample, make_waiting, train_sample
 from .vectorized import VectorizedBackend

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from .network import check_array, check_rule, check_settings
+from .checks import check_array, check_rule, check_settings
 from .train import DivergenceError, _arrays, evaluate
 
 AGREE = 1e-9         # largest parameter difference still called agreement (float64 rounds at 1e-16)

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .network import Network, check_count, check_rate
+from .checks import check_count, check_rate
+from .network import Network
 
 
 @dataclass

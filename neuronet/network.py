@@ -7,19 +7,18 @@ the next, ``biases[layer][j]`` is neuron j's bias. The backend says how the arit
 not compiled, for a debugger), "vectorized" (numpy), and the variants "loops-plain" and "strict";
 ``backends.BACKENDS`` is the table of what each name runs. All give the same numbers to within
 rounding, so a network can switch backend at any time.
-Arguments are checked here, at the public boundary; the kernels trust what they are given.
+Arguments are checked here, at the public boundary (with ``neuronet.checks``); the kernels trust
+what they are given.
 """
-import functools
 import math
-import operator
-from numbers import Real
 
 import numpy as np
 
 from .activations import ACTIVATIONS, COSTS, OUTPUTS, cost as cost_per_sample
-from .backends import BACKENDS, KEEP_ROWS, ONE_SAMPLE
+from .backends import BACKENDS, KEEP_ROWS
+from .checks import check_array, check_choice, check_count, check_seed, check_shape, check_step
 from .records import Model, aligned_copy, parameters
-from .rules import ADAM, NESTEROV, SGD, SGD_RULE, SOLVERS, Rule, Settings, settings
+from .rules import ADAM, SGD_RULE, Settings, settings
 from .sample import SampleSteps
 
 
@@ -54,151 +53,6 @@ DTYPES = ("float64", "float32")
 # predict feeds this many rows at a time, so its work arrays do not grow with the input: about
 # 20 MB for 784-800-10 in float64, and numpy's products of 1,000 rows run as fast as longer ones.
 PREDICT_ROWS = 1000
-
-
-def _choice(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not known; use one of {', '.join(map(repr, allowed))}")
-    return value
-
-
-def check_rate(name, value, *, allow_zero=False):
-    """A finite real number > 0 (or >= 0 with allow_zero)."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
-    return float(value)
-
-
-def check_count(name, value):
-    """An integer >= 1."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def check_settings(learning_rate, momentum, weight_decay):
-    """(eta, mu, l2) for SGD: eta > 0, 0 <= mu < 1, l2 >= 0, all finite."""
-    eta = check_rate("learning_rate", learning_rate)
-    mu = check_rate("momentum", momentum, allow_zero=True)
-    if mu >= 1:
-        raise ValueError(f"momentum must be < 1 or the velocity never decays, got {mu!r}")
-    return eta, mu, check_rate("weight_decay", weight_decay, allow_zero=True)
-
-
-def check_rule(solver="sgd", nesterovs_momentum=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-               momentum=0.0):
-    """The ``rules.Rule`` for these settings (scikit-learn's names), each checked."""
-    _choice("solver", solver, SOLVERS)
-    if not isinstance(nesterovs_momentum, (bool, np.bool_)):
-        raise TypeError(f"nesterovs_momentum must be True or False, got {nesterovs_momentum!r}")
-    for name, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
-        if check_rate(name, beta, allow_zero=True) >= 1:
-            raise ValueError(f"{name} must be in [0, 1), the decay of Adam's running average, "
-                             f"got {beta!r}")
-    check_rate("epsilon", epsilon)
-    if solver == "adam":
-        if momentum:
-            raise ValueError(f"momentum={momentum!r} is for solver='sgd'; Adam's momentum is "
-                             "beta_1: leave momentum at 0")
-        return Rule(ADAM, float(beta_1), float(beta_2), float(epsilon))
-    # Nesterov's rule with momentum 0 is plain SGD, which the fused kernels run.
-    return Rule(NESTEROV if nesterovs_momentum and momentum else SGD)
-
-
-@functools.lru_cache(maxsize=256, typed=True)
-def _check_step_seen(*settings):
-    return check_step(*settings)
-
-
-# the last settings check_step(cached=True) answered, the very objects, and its answer
-_last_step = ((), None)
-
-
-def check_step(learning_rate, momentum, weight_decay, solver, nesterovs_momentum, beta_1, beta_2,
-               epsilon, *, cached=False):
-    """(eta, mu, l2, rule) for one step's settings, each checked (``check_settings``,
-    ``check_rule``). ``cached``: settings seen before (the same types and values) answer from a
-    cache, since a loop of ``train`` calls checks the same ones every time (7 us a call, more
-    than the first layer's pass of a 784-30 network): the very objects of the last call (a
-    loop's constants and the defaults, found by identity in a few hundred ns), or equal
-    settings of the same types (``functools.lru_cache``, hashable and so immutable values);
-    settings that cannot be hashed are invalid and go to the checks, which say why."""
-    global _last_step
-    settings = (learning_rate, momentum, weight_decay, solver, nesterovs_momentum, beta_1,
-                beta_2, epsilon)
-    if cached:
-        seen, answer = _last_step
-        if len(seen) == len(settings) and all(map(operator.is_, settings, seen)):
-            return answer
-        try:
-            answer = _check_step_seen(*settings)
-        except TypeError:  # unhashable; a check's own TypeError comes again below
-            pass
-        else:
-            _last_step = settings, answer
-            return answer
-    eta, mu, l2 = check_settings(learning_rate, momentum, weight_decay)
-    return eta, mu, l2, check_rule(solver, nesterovs_momentum, beta_1, beta_2, epsilon, mu)
-
-
-def check_seed(seed):
-    """A seed numpy.random.default_rng takes: None or an integer >= 0."""
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                             or seed < 0):
-        raise ValueError(f"seed must be a whole number >= 0 (or None for a fresh one), got "
-                         f"{seed!r}")
-    return seed
-
-
-def check_shape(name, value, n_cols):
-    """``value`` as an array of real numbers, 1-D (one sample) or 2-D (rows), n_cols columns."""
-    array = np.asarray(value)
-    if array.dtype.kind not in "fiu":  # float, signed or unsigned integer
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}; "
-                        f"convert it with np.asarray({name}, dtype=float)")
-    if array.ndim not in (1, 2) or array.shape[-1] != n_cols or array.size == 0:
-        raise ValueError(f"{name} must have shape ({n_cols},) for one sample or (n, {n_cols}) for n "
-                         f">= 1 samples, got shape {array.shape}")
-    return array
-
-
-def check_array(name, value, n_cols, dtype, *, first_row=0):
-    """A 1-D (one sample) or 2-D (rows of samples) finite real array with n_cols columns.
-
-    Returns it as a C-contiguous 2-D array of ``dtype`` and whether it was 1-D. ``first_row``:
-    the row number of its first row in a larger array, for the messages.
-    """
-    # An array as the kernels take it (a row of a training set, say) passes in a few reads: predict
-    # checks one a call (train's calls check theirs in the kernel, ``fast.sample_fits``, once
-    # their arrays are bound). x . x is finite if every x is (a NaN or an infinity makes it NaN or
-    # inf, and raises no floating-point flag): 1.1 us for one MNIST row against 3.2 us for
-    # isfinite(x).all() (timeit, this machine), and no boolean array for a whole training set.
-    # Values above 1e154 overflow it (numpy warns) and go on to the full check, as does any
-    # other array.
-    if (type(value) is np.ndarray and value.dtype is dtype and value.ndim in (1, 2)
-            and value.shape[-1] == n_cols and value.size and value.flags.c_contiguous):
-        flat = value.reshape(-1)
-        if math.isfinite(flat.dot(flat)):
-            return (value if value.ndim == 2 else value[None]), value.ndim == 1
-    original = check_shape(name, value, n_cols)
-    if original.dtype == dtype:
-        array = np.ascontiguousarray(original)
-    else:
-        with np.errstate(over="ignore"):  # a value too large for dtype is reported below
-            array = np.ascontiguousarray(original, dtype=dtype)
-    if not np.isfinite(array).all():
-        index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
-        where = (index[0] + first_row,) + index[1:] if array.ndim == 2 else index
-        if np.isfinite(original[index]):  # finite until cast to dtype
-            raise ValueError(f"{name} at index {where} holds {original[index]:g}, too large for "
-                             f"{array.dtype} (largest {np.finfo(array.dtype).max:.3g}); rescale "
-                             "the data first (pixels to [0, 1])")
-        raise ValueError(f"{name} contains NaN or infinity at index {where}; "
-                         "clean or rescale the data first")
-    return array.reshape(-1, n_cols), array.ndim == 1
 
 
 class Finished:
@@ -250,13 +104,13 @@ class Network:
         self._shapes = ([(n_out,) for n_out in self.sizes[1:]],
                         [(n_out, n_in) for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])])
         self.backend = backend
-        self.activation = _choice("activation", activation, tuple(ACTIVATIONS))
-        self.output = _choice("output", output, OUTPUTS)
+        self.activation = check_choice("activation", activation, tuple(ACTIVATIONS))
+        self.output = check_choice("output", output, OUTPUTS)
         # "cross-entropy" as well as "cross_entropy", as on the command line
-        self.cost = _choice("cost", cost.replace("-", "_") if isinstance(cost, str) else cost,
+        self.cost = check_choice("cost", cost.replace("-", "_") if isinstance(cost, str) else cost,
                             tuple(COSTS))
-        self.dtype = np.dtype(_choice("dtype", np.dtype(dtype).name, DTYPES))
-        init = _choice("init", init, ("auto",) + tuple(INITS))
+        self.dtype = np.dtype(check_choice("dtype", np.dtype(dtype).name, DTYPES))
+        init = check_choice("init", init, ("auto",) + tuple(INITS))
         self.init = AUTO_INIT[self.activation] if init == "auto" else init
         make = INITS[self.init]
         rng = np.random.default_rng(check_seed(seed))
@@ -285,7 +139,7 @@ class Network:
 
     @backend.setter
     def backend(self, name):
-        self._backend = _choice("backend", name, tuple(BACKENDS))
+        self._backend = check_choice("backend", name, tuple(BACKENDS))
 
     def parameters(self):
         """weights and biases, checked after any assignment by the user, ready for the kernels."""

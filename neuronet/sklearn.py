@@ -61,6 +61,7 @@ What differs from ``MLPClassifier``:
 - ``coefs_[i]`` and ``intercepts_[i]`` are views of the network's ``weights[i].T`` and
   ``biases[i]``: read-only attributes that always show the current network.
 """
+import math
 import numbers
 import warnings
 
@@ -72,27 +73,14 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .activations import COSTS, cost as cost_per_sample
+from .checks import check_array, check_number, check_rule, check_settings
+from .network import Network
 from .records import aligned_copy
-from .network import Network, check_array, check_rule, check_settings
 from .rules import SOLVERS
 
 # scikit-learn's activation names to neuronet's
 ACTIVATIONS = {"logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 SEED_LIMIT = 2**31 - 1  # seeds drawn from random_state: RandomState.randint's default int range
-
-
-def _check_number(name, value, low, high=np.inf, *, low_open=False, high_open=False,
-                  integer=False):
-    """``value`` as a number in the interval, or a ValueError naming the parameter."""
-    kinds = numbers.Integral if integer else numbers.Real
-    inside = (isinstance(value, kinds) and not isinstance(value, bool)
-              and (value > low if low_open else value >= low)
-              and (value < high if high_open else value <= high))
-    if not inside:
-        interval = (f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}")
-        kind = "an integer" if integer else "a number"
-        raise ValueError(f"{name} must be {kind} in {interval}, got {value!r}")
-    return value
 
 
 class NeuronetClassifier(ClassifierMixin, BaseEstimator):
@@ -178,16 +166,17 @@ class NeuronetClassifier(ClassifierMixin, BaseEstimator):
                 and not isinstance(self.batch_size, bool) and self.batch_size >= 1):
             raise ValueError(f"batch_size must be 'auto' or an integer >= 1, got "
                              f"{self.batch_size!r}")
-        _check_number("alpha", self.alpha, 0)
-        _check_number("learning_rate_init", self.learning_rate_init, 0, low_open=True)
-        _check_number("max_iter", self.max_iter, 1, integer=True)
-        _check_number("tol", self.tol, 0)
-        _check_number("n_iter_no_change", self.n_iter_no_change, 1, integer=True)
-        # neuronet's velocity must decay, so momentum < 1 where scikit-learn allows 1
-        _check_number("momentum", self.momentum, 0, 1, high_open=True)
-        _check_number("beta_1", self.beta_1, 0, 1, high_open=True)
-        _check_number("beta_2", self.beta_2, 0, 1, high_open=True)
-        _check_number("epsilon", self.epsilon, 0, low_open=True)
+        # Each bound as an interval, as scikit-learn gives them; the numbers must be finite.
+        check_number("alpha", self.alpha, 0, math.inf)
+        check_number("learning_rate_init", self.learning_rate_init, 0, math.inf, low_open=True)
+        check_number("max_iter", self.max_iter, 1, math.inf, integer=True)
+        check_number("tol", self.tol, 0, math.inf)
+        check_number("n_iter_no_change", self.n_iter_no_change, 1, math.inf, integer=True)
+        check_number("momentum", self.momentum, 0, 1, high_open=True,
+                     fix="the velocity must decay, so momentum < 1 where scikit-learn allows 1")
+        check_number("beta_1", self.beta_1, 0, 1, high_open=True)
+        check_number("beta_2", self.beta_2, 0, 1, high_open=True)
+        check_number("epsilon", self.epsilon, 0, math.inf, low_open=True)
 
     def _network_kwargs(self):
         """Network's keywords for the hidden activation."""

@@ -8,7 +8,6 @@ Training is watched for divergence without slowing it: the parameters are checke
 chunk of steps, and only when a check fails is the chunk replayed from a snapshot one step at a
 time, to name the epoch, step and layer where a value first stopped being finite.
 """
-import math
 import time
 from dataclasses import dataclass
 
@@ -16,8 +15,10 @@ import numpy as np
 from tqdm import tqdm
 
 from .activations import COSTS, cost as cost_per_sample
+from .checks import (check_array, check_count, check_dropout, check_rate, check_seed, check_shift,
+                     check_step)
+from .network import Network
 from .rules import SGD_RULE
-from .network import Network, check_array, check_count, check_rate, check_seed, check_step
 
 CHUNK = 10_000  # samples between finiteness checks; a check copies and scans the parameters
 
@@ -143,29 +144,6 @@ def check_samples(net, x, y, names=("x", "y")):
         raise ValueError(f"{names[0]} has {len(x)} samples but {names[1]} has {len(targets)}; "
                          "give one label per sample")
     return x, targets
-
-
-def check_dropout(name, rate):
-    """A dropout rate in [0, 1), as a float."""
-    if not isinstance(rate, (int, float, np.floating)) or not 0 <= rate < 1:
-        raise ValueError(f"{name} must be a number in [0, 1), the chance of dropping a neuron, "
-                         f"got {rate!r}; 0 turns dropout off")
-    return float(rate)
-
-
-def check_shift(shift, n_inputs):
-    """The side of the square images a shift of ``shift`` pixels moves (unused if shift is 0)."""
-    if isinstance(shift, bool) or not isinstance(shift, (int, np.integer)) or shift < 0:
-        raise ValueError(f"shift must be a whole number of pixels >= 0, got {shift!r}; 0 turns "
-                         "shifting off")
-    side = math.isqrt(n_inputs)
-    if shift and side * side != n_inputs:
-        raise ValueError(f"shift needs square images, but the network has {n_inputs} inputs, "
-                         "not a square number; use shift=0 for other data")
-    if shift >= side:
-        raise ValueError(f"shift must be smaller than the {side}-pixel side of the images, got "
-                         f"{shift}")
-    return side
 
 
 def shift_images(images, moves, side):

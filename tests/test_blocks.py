@@ -11,7 +11,7 @@ import numba
 import numpy as np
 import pytest
 
-from neuronet import Network, backends, blocks, loops
+from neuronet import Network, backends, loops
 from neuronet.network import BACKENDS
 
 from helpers import epoch, largest_difference, masks_for, mnist_shaped, parameters

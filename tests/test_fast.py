@@ -20,10 +20,10 @@ import pytest
 from neuronet import Network, backends, fused, loops, parallel
 from neuronet.records import Layer, Signals, parameters
 from neuronet.rules import SGD_RULE, settings
-from neuronet.activations import ACTIVATIONS, COSTS
+from neuronet.activations import ACTIVATIONS
 from neuronet.network import BACKENDS
 
-from helpers import epoch, largest_difference, mnist_shaped, reference_epoch
+from helpers import epoch, largest_difference, mnist_shaped, reference_epoch, run_epoch
 import reference
 
 pytestmark = pytest.mark.plain_python

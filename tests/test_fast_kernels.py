@@ -17,7 +17,6 @@ import pytest
 
 from neuronet import Network, backends, fused, loops, parallel, rules
 from neuronet.records import Layer
-from neuronet.activations import COSTS
 
 import helpers
 from helpers import masks_for, mnist_shaped, run_epoch

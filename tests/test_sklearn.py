@@ -344,6 +344,18 @@ def test_bad_parameters_name_themselves(blobs, name, value, allowed):
     assert re.search(allowed, str(error.value)), str(error.value)
 
 
+
+@pytest.mark.parametrize("name", ["alpha", "learning_rate_init"])
+def test_infinite_rates_are_refused_by_the_estimators_names(blobs, name):
+    """alpha and learning_rate_init become Network's weight_decay and learning_rate; an
+    infinite one is refused before that, in the estimator's words."""
+    x, y = blobs
+    model = NeuronetClassifier(**{**TODAY, name: np.inf})
+    with pytest.raises(ValueError, match=rf"^{name} must be finite and .*, got inf") as error:
+        model.fit(x, y)
+    assert "weight_decay" not in str(error.value)
+    assert not hasattr(model, "network_")  # refused before any training
+
 def test_diverging_training_says_so(blobs):
     x, y = blobs
     model = NeuronetClassifier((5,), **TODAY, learning_rate_init=1e300, random_state=0)

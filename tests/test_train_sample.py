@@ -9,9 +9,8 @@ epoch with blocks of one sample, whose loops a call of train runs.
 import numpy as np
 import pytest
 
-from neuronet import Network, load, sample, save
+from neuronet import Network, load, save
 from neuronet.backends import FUSED, FastBackend
-from neuronet.activations import COSTS
 
 from helpers import mnist_shaped, parameters, run_epoch
 
