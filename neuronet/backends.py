@@ -151,6 +151,13 @@ class LoopBackend:
     def checks_samples(self, step):
         return False
 
+    def runs(self, batch, rule):
+        """The functions that run a step at batch ``batch`` ("1" or "n") by ``rule``
+        (``describe``): the same at any batch size."""
+        return ("loops.sgd_epoch", "loops.backprop", "loops.forward", "loops.output_delta",
+                "loops.backward", "loops.update_layers", "loops.update", "rules.step_row",
+                f"rules.{rule}")
+
 
 ONE_SAMPLE = np.zeros(1, np.int64)  # the order of a one-sample step: row 0
 
@@ -229,6 +236,22 @@ class FastBackend(LoopBackend):
         buffers, waiting = self.train_work(params.weights, work)
         self.kernels.finish_sample(params, buffers, waiting)
 
+    def runs(self, batch, rule):
+        one_sample_sgd = batch == "1" and rule in ("sgd", "momentum")
+        if one_sample_sgd and self.block > 1:
+            # the block algebra takes A and u from the rule of momentum (plain SGD is mu = 0)
+            return tuple(dict.fromkeys((
+                "blocks.sgd_epoch_blocks", "blocks.block_powers", "blocks.apply_block",
+                "fused.upper_layers_step", "fused.backward_update", "fused.error_step_row",
+                "rules.step_one", "rules.momentum", f"rules.{rule}")))
+        if one_sample_sgd:
+            row = "fused.sgd_row_next" if rule == "sgd" else "fused.momentum_row"
+            return ("fused.sgd_epoch", "fused.first_forward", "fused.upper_layers_step",
+                    "fused.backward_update", "fused.error_step_row", row, f"rules.{rule}")
+        return ("fused.sgd_epoch", "fused.first_forward", "fused.upper_layers_step",
+                "fused.backward_update", "fused.step_tile_pair", "rules.step_row",
+                f"rules.{rule}")
+
     def checks_samples(self, step):
         """For SGD, compiled: ``sample.sample_fits`` (plain Python would not refuse a read-only
         array before writing to it)."""
@@ -269,3 +292,28 @@ BACKENDS = {
     "python": LoopBackend(PLAIN),
     "vectorized": VectorizedBackend(),
 }
+
+
+# The update rules by the names ``describe`` gives them, each also the name of its function of
+# one weight in ``rules``.
+RULE_NAMES = ("sgd", "momentum", "nesterov", "adam")
+
+
+def describe():
+    """Which functions run a step of each backend in the table, at batch 1 and at batch n, for
+    each rule: {name: {(batch, rule): ("module.function", ...)}}, batch "1" or "n", rule one of
+    RULE_NAMES (``sgd`` is momentum 0). ``tests/test_backends.py`` traces a step of each and
+    checks this table against what ran."""
+    return {name: {(batch, rule): backend.runs(batch, rule) for batch in ("1", "n")
+                   for rule in RULE_NAMES}
+            for name, backend in BACKENDS.items()}
+
+
+def table():
+    """``describe()`` as text, a block a backend (``neuronet backends``)."""
+    lines = []
+    for name, runs in describe().items():
+        lines.append(f"{name}:")
+        for (batch, rule), functions in runs.items():
+            lines.append(f"  batch {batch}, {rule + ':':<9} {', '.join(functions)}")
+    return "\n".join(lines)

@@ -49,7 +49,7 @@ PREFIX = "neuronet-"
 def source_hash():
     """A hash of the name and content of every .py file of the package, as 16 hex digits."""
     digest = hashlib.sha256()
-    for path in sorted(PACKAGE.rglob("*.py")):
+    for path in sorted(PACKAGE.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 

@@ -442,3 +442,10 @@ class VectorizedBackend:
 
     def checks_samples(self, step):
         return False
+
+    def runs(self, batch, rule):
+        """The functions that run a step at batch ``batch`` ("1" or "n") by ``rule``
+        (``backends.describe``): the same at any batch size."""
+        return ("vectorized.Step.__call__", "vectorized.take_rows", "vectorized.add_matmul_t",
+                "vectorized.output_delta", "vectorized.Step.hidden_delta", "vectorized.row_mean",
+                f"vectorized.{rule}_update")

@@ -5,17 +5,20 @@ output before the step (a from tests/naive.py's forward pass), and the parameter
 step from ``step`` on the python backend, the plain kernels.
 """
 import ast
+import sys
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 
 import neuronet
 from neuronet import BACKENDS, Network, backends, loops
 from neuronet.backends import BACKENDS as TABLE
+from neuronet.checks import check_rule
 from neuronet.vectorized import VectorizedBackend
 
-from helpers import mnist_shaped
+from helpers import mnist_shaped, run_epoch
 from naive import feedforward as naive_feedforward
 
 PACKAGE = Path(neuronet.__file__).parent
@@ -108,3 +111,75 @@ def test_switching_backend_between_one_sample_steps():
         assert net.train(x[i], y[i], 0.5) == pytest.approx(want.train(x[i], y[i], 0.5), abs=1e-14)
     for got, expected in zip(net.weights + net.biases, want.weights + want.biases):
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-14)
+
+
+# -- which functions run: the table of describe() against a traced step ---------------------------
+
+def traced(backend, batch_size, settings):
+    """The neuronet functions (``module.qualname``) that a step of ``backend`` calls, on a
+    network with a hidden layer, over 3 samples: one at a time, or in one batch of 3."""
+    x, y = mnist_shaped(3, seed=1, n_in=6, n_out=4)
+    net = Network((6, 5, 4), seed=2)
+    rule = check_rule(**{k: v for k, v in settings.items() if k != "momentum"},
+                      momentum=settings.get("momentum", 0.0))
+    called = set()
+
+    def profile(frame, event, arg):
+        module = frame.f_globals.get("__name__", "")
+        if event == "call" and module.startswith("neuronet."):
+            called.add(f"{module.removeprefix('neuronet.')}.{frame.f_code.co_qualname}")
+
+    sys.setprofile(profile)
+    try:
+        run_epoch(backend, net, x, y, np.arange(3), batch_size, 0.1,
+                  settings.get("momentum", 0.0), 1e-3, rule=rule)
+    finally:
+        sys.setprofile(None)
+    return called
+
+
+RULE_SETTINGS = {"sgd": {}, "momentum": {"momentum": 0.9},
+                 "nesterov": {"momentum": 0.9, "nesterovs_momentum": True},
+                 "adam": {"solver": "adam"}}
+
+
+def plain_python(name):
+    """The backend of the table's ``name`` with its kernels as plain Python, so a profiler sees
+    every function they call: the same functions, the same dispatch."""
+    backend = BACKENDS[name]
+    if isinstance(backend, backends.FastBackend):
+        return backends.FastBackend(backends.FUSED_PYTHON, block=backend.block)
+    if isinstance(backend, backends.LoopBackend):
+        return backends.LoopBackend(loops.PLAIN)
+    return backend
+
+
+@pytest.mark.parametrize("rule", backends.RULE_NAMES)
+@pytest.mark.parametrize("batch", ["1", "n"])
+@pytest.mark.parametrize("name", list(BACKENDS))
+def test_describe_names_what_runs(name, batch, rule):
+    said = backends.describe()[name][batch, rule]
+    backend = plain_python(name)
+    assert backend.runs(batch, rule) == said
+    ran = traced(backend, 1 if batch == "1" else 3, RULE_SETTINGS[rule])
+    assert set(said) <= ran, f"said to run but did not: {sorted(set(said) - ran)}"
+    rules_ran = {f for f in ran if f.split(".")[-1] in backends.RULE_NAMES + tuple(
+        f"{r}_update" for r in backends.RULE_NAMES)}
+    assert rules_ran <= set(said), f"ran but not said: {sorted(rules_ran - set(said))}"
+
+
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="nothing is compiled without the JIT")
+def test_the_compiled_kernels_are_the_traced_ones():
+    # what the profiler follows in plain Python is what numba compiled for the table
+    for key in ("feedforward", "sgd_epoch", "sgd_epoch_blocks", "train_sample", "finish_sample"):
+        assert getattr(backends.FUSED, key).py_func is getattr(backends.FUSED_PYTHON, key)
+    for name in ("loops-plain", "strict"):
+        assert BACKENDS[name].kernels.sgd_epoch.py_func is loops.PLAIN.sgd_epoch
+
+
+def test_the_command_line_prints_the_table(capsys):
+    from neuronet.cli import main
+    assert main(["backends"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == backends.table()
+    assert "loops:\n  batch 1, sgd:      blocks.sgd_epoch_blocks" in out

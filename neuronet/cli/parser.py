@@ -14,6 +14,7 @@ from ..data import DATASETS
 from ..network import BACKENDS, INITS
 from ..rules import SOLVERS
 from ..saving import check_target
+from .backends import run_backends
 from .compare import run_compare
 from .data import run_data
 from .gradcheck import run_gradcheck
@@ -259,4 +260,8 @@ def build_parser():
                                description=run_data.__doc__)
     _data_options(data, datasets=tuple(DATASETS) + ("all",))
     data.set_defaults(run=run_data)
+
+    backends = commands.add_parser("backends", help="which functions run a step of each backend",
+                                   description=run_backends.__doc__)
+    backends.set_defaults(run=run_backends)
     return parser
