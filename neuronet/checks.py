@@ -192,7 +192,7 @@ def check_array(name, value, n_cols, dtype, *, first_row=0):
     the row number of its first row in a larger array, for the messages.
     """
     # An array as the kernels take it (a row of a training set, say) passes in a few reads: predict
-    # checks one a call (train's calls check theirs in the kernel, ``fast.sample_fits``, once
+    # checks one a call (train's calls check theirs in the kernel, ``sample.sample_fits``, once
     # their arrays are bound). x . x is finite if every x is (a NaN or an infinity makes it NaN or
     # inf, and raises no floating-point flag): 1.1 us for one MNIST row against 3.2 us for
     # isfinite(x).all() (timeit, this machine), and no boolean array for a whole training set.

@@ -1,7 +1,7 @@
 """Compiling the kernels: ``njit``, numba's ``njit`` with a disk cache that follows every edit.
 
 numba's own cache (``cache=True``) checks only the source file of the function it compiled, but a
-kernel compiles in the functions it calls from other modules (``fast.sgd_epoch`` takes in
+kernel compiles in the functions it calls from other modules (``fused.sgd_epoch`` takes in
 ``loops.output_delta`` and ``activations.sigmoid_prime``). After an edit to one of those, numba
 would load the old machine code from its cache and run it. Here every kernel is cached in a
 folder named after a hash of all the package's source files, ``neuronet-<hash>``, beside where

@@ -14,8 +14,8 @@ the batch and delta = dC/dz, the four equations of backpropagation are
 each averaged over the samples of the batch; f' comes from the activation a = f(z)
 (``activations.prime``): a (1 - a) for the sigmoid, 1 - a^2 for tanh, 1 if a > 0 else 0 for
 relu (0 at its kink, z = 0). The update with momentum is v <- mu v - eta (grad + l2 w),
-w <- w + v (``update``); Nesterov's momentum and Adam have kernels of their own beside it
-(``update_nesterov``, ``update_adam``; the rules are written out in ``rules``).
+w <- w + v (``update``), weight by weight through ``rules.step_row``, where every rule
+(plain SGD, momentum, Nesterov's momentum, Adam) is written once.
 
 Dropout, in training only: ``masks[layer]`` holds a row for each sample of the epoch with, for
 each neuron of layer ``layer`` (inputs or hidden), 0 to drop it or 1/p to keep it (p the chance
@@ -26,7 +26,7 @@ network predicts with every neuron, unscaled.
 
 Every function here is plain Python, so it can be run and stepped through in a debugger (the
 ``"python"`` backend). ``KERNELS`` holds the same functions compiled by numba (``"loops-plain"``;
-``"loops"`` runs the fused kernels of ``fast``, built on these), ``STRICT`` the same compiled
+``"loops"`` runs the fused kernels of ``fused``, built on these), ``STRICT`` the same compiled
 without reassociation (``"strict"``); ``register_jitable`` lets compiled code call a plain
 function by compiling it too. This module imports nothing faster than itself.
 The loops go neuron by neuron with the batch inside, so each weight row is read once per batch.
