@@ -8,14 +8,15 @@ Times the fused loops (784-100-10, float64, momentum 0.9) three ways in interlea
 best of 40: as shipped (fastmath={"reassoc", "contract"}, parameters on 64-byte boundaries),
 with the parameters 8 bytes past a boundary, and compiled without fastmath.
 """
+import itertools
 import sys
 import time
 
 import numpy as np
 
 from neuronet import Network, backends, fused, loops, records, rules
-from neuronet.vectorized import Step
 from neuronet.jit import njit
+from neuronet.vectorized import Step
 
 
 def misaligned(array):
@@ -117,7 +118,7 @@ def threads_crossover(rounds=40):
                         step(*args)
                         times[threads].append(time.perf_counter() - start)
         fast = {t: np.percentile(times[t], [0, 10]) for t in times}
-        largest = max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        largest = max(a * b for a, b in itertools.pairwise(sizes))
         print(f"| {'-'.join(map(str, sizes))} | {n} | {2 * n * largest:.1e} | {8 * largest / 1e6:.1f} "
               f"| {fast[1][0] * 1e6:,.0f}, {fast[1][1] * 1e6:,.0f} "
               f"| {fast[2][0] * 1e6:,.0f}, {fast[2][1] * 1e6:,.0f} "
@@ -171,6 +172,7 @@ def pieces(rounds=15, calls=300):
     mode="clip" against the default "raise", which buffers ``out``). Fastest of ``rounds``
     interleaved rounds of ``calls`` calls."""
     from scipy.special import expit
+
     from neuronet.activations import sigmoid_array
     rng = np.random.default_rng(0)
     z, out = rng.normal(0, 3, (100, 100)), np.empty((100, 100))
@@ -196,9 +198,10 @@ def twin_against_textbook(runs=3, repeats=30):
     """Issue 10's target: the twin against the best numpy-textbook (one or two BLAS threads),
     784-100-10, plain SGD and momentum 0.9 with L2 1e-4, batch 1, 10 and 100: ``runs`` runs of
     the report's measurement (interleaved rounds of about 10 ms, best of ``repeats``)."""
-    from implementations import Backend, NumpyTextbook, SHAPES
-    from neuronet.network import BACKENDS
+    from implementations import SHAPES, Backend, NumpyTextbook
     from report import samples_per_second
+
+    from neuronet.network import BACKENDS
     print("\n| settings | batch | twin samples/s | numpy-textbook 1 thread | 2 threads "
           "| twin / best textbook (min-max) |\n|---|---:|---:|---:|---:|---:|")
     for label, settings in (("plain SGD", (0.5, 0.0, 0.0)), ("momentum, L2", (0.5, 0.9, 1e-4))):

@@ -26,15 +26,15 @@ them). ReLU has no derivative at z = 0; every implementation here takes 0 there 
 at a = 0, and PyTorch's ``relu`` backward passes gradient only where its input is > 0), so all agree.
 """
 import contextlib
+import itertools
 
 import numpy as np
 
-from neuronet import Network, backends, loops, records
-from neuronet.rules import SGD_RULE, settings
+from neuronet import Network, backends, loops, records, vectorized
 from neuronet.activations import ACTIVATIONS, COSTS
 from neuronet.jit import njit
 from neuronet.network import BACKENDS
-from neuronet import vectorized
+from neuronet.rules import SGD_RULE, settings
 
 SHAPES = {"784-30-10": (784, 30, 10), "784-100-10": (784, 100, 10), "784-800-10": (784, 800, 10)}
 BATCHES = (1, 10, 100)
@@ -436,6 +436,6 @@ def flops_per_sample(shape, batch_size):
     by the batch). Biases and activations are left out: a few per neuron, not per weight.
     """
     sizes = list(shape)
-    weights = [n_out * n_in for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    weights = [n_out * n_in for n_in, n_out in itertools.pairwise(sizes)]
     p = sum(weights)
     return 2 * p + 2 * p + 2 * sum(weights[1:]) + 2 * p / batch_size

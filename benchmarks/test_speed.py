@@ -23,10 +23,17 @@ import time
 
 import numpy as np
 import pytest
+from implementations import (
+    BATCHES,
+    SHAPES,
+    implementations,
+    largest_difference,
+    make_data,
+    make_net,
+    state,
+)
 
 from neuronet.records import parameters
-from implementations import (BATCHES, SHAPES, implementations, largest_difference,
-                             make_data, make_net, state)
 
 IMPLEMENTATIONS = implementations()
 NAMES = ["loops-plain", "loops", "loops-prange", "vectorized", "python", "numpy-textbook",

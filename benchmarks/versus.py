@@ -34,6 +34,7 @@ CASES += [(f"loops 784-30-10 b{b} plain float64", "784-30-10", "loops", b, 0.0, 
 def one_process(repeats):
     """Time every case here (the checkout on sys.path); print {case: samples/s} as JSON."""
     import numpy as np
+
     from neuronet import Network
     rng = np.random.default_rng(0)
     x = rng.random((2000, 784))

@@ -37,8 +37,8 @@ def main():
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default: 1)")
     args = parser.parse_args()
     (x, y), (x_test, y_test) = load_mnist(os.environ.get("NEURONET_DATA"), progress=False)
-    settings = dict(hidden_layer_sizes=tuple(args.hidden), activation=args.activation,
-                    solver=args.solver, max_iter=args.epochs)
+    settings = {"hidden_layer_sizes": tuple(args.hidden), "activation": args.activation,
+                    "solver": args.solver, "max_iter": args.epochs}
     print(f"MNIST, 60,000 train / 10,000 test; {settings}; load {os.getloadavg()[0]:.1f}")
     print("seed  estimator               epochs  fit seconds  test accuracy")
     with threadpool_limits(args.threads), warnings.catch_warnings():

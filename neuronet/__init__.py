@@ -6,9 +6,9 @@
     >>> history = fit(net, x, y, epochs=30, learning_rate=3.0, validation=(x_test, y_test))
     >>> net.backend = "vectorized"          # or "loops" (default), "python", ... (backends.py)
 """
+from .backends import BACKENDS
 from .data import DataError, load_fashion_mnist, load_mnist
 from .gradcheck import gradcheck
-from .backends import BACKENDS
 from .network import Network
 from .saving import load, save
 from .train import DivergenceError, evaluate, fit

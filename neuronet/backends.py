@@ -23,9 +23,11 @@ import numpy as np
 
 from .activations import sample_cost
 from .blocks import sgd_epoch_blocks
-from .fused import feedforward as fused_feedforward, make_work, sgd_epoch
+from .fused import feedforward as fused_feedforward
+from .fused import make_work, sgd_epoch
 from .jit import njit
-from .loops import KERNELS, PLAIN, STRICT, make_work as make_loop_work
+from .loops import KERNELS, PLAIN, STRICT
+from .loops import make_work as make_loop_work
 from .parallel import FASTMATH, feedforward_parallel, launch_threads, sgd_epoch_parallel
 from .records import Model, Parameters, layer_buffers
 from .rules import SGD, Settings

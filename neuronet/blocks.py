@@ -17,8 +17,15 @@ the first, small, step sample by sample (``fused.upper_layers_step``).
 from numba.extending import register_jitable
 
 from .activations import layer_kind
-from .fused import (activate, add_gradient, add_gradient_pair, add_weighted_inputs,
-                    add_weighted_inputs_pair, dot_row, upper_layers_step)
+from .fused import (
+    activate,
+    add_gradient,
+    add_gradient_pair,
+    add_weighted_inputs,
+    add_weighted_inputs_pair,
+    dot_row,
+    upper_layers_step,
+)
 from .loops import copy_row, drop, drop_layer
 from .records import layer_of
 from .rules import momentum, step_one

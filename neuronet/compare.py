@@ -167,8 +167,8 @@ def verdict(diffs, *, threshold=AGREE, gradient_diff=0.0, learning_rate=None):
         return (f"parameters agree to {final:.1e} after {steps:,} steps "
                 f"(threshold {short(threshold)})")
     crossed = next(step for step, d in diffs if not d <= threshold)
-    lines = [f"parameters DIFFER by {final:.1e} after {steps:,} steps (threshold "
-             f"{short(threshold)}); the difference first exceeded it at step {crossed:,}."]
+    lines = [(f"parameters DIFFER by {final:.1e} after {steps:,} steps (threshold "
+             f"{short(threshold)}); the difference first exceeded it at step {crossed:,}.")]
     # The growth rate is read while the difference is still small: once it nears the size of
     # the parameters themselves (~1) it cannot grow at the same rate any more.
     positive = [(s, d) for s, d in diffs if d > 0 and math.isfinite(d)]

@@ -119,8 +119,8 @@ def add_gradient(target, delta, a_prev, j, c, first, stop):
         for k in range(target.shape[0]):
             target[k] += e0 * a0[k] + e1 * a1[k] + e2 * a2[k] + e3 * a3[k]
         s += 4
-    for s in range(s, n):
-        e, a = c * delta[s, j], a_prev[s, first:stop]
+    for t in range(s, n):  # the samples left over from the fours
+        e, a = c * delta[t, j], a_prev[t, first:stop]
         for k in range(target.shape[0]):
             target[k] += e * a[k]
 
@@ -144,8 +144,8 @@ def add_gradient_pair(target0, target1, delta, a_prev, j, c, first, stop):
             target0[k] += e0 * a0[k] + e1 * a1[k] + e2 * a2[k] + e3 * a3[k]
             target1[k] += f0 * a0[k] + f1 * a1[k] + f2 * a2[k] + f3 * a3[k]
         s += 4
-    for s in range(s, n):
-        e, f, a = c * delta[s, j], c * delta[s, j + 1], a_prev[s, first:stop]
+    for t in range(s, n):  # the samples left over from the fours
+        e, f, a = c * delta[t, j], c * delta[t, j + 1], a_prev[t, first:stop]
         for k in range(target0.shape[0]):
             target0[k] += e * a[k]
             target1[k] += f * a[k]
@@ -326,11 +326,11 @@ def add_weighted_inputs(w, a_prev, z, j, first, stop):
             z3 += w_j[k] * a3[k]
         z[s, j], z[s + 1, j], z[s + 2, j], z[s + 3, j] = z0, z1, z2, z3
         s += 4
-    for s in range(s, n):
-        a, total = a_prev[s, first:stop], z[s, j]
+    for t in range(s, n):  # the samples left over from the fours
+        a, total = a_prev[t, first:stop], z[t, j]
         for k in range(w_j.shape[0]):
             total += w_j[k] * a[k]
-        z[s, j] = total
+        z[t, j] = total
 
 
 @register_jitable
@@ -358,12 +358,12 @@ def add_weighted_inputs_pair(w, a_prev, z, j, first, stop):
         z[s, j], z[s + 1, j], z[s + 2, j], z[s + 3, j] = z0, z1, z2, z3
         z[s, j + 1], z[s + 1, j + 1], z[s + 2, j + 1], z[s + 3, j + 1] = y0, y1, y2, y3
         s += 4
-    for s in range(s, n):
-        a, total, other = a_prev[s, first:stop], z[s, j], z[s, j + 1]
+    for t in range(s, n):  # the samples left over from the fours
+        a, total, other = a_prev[t, first:stop], z[t, j], z[t, j + 1]
         for k in range(w_j.shape[0]):
             total += w_j[k] * a[k]
             other += w_i[k] * a[k]
-        z[s, j], z[s, j + 1] = total, other
+        z[t, j], z[t, j + 1] = total, other
 
 
 @register_jitable

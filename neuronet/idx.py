@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+
 class DataError(ValueError):
     """A data file is missing, damaged or not what it claims to be; the message says the fix."""
 

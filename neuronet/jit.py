@@ -35,7 +35,7 @@ they are.
 import hashlib
 import os
 import shutil
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numba
@@ -45,7 +45,7 @@ PACKAGE = Path(__file__).parent
 PREFIX = "neuronet-"
 
 
-@lru_cache(maxsize=None)
+@cache
 def source_hash():
     """A hash of the name and content of every .py file of the package, as 16 hex digits."""
     digest = hashlib.sha256()
@@ -90,7 +90,7 @@ def _keyed(locator_class, subfolder):
     return Keyed
 
 
-@lru_cache(maxsize=None)
+@cache
 def keyed_cache(subfolder):
     """numba's function cache class, in the folder of the package's current source hash and
     the subfolder of one set of compile options."""

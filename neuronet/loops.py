@@ -37,8 +37,16 @@ from typing import NamedTuple
 import numpy as np
 from numba.extending import register_jitable
 
-from .activations import (CROSS_ENTROPY, SOFTMAX, activation, layer_kind, prime, prime_kept,
-                          sigmoid_prime, softmax_row)
+from .activations import (
+    CROSS_ENTROPY,
+    SOFTMAX,
+    activation,
+    layer_kind,
+    prime,
+    prime_kept,
+    sigmoid_prime,
+    softmax_row,
+)
 from .jit import njit
 from .records import aligned_empty, layer_buffers, layer_of, no_masks
 from .rules import ADAM, at_step, step_one, step_row

@@ -14,7 +14,8 @@ import math
 
 import numpy as np
 
-from .activations import ACTIVATIONS, COSTS, OUTPUTS, cost as cost_per_sample
+from .activations import ACTIVATIONS, COSTS, OUTPUTS
+from .activations import cost as cost_per_sample
 from .backends import BACKENDS, KEEP_ROWS
 from .checks import check_array, check_choice, check_count, check_seed, check_shape, check_step
 from .records import Model, aligned_copy, parameters

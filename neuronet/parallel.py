@@ -10,8 +10,16 @@ import numba
 from numba.extending import register_jitable
 
 from .activations import layer_kind
-from .fused import (activate, backward_update, bias_gradient, first_forward, forward,
-                    forward_neuron, next_batch, step_tile)
+from .fused import (
+    activate,
+    backward_update,
+    bias_gradient,
+    first_forward,
+    forward,
+    forward_neuron,
+    next_batch,
+    step_tile,
+)
 from .jit import njit
 from .loops import copy_row, drop, drop_layer, hidden_prime, output_delta
 from .records import Signals, layer_of

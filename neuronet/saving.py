@@ -11,6 +11,7 @@ Saving refuses parameters that are not finite and targets that are not regular f
 writes a temporary file beside the target and renames it into place, so a crash never leaves
 half a file.
 """
+import itertools
 import os
 import stat
 import tempfile
@@ -160,7 +161,7 @@ def _load(archive, backend, max_parameters, bad):
     expected |= {f"{kind}_{layer}" for kind in ("weights", "biases") for layer in range(len(sizes) - 1)}
     if set(entries) - {"activation"} != expected:  # files from before activations: sigmoid
         raise bad(f"expected entries {sorted(expected | {'activation'})}, found {entries}")
-    count = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    count = sum(n_out * (n_in + 1) for n_in, n_out in itertools.pairwise(sizes))
     if count > max_parameters:
         raise bad(f"'sizes' declares a {'-'.join(map(str, sizes))} network of {count:,} weights "
                   f"and biases, more than max_parameters={max_parameters:,}; if you trust the "
@@ -179,7 +180,7 @@ def _load(archive, backend, max_parameters, bad):
     if dtype not in (np.float64, np.float32):
         raise bad(f"'weights_0' must be float64 or float32, found {dtype}")
     parameters = {}
-    for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for layer, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         for kind, shape in (("weights", (n_out, n_in)), ("biases", (n_out,))):
             array = _read(archive, f"{kind}_{layer}", bad, lambda s, d, shape=shape:
                           s == shape and d == dtype, f"{dtype} of shape {shape}")

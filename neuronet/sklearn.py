@@ -72,7 +72,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .activations import COSTS, cost as cost_per_sample
+from .activations import COSTS
+from .activations import cost as cost_per_sample
 from .checks import check_array, check_number, check_rule, check_settings
 from .network import Network
 from .records import aligned_copy

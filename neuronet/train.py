@@ -14,9 +14,17 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from .activations import COSTS, cost as cost_per_sample
-from .checks import (check_array, check_count, check_dropout, check_rate, check_seed, check_shift,
-                     check_step)
+from .activations import COSTS
+from .activations import cost as cost_per_sample
+from .checks import (
+    check_array,
+    check_count,
+    check_dropout,
+    check_rate,
+    check_seed,
+    check_shift,
+    check_step,
+)
 from .network import Network
 from .rules import SGD_RULE
 

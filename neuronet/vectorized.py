@@ -36,6 +36,7 @@ not BLAS, ``take_rows``, ``scale_add``, ``row_mean``):
 - BLAS runs on one thread unless the step's largest product is at least ``TWO_THREADS_FLOPS``:
   on this project's 2 shared cores a second thread risks more than it gains below that.
 """
+import itertools
 import math
 from contextlib import nullcontext
 from typing import NamedTuple
@@ -44,8 +45,17 @@ import numpy as np
 from scipy.linalg import blas
 from threadpoolctl import ThreadpoolController
 
-from .activations import (CROSS_ENTROPY, SIGMOID, SOFTMAX, activation_array, layer_kind,
-                          prime_array, prime_kept_array, sample_cost, softmax_array)
+from .activations import (
+    CROSS_ENTROPY,
+    SIGMOID,
+    SOFTMAX,
+    activation_array,
+    layer_kind,
+    prime_array,
+    prime_kept_array,
+    sample_cost,
+    softmax_array,
+)
 from .rules import ADAM, NESTEROV, SGD_RULE, Rule
 
 # Floating-point operations of the largest matrix product of a step from which BLAS gets two
@@ -290,7 +300,7 @@ class Step:
         self.grad_w = [WeightGradient(d, a, n) for d, a in zip(self.delta, self.a)]
         self.work = {}  # layer -> work arrays of Nesterov and Adam (``work_arrays``)
         self.y = np.empty(rows(sizes[-1]), dtype)
-        largest = max(n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+        largest = max(n_in * n_out for n_in, n_out in itertools.pairwise(sizes))
         self.threads = 2 if 2 * n * largest >= TWO_THREADS_FLOPS else 1
 
     def __call__(self, weights, biases, v_w, v_b, x, y, rows, eta, mu, l2, cost, softmax, kind,

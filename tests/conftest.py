@@ -1,10 +1,9 @@
 """The fixtures the test modules share; the shared functions are in helpers.py."""
 import numpy as np
 import pytest
+from helpers import mnist_shaped, write_idx
 
 from neuronet.data import DataError, locate
-
-from helpers import mnist_shaped, write_idx
 
 
 @pytest.fixture

@@ -6,13 +6,12 @@ as ``from helpers import ...`` (pytest puts this folder on the import path, as f
 import struct
 
 import numpy as np
+import reference
 
 from neuronet import Network, records
-from neuronet.rules import ADAM, SGD_RULE, settings
 from neuronet.cli import main
+from neuronet.rules import ADAM, SGD_RULE, settings
 from neuronet.train import dropout_masks
-
-import reference
 
 
 def mnist_shaped(n, seed=0, n_in=784, n_out=10):

@@ -6,14 +6,22 @@ import zipfile
 
 import numpy as np
 import pytest
+import reference
+from helpers import mnist_shaped, parameters
 
 from neuronet import Network, fit, load, save
-from neuronet.activations import (RELU, SIGMOID, TANH, activation, activation_array,
-                                  prime, prime_array, prime_kept, prime_kept_array)
+from neuronet.activations import (
+    RELU,
+    SIGMOID,
+    TANH,
+    activation,
+    activation_array,
+    prime,
+    prime_array,
+    prime_kept,
+    prime_kept_array,
+)
 from neuronet.network import BACKENDS
-
-from helpers import mnist_shaped, parameters
-import reference
 
 pytestmark = pytest.mark.plain_python
 
@@ -104,7 +112,7 @@ def test_one_epoch_of_momentum_sgd_follows_the_reference(name, backend):
     want = reference.sgd_epoch(net.weights, net.biases, x, y, order, 4, 0.3, 0.9, 1e-3,
                                "softmax", "cross_entropy", activation=name)
     net.step(x, y, 0.3, momentum=0.9, weight_decay=1e-3, batch_size=4, order=order)
-    for got, expected in zip(parameters(net), sum(want, [])):
+    for got, expected in zip(parameters(net), [w for pair in want for w in pair]):
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
 
 

@@ -7,15 +7,15 @@ eps = 1.1e-16 and sum |w a| is a few units for N(0, 1/n_in) weights and inputs i
 under 1e-12, and the sigmoid (slope <= 1/4) only shrinks it. Measured differences are printed
 by ``python -m pytest tests/test_agreement.py -s -k "mnist_shapes or ten_thousand"``.
 """
+import naive
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from helpers import largest_difference, mnist_shaped
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from neuronet import Network
 from neuronet.network import BACKENDS
-
-from helpers import largest_difference, mnist_shaped
-import naive
 
 pytestmark = pytest.mark.plain_python
 

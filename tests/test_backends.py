@@ -11,15 +11,14 @@ from pathlib import Path
 import numba
 import numpy as np
 import pytest
+from helpers import mnist_shaped, run_epoch
+from naive import feedforward as naive_feedforward
 
 import neuronet
 from neuronet import BACKENDS, Network, backends, loops
 from neuronet.backends import BACKENDS as TABLE
 from neuronet.checks import check_rule
 from neuronet.vectorized import VectorizedBackend
-
-from helpers import mnist_shaped, run_epoch
-from naive import feedforward as naive_feedforward
 
 PACKAGE = Path(neuronet.__file__).parent
 

@@ -2,10 +2,9 @@ import re
 
 import numpy as np
 import pytest
+from helpers import parameters
 
 from neuronet import Network, gradcheck
-
-from helpers import parameters
 
 pytestmark = pytest.mark.plain_python
 
@@ -224,8 +223,8 @@ def test_divergence_leaves_the_last_finite_state():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, 100)
     x = rng.normal(0, 0.3, (100, 4)) + labels[:, None] * 1.5
-    make = lambda: Network((4, 3, 2), seed=0, output="softmax", cost="cross_entropy")  # noqa: E731
-    settings = dict(learning_rate=1e307, momentum=0.9)
+    make = lambda: Network((4, 3, 2), seed=0, output="softmax", cost="cross_entropy")
+    settings = {"learning_rate": 1e307, "momentum": 0.9}
     net = make()
     with np.errstate(all="ignore"), pytest.raises(DivergenceError, match=r"step (\d+) .* left as "
                                                   r"it was before that step") as info:

@@ -9,8 +9,16 @@ the expression does not read starts as NaN, so that a helper which read it would
 import numpy as np
 import pytest
 
-from neuronet.vectorized import (WeightGradient, add_matmul_t, add_outer, add_scaled, matmul_into,
-                                 row_mean, scale_add, take_rows)
+from neuronet.vectorized import (
+    WeightGradient,
+    add_matmul_t,
+    add_outer,
+    add_scaled,
+    matmul_into,
+    row_mean,
+    scale_add,
+    take_rows,
+)
 
 # Error bound of a sum of products: a few units of the dtype's rounding (eps 2.2e-16 and 1.2e-7)
 # times the sum of the terms' magnitudes (``bound`` below), for sums of at most 7 terms here.

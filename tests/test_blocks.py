@@ -10,11 +10,10 @@ activation and output; dropout masks; float32; and an epoch split in two calls.
 import numba
 import numpy as np
 import pytest
+from helpers import epoch, largest_difference, masks_for, mnist_shaped, parameters
 
 from neuronet import Network, backends, loops
 from neuronet.network import BACKENDS
-
-from helpers import epoch, largest_difference, masks_for, mnist_shaped, parameters
 
 TOL = 1e-12
 TOL_FLOAT32 = 1e-4
@@ -57,7 +56,7 @@ def test_blocks_agree_with_one_sample_at_a_time(name, shape, samples, rates):
 def test_blocks_with_every_activation_and_output(activation, output, cost):
     args = ((12, 40, 6, 3), 2 * backends.BLOCK + 3, activation, output, cost)
     for momentum, weight_decay in RATES.values():
-        rates = dict(momentum=momentum, weight_decay=weight_decay)
+        rates = {"momentum": momentum, "weight_decay": weight_decay}
         want = trained(PLAIN, *args, **rates)
         # tanh with momentum: the steps amplify rounding, so that the textbook loops compiled
         # (sums reassociated) already end 9e-13 from the same loops as Python; the blocks, a
@@ -71,7 +70,7 @@ def test_blocks_with_dropout_masks():
     shape, samples = (7, 9, 6, 4), 2 * backends.BLOCK + 3
     masks = masks_for(samples, shape, rate=0.4, seed=2)
     for momentum, weight_decay in RATES.values():
-        rates = dict(momentum=momentum, weight_decay=weight_decay)
+        rates = {"momentum": momentum, "weight_decay": weight_decay}
         got = trained(backends.FAST, shape, samples, masks=masks, **rates)
         want = trained(PLAIN, shape, samples, masks=masks, **rates)
         assert largest_difference(got, want) <= TOL
@@ -81,7 +80,7 @@ def test_blocks_with_dropout_masks():
 def test_blocks_in_float32():
     args = ((12, 40, 3), 2 * backends.BLOCK + 3)
     for momentum, weight_decay in RATES.values():
-        rates = dict(momentum=momentum, weight_decay=weight_decay)
+        rates = {"momentum": momentum, "weight_decay": weight_decay}
         got = trained(backends.FAST, *args, dtype="float32", **rates)
         assert got[0].dtype == np.float32  # the first layer's weights
         assert largest_difference(got, trained(PLAIN, *args, **rates)) <= TOL_FLOAT32

@@ -5,25 +5,23 @@ each class a bright band of rows, so it can be learnt), so they need no download
 seconds; the tests marked ``data`` use the real files, found by conftest.py's fixtures
 (NEURONET_DATA, the cache, or fetched).
 """
+import itertools
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import naive
 import numpy as np
 import pytest
+from helpers import run
+from numpy.lib import format as npy
 
-from neuronet import BACKENDS
-from neuronet import Network, fit, load, load_mnist, save
+from neuronet import BACKENDS, Network, fit, load, load_mnist, save
 from neuronet.compare import lockstep, verdict
 from neuronet.gradcheck import LayerCheck
 from neuronet.train import DivergenceError
-from numpy.lib import format as npy
-
-from helpers import run
-import naive
-
 
 # --- compare -------------------------------------------------------------------------------
 
@@ -142,7 +140,7 @@ def test_train_save_predict_round_trip(capsys, tiny, tmp_path):
     assert float(final[1]) >= 80  # it learned: chance is 10 % (100 % when measured)
     assert float(rows[-1][2]) < float(rows[0][2])  # and its held-out cost fell
     assert f"network saved to {saved}" in out and figure.read_bytes()[:4] == b"\x89PNG"
-    (x, y), (x_test, y_test) = load_mnist(tiny, download=False)
+    (_x, _y), (x_test, y_test) = load_mnist(tiny, download=False)
     net = load(saved)
 
     code, out, err = run(capsys, "predict", saved, "--data", tiny, "--images", 4)
@@ -173,7 +171,7 @@ def initial_parameters(sizes, seed):
     numpy.random.default_rng(seed), layer by layer, weights then biases."""
     rng = np.random.default_rng(seed)
     weights, biases = [], []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+    for n_in, n_out in itertools.pairwise(sizes):
         weights.append(rng.normal(0, 1 / np.sqrt(n_in), (n_out, n_in)))
         biases.append(rng.normal(0, 1, n_out))
     return weights, biases
@@ -184,7 +182,7 @@ def test_train_steps_are_sgd_with_momentum_by_the_naive_reference(capsys, tiny, 
     # so two epochs are v = -eta g(w0), w1 = w0 + v; v = mu v - eta g(w1), w2 = w1 + v, with g
     # the naive reference's gradient of the quadratic cost.
     saved = tmp_path / "net.npz"
-    code, out, err = run(capsys, "train", "--data", tiny, "--shape", "784,20,10", "--epochs", 2,
+    code, _out, err = run(capsys, "train", "--data", tiny, "--shape", "784,20,10", "--epochs", 2,
                          "--train-size", 20, "--batch-size", 20, "--learning-rate", 1.5,
                          "--momentum", 0.5, "--seed", 3, "--save", saved)
     assert code == 0, err
@@ -301,27 +299,27 @@ def test_gradcheck_fails_with_exit_code_1(capsys, monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("argv,words", [
     (["compare", "--dataset", "kmnist"], "argument --dataset: invalid choice: 'kmnist'"),
-    (["compare", "--shape", "784,x,10"], "'784,x,10' is not a list of layer sizes ('x' is not a "
-                                         "whole number); write it like 784,30,10"),
+    (["compare", "--shape", "784,x,10"], ("'784,x,10' is not a list of layer sizes ('x' is not a "
+                                         "whole number); write it like 784,30,10")),
     (["train", "--shape", "784"], "give at least two layer sizes"),
-    (["compare", "--learning-rate", "-0.5"], "argument --learning-rate: must be a finite number "
-                                             "> 0, got -0.5"),
+    (["compare", "--learning-rate", "-0.5"], ("argument --learning-rate: must be a finite number "
+                                             "> 0, got -0.5")),
     (["train", "--momentum", "1"], "argument --momentum: must be in [0, 1)"),
     (["train", "--epochs", "0"], "argument --epochs: must be at least 1, got 0"),
-    (["train", "--dropout", "1"], "argument --dropout: must be in [0, 1) (the chance of dropping "
-                                  "a neuron), got 1"),
+    (["train", "--dropout", "1"], ("argument --dropout: must be in [0, 1) (the chance of dropping "
+                                  "a neuron), got 1")),
     (["train", "--input-dropout", "-0.2"], "argument --input-dropout: must be in [0, 1)"),
     (["train", "--shift", "-1"], "argument --shift: must be at least 0, got -1"),
-    (["train", "--shift", "28", "--data", "TINY"], "shift must be smaller than the 28-pixel side "
-                                                   "of the images, got 28"),
+    (["train", "--shift", "28", "--data", "TINY"], ("shift must be smaller than the 28-pixel side "
+                                                   "of the images, got 28")),
     (["train", "--plot", "curves.pdf"], "name it *.png"),
     (["gradcheck", "--random", "--load", "missing.npz"], "missing.npz: no such network file"),
     (["predict", "missing.npz"], "missing.npz: no such network file"),
     (["compare", "--data", "/no/such/folder"], "/no/such/folder: no such folder"),
-    (["compare", "--train-size", "201", "--data", "TINY"], "--train-size 201 is more than the 200 "
-                                                           "training images of MNIST"),
-    (["train", "--shape", "100,10", "--data", "TINY"], "--shape 100,10 does not fit MNIST: it "
-                                                       "needs 784 inputs"),
+    (["compare", "--train-size", "201", "--data", "TINY"], ("--train-size 201 is more than the 200 "
+                                                           "training images of MNIST")),
+    (["train", "--shape", "100,10", "--data", "TINY"], ("--shape 100,10 does not fit MNIST: it "
+                                                       "needs 784 inputs")),
     (["data", "--data", "EMPTY", "--cache", "EMPTY", "--no-download"], "mnist files not found"),
     ([], "the following arguments are required: COMMAND"),
 ])
@@ -329,7 +327,7 @@ def test_bad_input_is_one_line_and_exit_2(capsys, tiny, tmp_path, monkeypatch, a
     monkeypatch.chdir(tmp_path)
     (tmp_path / "EMPTY").mkdir()
     argv = [str(tiny) if a == "TINY" else a for a in argv]
-    code, out, err = run(capsys, *argv)
+    code, _out, err = run(capsys, *argv)
     assert code == 2
     assert err.startswith("neuronet: error: ") and words in err, err
     assert "Traceback" not in err
@@ -351,26 +349,26 @@ def write_files(folder):
 
 
 @pytest.mark.parametrize("argv,words", [
-    (["predict", "arr.npy"], "arr.npy is not a neuronet network file: it is one .npy array; to "
-                             "classify its rows, give it as --input"),
-    (["predict", "net.npz", "--input", "x.npz"], "x.npz: an .npz archive of arrays; --input takes "
-                                                 "one array saved with numpy.save"),
-    (["predict", "net.npz", "--input", "lying.npy"], "lying.npy: its header declares float64 of "
+    (["predict", "arr.npy"], ("arr.npy is not a neuronet network file: it is one .npy array; to "
+                             "classify its rows, give it as --input")),
+    (["predict", "net.npz", "--input", "x.npz"], ("x.npz: an .npz archive of arrays; --input takes "
+                                                 "one array saved with numpy.save")),
+    (["predict", "net.npz", "--input", "lying.npy"], ("lying.npy: its header declares float64 of "
                                                      "shape (1000000000, 784), 6,272,000,000,000 "
-                                                     "bytes, but 800 bytes follow it"),
-    (["gradcheck", "--random", "--samples", "100000000"], "argument --samples: must be at most "
-                                                          "10,000"),
+                                                     "bytes, but 800 bytes follow it")),
+    (["gradcheck", "--random", "--samples", "100000000"], ("argument --samples: must be at most "
+                                                          "10,000")),
     (["train", "--batch-size", "99999999999999999999", "--data", "TINY"],
      "--batch-size 99,999,999,999,999,999,999 is more than the 200 training images"),
     (["train", "--seed", "-1"], "argument --seed: must be at least 0, got -1"),
-    (["predict", "small.npz", "--data", "TINY"], "the 5-3-2 network in small.npz does not fit "
-                                                 "MNIST: it needs 784 inputs"),
-    (["gradcheck", "--load", "small.npz", "--data", "TINY"], "the 5-3-2 network in small.npz "
-                                                             "does not fit MNIST"),
+    (["predict", "small.npz", "--data", "TINY"], ("the 5-3-2 network in small.npz does not fit "
+                                                 "MNIST: it needs 784 inputs")),
+    (["gradcheck", "--load", "small.npz", "--data", "TINY"], ("the 5-3-2 network in small.npz "
+                                                             "does not fit MNIST")),
     (["train", "--save", "/sys/net.npz", "--data", "TINY"],
      "argument --save: cannot save to /sys/net.npz: cannot create a file in /sys"),
-    (["train", "--save", "fifo", "--data", "TINY"], "argument --save: cannot save to fifo: it is "
-                                                    "not a regular file"),
+    (["train", "--save", "fifo", "--data", "TINY"], ("argument --save: cannot save to fifo: it is "
+                                                    "not a regular file")),
 ])
 def test_bad_files_are_one_line_and_exit_2(capsys, tiny, tmp_path, monkeypatch, argv, words):
     monkeypatch.chdir(tmp_path)
@@ -448,6 +446,7 @@ def test_compare_on_real_mnist(capsys, mnist_folder):
 
 def test_python_dash_m_runs_the_cli():
     done = subprocess.run([sys.executable, "-m", "neuronet", "gradcheck", "--help"],
-                          capture_output=True, text=True, cwd=Path(__file__).parents[1])
+                          capture_output=True, text=True, cwd=Path(__file__).parents[1],
+                          check=False)
     assert done.returncode == 0, done.stderr
     assert "usage: neuronet gradcheck" in done.stdout and "--samples N" in done.stdout

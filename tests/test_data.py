@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays as np_arrays
 
 from neuronet import Network, data, save
@@ -539,7 +540,7 @@ def test_one_split_fetches_only_its_files(tmp_path, server, monkeypatch):
     monkeypatch.setitem(data.DATASETS, "mnist",
                         dataclasses.replace(data.DATASETS["mnist"], sources=(mirror,)))
     cache = tmp_path / "cache"
-    X, y = data.load_mnist(cache_dir=cache, split="test", progress=False)
+    _X, y = data.load_mnist(cache_dir=cache, split="test", progress=False)
     np.testing.assert_array_equal(y, arrays["test_labels"])
     assert sorted(server.requests) == ["/good/t10k-images-idx3-ubyte.gz",
                                        "/good/t10k-labels-idx1-ubyte.gz"]

@@ -1,19 +1,17 @@
 """Dropout: the same masks train the same network in every backend, the step follows the
 gradient of the thinned network, and a dropped neuron learns nothing from that step."""
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
+import reference
+from helpers import epoch, largest_difference, masks_for, mnist_shaped, parameters, reference_epoch
 
-from neuronet import Network, backends, fit, loops
-from neuronet import records
-from neuronet.activations import COSTS, cost as cost_per_sample, sigmoid_array, softmax_array
+from neuronet import Network, backends, fit, loops, records
+from neuronet.activations import COSTS, sigmoid_array, softmax_array
+from neuronet.activations import cost as cost_per_sample
 from neuronet.network import BACKENDS
 from neuronet.train import dropout_masks
-
-from helpers import (epoch, largest_difference, masks_for, mnist_shaped, parameters,
-                     reference_epoch)
-import reference
 
 pytestmark = pytest.mark.plain_python
 
@@ -34,7 +32,7 @@ def trained(backend, batch_size, masks, output="softmax", cost="cross_entropy", 
                  learning_rate=learning_rate)
 
 
-@lru_cache(maxsize=None)
+@cache
 def reference_trained(batch_size, output, cost):
     """``trained(..., masks_for(11, SHAPE), output, cost)`` by ``reference``: numerical gradients
     of the thinned network's cost (slow, so once per setting)."""
@@ -131,8 +129,8 @@ def test_masks_drop_at_the_rate_and_scale_the_kept():
 def test_fit_with_dropout_is_reproducible_the_same_in_both_backends_and_learns():
     x, y = mnist_shaped(300, seed=4, n_in=50)
     labels = y.argmax(axis=1)
-    settings = dict(epochs=2, learning_rate=0.3, batch_size=7, momentum=0.9, dropout=0.5,
-                    input_dropout=0.2, seed=3)
+    settings = {"epochs": 2, "learning_rate": 0.3, "batch_size": 7, "momentum": 0.9, "dropout": 0.5,
+                    "input_dropout": 0.2, "seed": 3}
     nets = [Network((50, 16, 10), seed=1, backend=b) for b in ("loops", "vectorized", "loops")]
     for net in nets:
         fit(net, x, labels, **settings)
@@ -154,7 +152,7 @@ def test_fit_with_dropout_is_reproducible_the_same_in_both_backends_and_learns()
 
 
 def test_dropout_masks_do_not_depend_on_the_chunking(monkeypatch):
-    import neuronet.train as train
+    from neuronet import train
     x, y = mnist_shaped(90, seed=1, n_in=6, n_out=3)
     nets = []
     for chunk in (10_000, 8):
@@ -166,10 +164,10 @@ def test_dropout_masks_do_not_depend_on_the_chunking(monkeypatch):
 
 
 @pytest.mark.parametrize("kwargs,words", [
-    (dict(dropout=1.0), r"dropout must be a number in \[0, 1\), the chance of dropping a neuron, "
-                        r"got 1.0; 0 turns dropout off"),
-    (dict(input_dropout=-0.1), r"input_dropout must be a number in \[0, 1\)"),
-    (dict(dropout="0.5"), r"dropout must be a number in \[0, 1\), .* got '0.5'"),
+    ({"dropout": 1.0}, (r"dropout must be a number in \[0, 1\), the chance of dropping a neuron, "
+                        r"got 1.0; 0 turns dropout off")),
+    ({"input_dropout": -0.1}, r"input_dropout must be a number in \[0, 1\)"),
+    ({"dropout": "0.5"}, r"dropout must be a number in \[0, 1\), .* got '0.5'"),
 ])
 def test_fit_rejects_bad_dropout_rates(kwargs, words):
     x, y = mnist_shaped(10, n_in=4, n_out=2)

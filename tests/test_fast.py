@@ -16,15 +16,14 @@ import sys
 import numba
 import numpy as np
 import pytest
+import reference
+from helpers import epoch, largest_difference, mnist_shaped, reference_epoch, run_epoch
 
 from neuronet import Network, backends, fused, loops, parallel
-from neuronet.records import Layer, Signals, parameters
-from neuronet.rules import SGD_RULE, settings
 from neuronet.activations import ACTIVATIONS
 from neuronet.network import BACKENDS
-
-from helpers import epoch, largest_difference, mnist_shaped, reference_epoch, run_epoch
-import reference
+from neuronet.records import Layer, Signals, parameters
+from neuronet.rules import SGD_RULE, settings
 
 pytestmark = pytest.mark.plain_python
 

@@ -11,15 +11,14 @@ which would spread into the weights if it were read, and check it is still NaN a
 """
 from functools import partial
 
+import helpers
 import numba
 import numpy as np
 import pytest
+from helpers import masks_for, mnist_shaped, run_epoch
 
 from neuronet import Network, backends, fused, loops, parallel, rules
 from neuronet.records import Layer
-
-import helpers
-from helpers import masks_for, mnist_shaped, run_epoch
 
 TOL = 1e-12
 TOL_FLOAT32 = 1e-4
@@ -143,8 +142,8 @@ def test_an_epoch_in_two_calls_gives_the_same_bits(backend, batch_size, momentum
 @pytest.mark.parametrize("batch_size", [1, 5], ids=lambda n: f"batch{n}")
 def test_fused_rules_agree_with_the_plain_loops_and_split_epochs_give_the_same_bits(rule,
                                                                                     batch_size):
-    settings = {"nesterov": dict(momentum=0.9, nesterovs_momentum=True),
-                "adam": dict(solver="adam")}[rule]
+    settings = {"nesterov": {"momentum": 0.9, "nesterovs_momentum": True},
+                "adam": {"solver": "adam"}}[rule]
     shape = SHAPES["two-hidden"]
     x, y = mnist_shaped(20, seed=5, n_in=shape[0], n_out=shape[-1])
     order = np.random.default_rng(6).permutation(20)

@@ -2,14 +2,13 @@ import warnings
 
 import numpy as np
 import pytest
+import reference
+from helpers import mnist_shaped
 
 from neuronet import Network, fused, gradcheck, loops, rules, vectorized
+from neuronet.activations import COSTS, cost, sigmoid, sigmoid_array, softmax_array, softmax_row
 from neuronet.records import Layer
 from neuronet.rules import SGD, Settings
-from neuronet.activations import COSTS, cost, sigmoid, sigmoid_array, softmax_array, softmax_row
-
-from helpers import mnist_shaped
-import reference
 
 pytestmark = pytest.mark.plain_python
 

@@ -5,26 +5,25 @@ import math
 
 import numpy as np
 import pytest
+import reference
+from helpers import mnist_shaped
 
 from neuronet import Network, fit
 from neuronet.network import BACKENDS
 
-from helpers import mnist_shaped
-import reference
-
 pytestmark = pytest.mark.plain_python
 
 RULES = {
-    "nesterov": dict(solver="sgd", nesterovs_momentum=True, momentum=0.9),
-    "adam": dict(solver="adam"),
-    "adam-betas": dict(solver="adam", beta_1=0.5, beta_2=0.9, epsilon=1e-4),
+    "nesterov": {"solver": "sgd", "nesterovs_momentum": True, "momentum": 0.9},
+    "adam": {"solver": "adam"},
+    "adam-betas": {"solver": "adam", "beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-4},
 }
 
 
 def reference_kwargs(settings):
-    return dict(solver=settings["solver"], nesterov=settings.get("nesterovs_momentum", False),
-                betas=(settings.get("beta_1", 0.9), settings.get("beta_2", 0.999)),
-                epsilon=settings.get("epsilon", 1e-8))
+    return {"solver": settings["solver"], "nesterov": settings.get("nesterovs_momentum", False),
+                "betas": (settings.get("beta_1", 0.9), settings.get("beta_2", 0.999)),
+                "epsilon": settings.get("epsilon", 1e-8)}
 
 
 @pytest.mark.parametrize("rule", RULES)
@@ -102,7 +101,7 @@ def test_nesterov_without_momentum_is_plain_sgd():
 @pytest.mark.parametrize("rule", ["momentum", "nesterov", "adam"])
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
 def test_loops_and_vectorized_agree_over_thousands_of_steps(rule, activation):
-    settings = {"momentum": dict(momentum=0.9), "nesterov": RULES["nesterov"],
+    settings = {"momentum": {"momentum": 0.9}, "nesterov": RULES["nesterov"],
                 "adam": RULES["adam"]}[rule]
     # A stable regime, as in test_agreement's ten thousand steps: with momentum 0.9 at learning
     # rate 0.01 on these random labels, tanh training is chaotic, and a single weight moved by

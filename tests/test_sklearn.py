@@ -23,7 +23,7 @@ from neuronet import Network
 from neuronet.sklearn import NeuronetClassifier
 
 # Logistic hidden layers and SGD without Nesterov's momentum.
-TODAY = dict(activation="logistic", solver="sgd", nesterovs_momentum=False)
+TODAY = {"activation": "logistic", "solver": "sgd", "nesterovs_momentum": False}
 
 
 def sigmoid(z):
@@ -109,18 +109,18 @@ def test_one_sgd_step_by_hand():
 
 
 MLP_SETTINGS = [
-    pytest.param(dict(activation="logistic", solver="sgd", momentum=0.0), id="sgd"),
-    pytest.param(dict(activation="logistic", solver="sgd", momentum=0.9,
-                      nesterovs_momentum=False), id="momentum"),
-    pytest.param(dict(activation="logistic", solver="sgd", momentum=0.9,
-                      nesterovs_momentum=True), id="nesterov"),
-    pytest.param(dict(activation="tanh", solver="sgd", momentum=0.9,
-                      nesterovs_momentum=False), id="tanh"),
-    pytest.param(dict(activation="relu", solver="sgd", momentum=0.9,
-                      nesterovs_momentum=False), id="relu"),
-    pytest.param(dict(activation="logistic", solver="adam"), id="adam"),
-    pytest.param(dict(activation="relu", solver="adam", beta_1=0.8, beta_2=0.99,
-                      epsilon=1e-6), id="relu-adam"),
+    pytest.param({"activation": "logistic", "solver": "sgd", "momentum": 0.0}, id="sgd"),
+    pytest.param({"activation": "logistic", "solver": "sgd", "momentum": 0.9,
+                      "nesterovs_momentum": False}, id="momentum"),
+    pytest.param({"activation": "logistic", "solver": "sgd", "momentum": 0.9,
+                      "nesterovs_momentum": True}, id="nesterov"),
+    pytest.param({"activation": "tanh", "solver": "sgd", "momentum": 0.9,
+                      "nesterovs_momentum": False}, id="tanh"),
+    pytest.param({"activation": "relu", "solver": "sgd", "momentum": 0.9,
+                      "nesterovs_momentum": False}, id="relu"),
+    pytest.param({"activation": "logistic", "solver": "adam"}, id="adam"),
+    pytest.param({"activation": "relu", "solver": "adam", "beta_1": 0.8, "beta_2": 0.99,
+                      "epsilon": 1e-6}, id="relu-adam"),
 ]
 
 
@@ -235,7 +235,7 @@ def test_coefs_are_the_network_weights_transposed(blobs):
 @pytest.mark.parametrize("settings", [
     pytest.param(dict(**TODAY, momentum=0.0), id="sgd"),
     pytest.param(dict(**TODAY, momentum=0.9), id="momentum"),
-    pytest.param(dict(activation="relu", solver="adam"), id="adam"),
+    pytest.param({"activation": "relu", "solver": "adam"}, id="adam"),
 ])
 def test_partial_fit_twice_is_fit_for_two_epochs(blobs, settings):
     """Without shuffling, two partial_fit calls are fit with max_iter=2: the same network, and
@@ -359,10 +359,10 @@ def test_infinite_rates_are_refused_by_the_estimators_names(blobs, name):
 def test_diverging_training_says_so(blobs):
     x, y = blobs
     model = NeuronetClassifier((5,), **TODAY, learning_rate_init=1e300, random_state=0)
-    with pytest.raises(ValueError, match="non-finite parameter weights"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # numpy's overflow on the way
-            model.fit(x * 1e10, y)
+    with pytest.raises(ValueError, match="non-finite parameter weights"), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's overflow on the way
+        model.fit(x * 1e10, y)
 
 
 def test_float32(blobs):

@@ -7,10 +7,9 @@ is not true of any compiled version: it differs from the python backend in the l
 """
 import numpy as np
 import pytest
+from helpers import mnist_shaped, parameters
 
 from neuronet import Network
-
-from helpers import mnist_shaped, parameters
 
 SETTINGS = [("sigmoid", "quadratic"), ("sigmoid", "cross_entropy"), ("softmax", "quadratic"),
             ("softmax", "cross_entropy")]

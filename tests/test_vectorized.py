@@ -2,17 +2,23 @@
 definitions: the naive reference's gradients and the update rule written out, one step at a time;
 and each update rule, given BP4's gradient as the step gives it, against its numpy expression.
 """
+import naive
 import numpy as np
 import pytest
+from helpers import mnist_shaped, run_epoch
 
 from neuronet import Network
 from neuronet.network import BACKENDS
 from neuronet.rules import ADAM, Rule
-from neuronet.vectorized import (Step, VectorizedBackend, WeightGradient, adam_update,
-                                 momentum_update, nesterov_update, sgd_update)
-
-from helpers import mnist_shaped, run_epoch
-import naive
+from neuronet.vectorized import (
+    Step,
+    VectorizedBackend,
+    WeightGradient,
+    adam_update,
+    momentum_update,
+    nesterov_update,
+    sgd_update,
+)
 
 TOL = 1e-12  # as tests/test_agreement.py: the sums differ only in order
 

@@ -41,8 +41,8 @@ def build_network(args, backend):
 
 def update_rule(args):
     """The update rule's keywords for fit, Network.step and lockstep."""
-    return dict(solver=args.solver, nesterovs_momentum=args.nesterov, beta_1=args.beta_1,
-                beta_2=args.beta_2, epsilon=args.epsilon)
+    return {"solver": args.solver, "nesterovs_momentum": args.nesterov, "beta_1": args.beta_1,
+                "beta_2": args.beta_2, "epsilon": args.epsilon}
 
 
 def warm_up(args, x, targets, backend="loops"):
