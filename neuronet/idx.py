@@ -30,13 +30,13 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # bytes, 3.6 GB as floats), and trusting it would mean a giant allocation.
 MAX_FLOAT_BYTES = 10**9
 _FLOAT_BYTES = 8  # numpy.float64
-_CHUNK = 1 << 20
+CHUNK = 1 << 20
 
-_REFETCH = ("Delete the file and fetch it again (neuronet downloads into its cache when the "
+REFETCH = ("Delete the file and fetch it again (neuronet downloads into its cache when the "
             "file is missing), or point NEURONET_DATA / --data at a folder with good copies.")
 
 
-def _fail(path, problem, expected, found, fix=_REFETCH):
+def _fail(path, problem, expected, found, fix=REFETCH):
     raise DataError(f"{path}: {problem}: expected {expected}, found {found}. {fix}")
 
 
@@ -45,7 +45,7 @@ def _is_gzip(path):
         return f.read(2) == _GZIP_MAGIC
 
 
-def _open(path):
+def open_maybe_gzip(path):
     """Open `path` for reading bytes, decompressing when it starts with the gzip magic."""
     return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
 
@@ -66,7 +66,7 @@ def read_idx(path, expected_magic=None):
     """
     path = Path(path)
     try:
-        with _open(path) as f:
+        with open_maybe_gzip(path) as f:
             return _read_idx(f, path, expected_magic)
     except (EOFError, zlib.error, gzip.BadGzipFile) as error:
         _fail(path, "the gzip stream is damaged or cut short", "a complete gzip stream",
@@ -107,7 +107,7 @@ def _read_idx(f, path, expected_magic):
         # soon as it passes the declared size, so a small file cannot make us allocate much.
         buffer = bytearray()
         while len(buffer) <= size:
-            chunk = f.read(min(_CHUNK, size + 1 - len(buffer)))
+            chunk = f.read(min(CHUNK, size + 1 - len(buffer)))
             if not chunk:
                 break
             buffer += chunk

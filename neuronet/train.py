@@ -208,18 +208,18 @@ def guarded_step(net, x, y, order, masks, epoch, first_step, eta, mu, l2, batch_
     raise AssertionError("a chunk diverged but its replay did not")  # non-deterministic kernels
 
 
-def _arrays(net):
+def state_arrays(net):
     """Everything a step changes: parameters, velocities, Adam's squares and step count."""
     return (net.weights + net.biases + net.velocity_w + net.velocity_b + net.squares_w
             + net.squares_b + [net.adam_steps])
 
 
 def _state(net):
-    return [p.copy() for p in _arrays(net)]
+    return [p.copy() for p in state_arrays(net)]
 
 
 def _restore(net, state):
-    for target, saved in zip(_arrays(net), state):
+    for target, saved in zip(state_arrays(net), state):
         target[...] = saved
 
 
