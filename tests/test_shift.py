@@ -86,21 +86,10 @@ def test_fit_with_shift_is_reproducible_the_same_in_both_backends_and_chunk_inde
         monkeypatch):
     from neuronet import train
     x, y = mnist_shaped(90, seed=4, n_in=36)
-    settings = {
-        "epochs": 2,
-        "learning_rate": 0.3,
-        "batch_size": 4,
-        "momentum": 0.9,
-        "shift": 2,
-        "seed": 3,
-    }
+    settings = {"epochs": 2, "learning_rate": 0.3, "batch_size": 4, "momentum": 0.9, "shift": 2, "seed": 3}
     nets = []
-    for backend, chunk in (
-        ("loops", 10_000),
-        ("loops", 10_000),
-        ("vectorized", 10_000),
-        ("loops", 8),
-    ):
+    for backend, chunk in (("loops", 10_000), ("loops", 10_000), ("vectorized", 10_000),
+                           ("loops", 8)):
         monkeypatch.setattr(train, "CHUNK", chunk)
         nets.append(Network((36, 12, 10), seed=1, backend=backend))
         fit(nets[-1], x, y, **settings)
@@ -113,27 +102,14 @@ def test_fit_with_shift_is_reproducible_the_same_in_both_backends_and_chunk_inde
     assert max(np.max(np.abs(a - b)) for a, b in zip(loops, plain.weights)) > 1e-3
 
 
-@pytest.mark.parametrize(
-    "shape,shift,words",
-    [
-        (
-            (16, 3, 2),
-            -1,
-            r"shift must be a whole number of pixels >= 0, got -1; 0 turns shifting off",
-        ),
-        ((16, 3, 2), 1.0, r"shift must be a whole number of pixels >= 0, got 1.0"),
-        ((16, 3, 2), True, r"shift must be a whole number of pixels >= 0, got True"),
-        ((16, 3, 2), 4, r"shift must be smaller than the 4-pixel side of the images, got 4"),
-        (
-            (15, 3, 2),
-            1,
-            (
-                r"shift needs square images, but the network has 15 inputs, not a square "
-                r"number; use shift=0 for other data"
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("shape,shift,words", [
+    ((16, 3, 2), -1, r"shift must be a whole number of pixels >= 0, got -1; 0 turns shifting off"),
+    ((16, 3, 2), 1.0, r"shift must be a whole number of pixels >= 0, got 1.0"),
+    ((16, 3, 2), True, r"shift must be a whole number of pixels >= 0, got True"),
+    ((16, 3, 2), 4, r"shift must be smaller than the 4-pixel side of the images, got 4"),
+    ((15, 3, 2), 1, (r"shift needs square images, but the network has 15 inputs, not a square "
+                    r"number; use shift=0 for other data")),
+])
 def test_fit_rejects_a_bad_shift(shape, shift, words):
     x, y = mnist_shaped(10, n_in=shape[0], n_out=shape[-1])
     net = Network(shape, seed=0)

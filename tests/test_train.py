@@ -141,28 +141,13 @@ def test_divergence_names_epoch_step_and_layer(monkeypatch, chunk):
             fit(make(), x, labels, epochs=2, seed=5, **settings)
 
 
-@pytest.mark.parametrize(
-    "kwargs,error,words",
-    [
-        ({"epochs": 0, "learning_rate": 0.1}, ValueError, "epochs must be an integer >= 1, got 0"),
-        ({"epochs": 1, "learning_rate": -1.0}, ValueError, "learning_rate must be finite and > 0"),
-        (
-            {"epochs": 1, "learning_rate": 0.1, "batch_size": 0},
-            ValueError,
-            "batch_size must be an integer",
-        ),
-        (
-            {"epochs": 1, "learning_rate": 0.1, "decay": 1.5},
-            ValueError,
-            r"decay must be in \(0, 1\], got 1.5",
-        ),
-        (
-            {"epochs": 1, "learning_rate": 0.1, "decay": 0},
-            ValueError,
-            "decay must be finite and > 0",
-        ),
-    ],
-)
+@pytest.mark.parametrize("kwargs,error,words", [
+    ({"epochs": 0, "learning_rate": 0.1}, ValueError, "epochs must be an integer >= 1, got 0"),
+    ({"epochs": 1, "learning_rate": -1.0}, ValueError, "learning_rate must be finite and > 0"),
+    ({"epochs": 1, "learning_rate": 0.1, "batch_size": 0}, ValueError, "batch_size must be an integer"),
+    ({"epochs": 1, "learning_rate": 0.1, "decay": 1.5}, ValueError, r"decay must be in \(0, 1\], got 1.5"),
+    ({"epochs": 1, "learning_rate": 0.1, "decay": 0}, ValueError, "decay must be finite and > 0"),
+])
 def test_fit_bad_settings(kwargs, error, words):
     x, labels = blobs(10)
     with pytest.raises(error, match=words):
@@ -184,16 +169,11 @@ def test_save_and_load_round_trip(tmp_path):
     save(net, path)
     assert os.listdir(tmp_path) == ["net.npz"]  # no temporary file left behind
     again = load(path, backend="vectorized")
-    assert (again.sizes, again.output, again.cost, again.backend) == (
-        net.sizes,
-        "softmax",
-        "cross_entropy",
-        "vectorized",
-    )
+    assert (again.sizes, again.output, again.cost, again.backend) == \
+        (net.sizes, "softmax", "cross_entropy", "vectorized")
     x = np.random.default_rng(0).random((3, 5))
-    assert all(
-        np.array_equal(a, b) for a, b in zip(again.weights + again.biases, net.weights + net.biases)
-    )
+    assert all(np.array_equal(a, b) for a, b in zip(again.weights + again.biases,
+                                                   net.weights + net.biases))
     assert np.max(np.abs(again.predict(x) - net.predict(x))) <= 1e-15
 
 
@@ -202,43 +182,23 @@ def _write(path, **arrays):
         np.savez(f, **arrays)
 
 
-@pytest.mark.parametrize(
-    "change,words",
-    [
-        (lambda a: a.pop("biases_1"), r"expected entries .*'biases_1'"),
-        (lambda a: a.update(extra=np.zeros(1)), r"found .*'extra'"),
-        (
-            lambda a: a.update(weights_1=np.zeros((3, 3))),
-            (
-                r"'weights_1' must be float64 of shape \(3, 4\), "
-                r"found float64 of shape \(3, 3\)"
-            ),
-        ),
-        (lambda a: a.update(biases_0=np.zeros(4, dtype=np.float32)), "'biases_0' must be float64"),
-        (
-            lambda a: a.update(weights_0=np.zeros((4, 5), dtype=int)),
-            "'weights_0' must be float64 or float32",
-        ),
-        (
-            lambda a: a.update(sizes=np.array([5, 0, 3])),
-            "'sizes' must be at least two integers >= 1",
-        ),
-        (lambda a: a.update(output=np.array("relu")), "'output' must be one of"),
-        (lambda a: a.update(weights_0=np.full((4, 5), np.nan)), "'weights_0' holds NaN"),
-    ],
-)
+@pytest.mark.parametrize("change,words", [
+    (lambda a: a.pop("biases_1"), r"expected entries .*'biases_1'"),
+    (lambda a: a.update(extra=np.zeros(1)), r"found .*'extra'"),
+    (lambda a: a.update(weights_1=np.zeros((3, 3))), (r"'weights_1' must be float64 of shape \(3, 4\), "
+                                                     r"found float64 of shape \(3, 3\)")),
+    (lambda a: a.update(biases_0=np.zeros(4, dtype=np.float32)), "'biases_0' must be float64"),
+    (lambda a: a.update(weights_0=np.zeros((4, 5), dtype=int)), "'weights_0' must be float64 or float32"),
+    (lambda a: a.update(sizes=np.array([5, 0, 3])), "'sizes' must be at least two integers >= 1"),
+    (lambda a: a.update(output=np.array("relu")), "'output' must be one of"),
+    (lambda a: a.update(weights_0=np.full((4, 5), np.nan)), "'weights_0' holds NaN"),
+])
 def test_load_rejects_bad_files(tmp_path, change, words):
     net = Network((5, 4, 3), seed=0)
-    arrays = {
-        "sizes": np.array(net.sizes),
-        "output": np.array("sigmoid"),
-        "cost": np.array("quadratic"),
-    }
+    arrays = {"sizes": np.array(net.sizes), "output": np.array("sigmoid"),
+              "cost": np.array("quadratic")}
     for layer in range(2):
-        arrays[f"weights_{layer}"], arrays[f"biases_{layer}"] = (
-            net.weights[layer],
-            net.biases[layer],
-        )
+        arrays[f"weights_{layer}"], arrays[f"biases_{layer}"] = net.weights[layer], net.biases[layer]
     change(arrays)
     path = tmp_path / "bad.npz"
     _write(path, **arrays)
@@ -267,9 +227,8 @@ def test_one_epoch_on_real_mnist_reaches_93_percent(mnist_folder):
     # mini-batches of 10, learning rate 3.0. One epoch on the 60,000; scored on the 10,000.
     (x, y), (x_test, y_test) = load_mnist(mnist_folder, download=False)
     net = Network((784, 30, 10), seed=0)
-    history = fit(
-        net, x, y, epochs=1, learning_rate=3.0, batch_size=10, seed=0, validation=(x_test, y_test)
-    )
+    history = fit(net, x, y, epochs=1, learning_rate=3.0, batch_size=10, seed=0,
+                  validation=(x_test, y_test))
     # 94.11 % when measured (seed 0); Nielsen's book reports about 90 to 95 % after one epoch.
     assert history[0].accuracy >= 0.93
     cost, accuracy = scored(net, x_test, y_test)

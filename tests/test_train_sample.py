@@ -6,6 +6,7 @@ Expected parameters come from the python backend (the plain kernels, uncompiled)
 same samples, one ``step`` a sample, and from the plain compiled loops; the bits from the fused
 epoch with blocks of one sample, whose loops a call of train runs.
 """
+
 import numpy as np
 import pytest
 from helpers import mnist_shaped, parameters, run_epoch
@@ -19,13 +20,9 @@ pytestmark = pytest.mark.plain_python
 TOL = 1e-12
 SETTINGS = [{}, {"weight_decay": 0.1}, {"momentum": 0.9}, {"momentum": 0.9,
                                                                     "weight_decay": 0.1}]
-NETWORKS = [
-    {"shape": (6, 5, 4)},
-    {"shape": (6, 4)},
-    {"shape": (6, 5, 3, 4), "activation": "tanh"},
-    {"shape": (6, 5, 4), "activation": "relu", "output": "softmax", "cost": "cross_entropy"},
-    {"shape": (6, 3, 4), "cost": "cross_entropy"},
-]
+NETWORKS = [{"shape": (6, 5, 4)}, {"shape": (6, 4)}, {"shape": (6, 5, 3, 4), "activation": "tanh"},
+            {"shape": (6, 5, 4), "activation": "relu", "output": "softmax", "cost": "cross_entropy"},
+            {"shape": (6, 3, 4), "cost": "cross_entropy"}]
 
 
 def assert_close(net, want, tol=TOL):
@@ -40,11 +37,8 @@ def pair(n=7, **network):
 
 
 @pytest.mark.parametrize("settings", SETTINGS, ids=["plain", "l2", "momentum", "momentum-l2"])
-@pytest.mark.parametrize(
-    "network",
-    NETWORKS,
-    ids=lambda n: "-".join(map(str, n["shape"])) + "-" + n.get("cost", "quadratic"),
-)
+@pytest.mark.parametrize("network", NETWORKS, ids=lambda n: "-".join(map(str, n["shape"]))
+                         + "-" + n.get("cost", "quadratic"))
 def test_calls_of_train_step_as_the_plain_kernels(network, settings):
     net, want, x, y = pair(**network)
     for i in range(len(x)):
@@ -70,35 +64,17 @@ def test_calls_of_train_give_the_bits_of_one_epoch_of_one_sample_steps(settings)
 def test_each_call_keeps_its_own_settings():
     """A waiting step is applied with the settings of the call that took it."""
     net, want, x, y = pair(n=6, shape=(6, 5, 4))
-    calls = [
-        {"learning_rate": 0.5},
-        {"learning_rate": 0.1, "momentum": 0.9},
-        {"learning_rate": 0.3, "weight_decay": 0.2},
-        {"learning_rate": 0.4},
-        {"learning_rate": 0.2, "momentum": 0.5, "weight_decay": 0.1},
-        {"learning_rate": 1.0},
-    ]
+    calls = [{"learning_rate": 0.5}, {"learning_rate": 0.1, "momentum": 0.9},
+             {"learning_rate": 0.3, "weight_decay": 0.2}, {"learning_rate": 0.4},
+             {"learning_rate": 0.2, "momentum": 0.5, "weight_decay": 0.1}, {"learning_rate": 1.0}]
     for i, settings in enumerate(calls):
         net.train(x[i], y[i], **settings)
         want.step(x[i], y[i], **settings)
     assert_close(net, want)
 
 
-@pytest.mark.parametrize(
-    "use",
-    [
-        "weights",
-        "biases",
-        "velocity_w",
-        "velocity_b",
-        "predict",
-        "loss",
-        "gradients",
-        "step",
-        "save",
-        "other backend",
-    ],
-)
+@pytest.mark.parametrize("use", ["weights", "biases", "velocity_w", "velocity_b", "predict",
+                                 "loss", "gradients", "step", "save", "other backend"])
 def test_every_use_of_the_network_sees_the_waiting_step(use, tmp_path):
     net, want, x, y = pair(n=3, shape=(6, 5, 4))
     for i in range(2):
@@ -112,9 +88,8 @@ def test_every_use_of_the_network_sees_the_waiting_step(use, tmp_path):
     elif use == "loss":
         assert net.loss(x, y) == pytest.approx(want.loss(x, y), abs=TOL)
     elif use == "gradients":
-        for got, expected in zip(
-            *([g for layer in n.gradients(x, y) for g in layer] for n in (net, want))
-        ):
+        flat = [[g for layer in n.gradients(x, y) for g in layer] for n in (net, want)]
+        for got, expected in zip(*flat):
             np.testing.assert_allclose(got, expected, rtol=0, atol=TOL)
     elif use == "step":
         net.step(x[2:], y[2:], 0.5, momentum=0.9)
@@ -161,7 +136,6 @@ def test_the_waiting_step_checks_the_velocities_it_applies(then):
 # --- train's checks, made cheap: arrays train accepted before go straight to the kernel, which
 # checks their shapes and x's and y's values itself (Network._train_sample, sample.sample_fits).
 
-
 def trained_pair(shape=(6, 5, 4)):
     """A network that has taken one train step (so its arrays are bound) and its reference."""
     net, want, x, y = pair(n=5, shape=shape)
@@ -170,20 +144,11 @@ def trained_pair(shape=(6, 5, 4)):
     return net, want, x, y
 
 
-@pytest.mark.parametrize(
-    "change, message",
-    [
-        (
-            "shape",
-            (
-                r"net.weights\[0\] must be a C-contiguous float64 array of shape \(5, 6\).*shape "
-                r"\(6, 5\)"
-            ),
-        ),
-        ("read-only", r"net.weights\[0\] .* dtype float64, read-only"),
-        ("dtype", r"net.biases\[1\] must be .* dtype int64"),
-    ],
-)
+@pytest.mark.parametrize("change, message", [
+    ("shape", (r"net.weights\[0\] must be a C-contiguous float64 array of shape \(5, 6\).*shape "
+              r"\(6, 5\)")),
+    ("read-only", r"net.weights\[0\] .* dtype float64, read-only"),
+    ("dtype", r"net.biases\[1\] must be .* dtype int64")])
 def test_an_accepted_array_changed_in_place_is_refused(change, message):
     """The same array objects as at the last call, changed in place: refused (by the kernel's
     own checks or by numba's typing) before anything changes, with the full checks' message."""
@@ -202,15 +167,11 @@ def test_an_accepted_array_changed_in_place_is_refused(change, message):
         assert_close(net, want)
 
 
-@pytest.mark.parametrize(
-    "bad, message",
-    [
-        ("x nan", r"x contains NaN or infinity at index \(3,\)"),
-        ("y inf", r"y contains NaN or infinity at index \(1,\)"),
-        ("x short", r"x must have shape \(6,\) for one sample"),
-        ("y long", r"y must have shape \(4,\) for one sample"),
-    ],
-)
+@pytest.mark.parametrize("bad, message", [
+    ("x nan", r"x contains NaN or infinity at index \(3,\)"),
+    ("y inf", r"y contains NaN or infinity at index \(1,\)"),
+    ("x short", r"x must have shape \(6,\) for one sample"),
+    ("y long", r"y must have shape \(4,\) for one sample")])
 def test_a_bad_sample_after_good_ones_is_refused_and_nothing_is_lost(bad, message):
     """x and y as the kernel takes them (1-D float64) but wrong: the kernel refuses them, the
     full checks say why, and the step waiting from the call before is still applied later."""
@@ -236,12 +197,8 @@ def test_a_bad_sample_after_good_ones_is_refused_and_nothing_is_lost(bad, messag
 def test_samples_the_kernel_does_not_take_as_they_are_are_converted(given):
     net, want, x, y = trained_pair()
     wide = np.repeat(x[1], 2)  # x[1] at every other element
-    sample = {
-        "list": list(x[1]),
-        "float32": x[1].astype(np.float32),
-        "one row": x[1:2],
-        "strided": wide[::2],
-    }[given]
+    sample = {"list": list(x[1]), "float32": x[1].astype(np.float32), "one row": x[1:2],
+              "strided": wide[::2]}[given]
     expected = x[1].astype(np.float32).astype(float) if given == "float32" else x[1]
     error = net.train(sample, y[1], 0.5, momentum=0.9)
     assert error == pytest.approx(want.loss(expected, y[1]), abs=1e-14)
@@ -273,7 +230,6 @@ def test_a_copy_trains_its_own_arrays(how):
     step the copy, and leave the original as it was."""
     import copy
     import pickle
-
     net, want, x, y = trained_pair()
     twin = copy.deepcopy(net) if how == "deepcopy" else pickle.loads(pickle.dumps(net))
     before = [p.copy() for p in parameters(net)]
