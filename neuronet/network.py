@@ -267,17 +267,15 @@ class Network:
         binding, arrays = self._binding()
         found = (samples.arguments(binding, arrays, x, y, self.dtype)
                  if run.checks_samples(step) else None)
-        error = -1.0
-        if found is not None:
-            params, model = found
-            error = run.train_sample(params, x[None], y[None], step, model, self.work)
+        error = -1.0 if found is None else found(x[None], y[None], step)
         if error < 0:  # nothing changed; the full checks convert the arguments or say why
             x, y = self._sample(x, y)
             params, model = parameters(*self._unfinished_parameters()), self.model()
             error = run.train_sample(params, x, y, step, model, self.work)
             if error < 0:
                 raise AssertionError("train's kernel refused arguments its checks accepted")
-            samples.keep(binding, arrays, (params, model))
+            if run.checks_samples(step):
+                samples.keep(binding, arrays, run.bind_sample(params, model, self.work))
         samples.backend = name
         return error
 

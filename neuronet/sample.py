@@ -12,10 +12,10 @@ step over the samples (``FastBackend(FUSED, block=1)``).
 A call of train costs about as much as its kernel's step, so its checks must cost little beside
 it. ``SampleSteps`` is the one object that owns the waiting step and train's checked arguments:
 where the parameters are the very arrays the full checks accepted at an earlier call, of the
-same dtype, number of dimensions and writeability, and x and y 1-D arrays as the kernel takes
-them, the kernel gets them at once and checks their shapes and values itself
-(``sample_fits``); anything else goes through the network's full checks, which convert it or say
-what is wrong.
+same dtype, number of dimensions, writeability and layout, and x and y 1-D arrays as the kernel
+takes them, the kernel's compiled code gets them at once (``Backend.bind_sample``) and checks
+their shapes and values itself (``sample_fits``); anything else goes through the network's full
+checks, which convert it or say what is wrong.
 """
 import operator
 from typing import NamedTuple
@@ -135,38 +135,40 @@ TYPED = not numba.config.DISABLE_JIT
 
 class SampleSteps:
     """The per-sample steps of one network: the step its last call of train left waiting, and
-    the arguments train's full checks made at that call, with what they were made for.
+    the step bound to the arguments train's full checks made at that call, with what they were
+    made for.
 
     ``binding`` is a tuple of what the arguments were made for (the backend's name, the
     network's settings and the very parameter arrays), compared by identity, so a call on the
-    same arrays costs a few hundred nanoseconds of checks; their dtype, dimensions and
-    writeability are compared too, so an array changed in place since is sent to the full
-    checks, not to the kernel.
+    same arrays costs about a microsecond of checks; their dtype, dimensions, writeability and
+    layout are compared too, so an array changed in place since is sent to the full checks,
+    not to the kernel.
     """
 
     def __init__(self):
         self.backend = None   # the name of the backend with a step waiting, if one is
-        self.bound = (), None, ()  # binding, arguments, the arrays' (dtype, ndim, writeable)
+        self.bound = (), None, ()  # binding, bound step, the arrays' kinds (``array_kinds``)
 
     def arguments(self, binding, arrays, x, y, dtype):
-        """The arguments of the last full check if they were made for ``binding`` (by
-        identity), its ``arrays`` are as they were then, and x and y are 1-D C-contiguous
-        arrays of ``dtype``; else None."""
+        """The step bound at the last full check (``Backend.bind_sample``, a function of x, y
+        and the settings) if it was bound for ``binding`` (by identity), its ``arrays`` are as
+        they were then, and x and y are 1-D C-contiguous arrays of ``dtype``; else None."""
         ndarray = np.ndarray
         if not (TYPED and type(x) is ndarray and type(y) is ndarray and x.dtype is dtype
                 and y.dtype is dtype and x.ndim == 1 and y.ndim == 1 and x.flags.c_contiguous
                 and y.flags.c_contiguous):
             return None
-        bound, arguments, kinds = self.bound
+        bound, bound_step, kinds = self.bound
         if not (len(binding) == len(bound) and all(map(operator.is_, binding, bound))):
             return None
         if kinds != array_kinds(arrays):
             return None
-        return arguments
+        return bound_step
 
-    def keep(self, binding, arrays, arguments):
-        """Remember ``arguments``, which the full checks made for ``binding``."""
-        self.bound = binding, arguments, array_kinds(arrays)
+    def keep(self, binding, arrays, bound_step):
+        """Remember ``bound_step``, bound to the arguments the full checks made for
+        ``binding``."""
+        self.bound = binding, bound_step, array_kinds(arrays)
 
     def __getstate__(self):
         """A copy or a pickle keeps the waiting step (it is in the network's work arrays) but
@@ -175,6 +177,6 @@ class SampleSteps:
 
 
 def array_kinds(arrays):
-    """What numba's typing sees of each array besides its shape and layout: its dtype, its
-    dimensions and whether it is writeable."""
-    return tuple((a.dtype, a.ndim, a.flags.writeable) for a in arrays)
+    """What numba's typing sees of each array besides its shape: its dtype, its dimensions,
+    and its flags (writeable, C-contiguous, ...) as numpy's one integer of them."""
+    return [(a.dtype, a.ndim, a.flags.num) for a in arrays]

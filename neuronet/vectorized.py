@@ -453,6 +453,9 @@ class VectorizedBackend:
     def checks_samples(self, step):
         return False
 
+    def bind_sample(self, params, model, work):
+        return lambda x, y, step: self.train_sample(params, x, y, step, model, work)
+
     def runs(self, batch, rule):
         """The functions that run a step at batch ``batch`` ("1" or "n") by ``rule``
         (``backends.describe``): the same at any batch size."""
