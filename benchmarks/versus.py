@@ -1,23 +1,30 @@
 """Two checkouts of neuronet side by side: the speed of each step the benchmarks bar, as ratios.
 
-    python benchmarks/versus.py OLD NEW [--rounds 7]
+    python benchmarks/versus.py OLD NEW [--pairs 15]
 
-OLD and NEW are the roots of two checkouts (a git worktree of an earlier commit, say). Each
-round runs one process per checkout, in turn (OLD, NEW, OLD, NEW, ...), so both see the
-machine's speed of the same minutes; each process times every case through the public API only
-(``Network.step``, ``Network.train``), which both checkouts have, best of a few repeats after a
-warm-up. The table gives, per case, NEW's rate over OLD's in each round's pair, as median
-[min-max], and each checkout's median samples a second. A first process per checkout with an
-empty numba cache gives the time of the first step (compiling the kernels).
+OLD and NEW are the roots of two checkouts (a git worktree of an earlier commit, say). Both are
+imported into one process, OLD's package copied under the name ``neuronet_old`` (its imports
+are relative), and every case is timed for OLD and NEW in turn, pair after pair, the order
+swapped each pair: on a shared machine whose speed drifts over seconds, a ratio of two timings
+taken a few milliseconds apart holds where timings minutes apart do not. Each timing goes
+through the public API only (``Network.step``, ``Network.train``), which both checkouts have,
+best of three after a warm-up. The table gives, per case, NEW's rate over OLD's in each pair,
+as median [min-max], and each checkout's median samples a second; for the post's API, each
+checkout's rate of ``train`` a sample a call over ``step`` at batch 1 (the bar is 0.5). A
+fresh process per checkout with an empty numba cache gives the time of the first step
+(compiling the kernels).
 """
 import argparse
-import json
+import importlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+import numpy as np
 
 # (name, shape, backend, batch, momentum, dtype): 784-100-10 at batch 1, 10 and 100 with plain
 # SGD and momentum, loops and the numpy twin; float32; the fused 784-30-10 case.
@@ -29,51 +36,52 @@ CASES += [(f"loops 784-100-10 b{b} mom float32", "784-100-10", "loops", b, 0.9, 
           for b in [1, 10, 100]]
 CASES += [(f"loops 784-30-10 b{b} plain float64", "784-30-10", "loops", b, 0.0, "float64")
           for b in [1, 10]]
+SAMPLES = {1: 300, 10: 1000, 100: 1000}  # samples a timing: tens of milliseconds each
 
 
-def one_process(repeats):
-    """Time every case here (the checkout on sys.path); print {case: samples/s} as JSON."""
-    import numpy as np
-
-    from neuronet import Network
-    rng = np.random.default_rng(0)
-    x = rng.random((2000, 784))
-    y = np.eye(10)[rng.integers(0, 10, 2000)]
-    rates = {}
-    for name, shape, backend, batch, mu, dtype in CASES:
-        sizes = tuple(int(n) for n in shape.split("-"))
-        net = Network(sizes, seed=1, backend=backend, dtype=dtype)
-        xs, ys = x.astype(dtype), y.astype(dtype)
-        n = {1: 600, 10: 2000, 100: 2000}[batch]
-        net.step(xs[:batch], ys[:batch], 0.1, momentum=mu, batch_size=batch)  # warm up
-        best = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            net.step(xs[:n], ys[:n], 0.1, momentum=mu, batch_size=batch)
-            best = min(best, time.perf_counter() - start)
-        rates[name] = n / best
-    for mu in (0.0, 0.9):  # the post's API: train a sample a call against step at batch 1
-        net = Network((784, 100, 10), seed=1)
-        net.train(x[0], y[0], 0.1, momentum=mu)
-        train = step = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            for i in range(300):
-                net.train(x[i], y[i], 0.1, momentum=mu)
-            train = min(train, time.perf_counter() - start)
-            start = time.perf_counter()
-            net.step(x[:300], y[:300], 0.1, momentum=mu, batch_size=1)
-            step = min(step, time.perf_counter() - start)
-        rates[f"train / step {'mom' if mu else 'plain'}"] = step / train
-    print(json.dumps(rates))
+def best_of(run, repeats=3):
+    """The shortest of ``repeats`` timings of ``run()``, in seconds."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
-def first_step_seconds(root):
-    """Seconds of a fresh process's first 784-100-10 step with an empty numba cache: the
-    compile time of the kernels it runs."""
+def step_timer(package, case, x, y):
+    """A function timing one ``step`` of ``case`` with ``package``'s Network, warmed up."""
+    _, shape, backend, batch, mu, dtype = case
+    net = package.Network(tuple(int(n) for n in shape.split("-")), seed=1, backend=backend,
+                          dtype=dtype)
+    n = SAMPLES[batch]
+    xs, ys = x[:n].astype(dtype), y[:n].astype(dtype)
+    net.step(xs[:batch], ys[:batch], 0.1, momentum=mu, batch_size=batch)  # warm up
+    return lambda: n / best_of(lambda: net.step(xs, ys, 0.1, momentum=mu, batch_size=batch))
+
+
+def train_timer(package, mu, x, y):
+    """A function timing ``train`` a sample a call against ``step`` at batch 1 (784-100-10):
+    step's seconds over train's, for the same samples."""
+    net = package.Network((784, 100, 10), seed=1)
+    net.train(x[0], y[0], 0.1, momentum=mu)
+    net.step(x[:1], y[:1], 0.1, momentum=mu, batch_size=1)
+    n = SAMPLES[1]
+
+    def train():
+        for i in range(n):
+            net.train(x[i], y[i], 0.1, momentum=mu)
+
+    return lambda: (best_of(lambda: net.step(x[:n], y[:n], 0.1, momentum=mu, batch_size=1))
+                    / best_of(train), n / best_of(train))
+
+
+def first_step_seconds(root, name):
+    """Seconds of a fresh process's first 784-100-10 steps (batch 10, then 1) with an empty
+    numba cache: the compile time of the kernels they run."""
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, PYTHONPATH=root, NUMBA_CACHE_DIR=cache)
-        program = ("import time, numpy as np; from neuronet import Network; "
+        program = (f"import time, numpy as np; from {name} import Network; "
                    "net = Network((784, 100, 10), seed=1); x = np.ones((10, 784)); "
                    "y = np.ones((10, 10)); t = time.perf_counter(); net.step(x, y, 0.1, "
                    "batch_size=10); net.step(x[:1], y[:1], 0.1, batch_size=1); "
@@ -83,37 +91,54 @@ def first_step_seconds(root):
                                     capture_output=True, text=True, cwd=root).stdout)
 
 
+def spread(values, digits=3):
+    return (f"{statistics.median(values):.{digits}f} "
+            f"[{min(values):.{digits}f}-{max(values):.{digits}f}]")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("old")
     parser.add_argument("new")
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--pairs", type=int, default=15)
+    parser.add_argument("--only", default="", help="time only the cases whose names hold this")
     args = parser.parse_args()
-    if args.one:
-        one_process(args.repeats)
-        return
-    compile_times = {root: first_step_seconds(root) for root in (args.old, args.new)}
-    runs = {args.old: [], args.new: []}
-    for _ in range(args.rounds):
-        for root in (args.old, args.new):
-            env = dict(os.environ, PYTHONPATH=root)
-            out = subprocess.run([sys.executable, __file__, "--one", "--repeats",
-                                  str(args.repeats), args.old, args.new], env=env, check=True,
-                                 capture_output=True, text=True).stdout
-            runs[root].append(json.loads(out))
-    print(f"load average {os.getloadavg()[0]:.2f} at the end, {args.rounds} rounds\n")
+    with tempfile.TemporaryDirectory() as folder:
+        shutil.copytree(os.path.join(args.old, "neuronet"), os.path.join(folder, "neuronet_old"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        compile_times = (first_step_seconds(folder, "neuronet_old"),
+                         first_step_seconds(args.new, "neuronet"))
+        sys.path[:0] = [folder, args.new]
+        packages = (importlib.import_module("neuronet_old"), importlib.import_module("neuronet"))
+        rng = np.random.default_rng(0)
+        x = rng.random((1000, 784))
+        y = np.eye(10)[rng.integers(0, 10, 1000)]
+        timers = {case[0]: [step_timer(p, case, x, y) for p in packages]
+                  for case in CASES if args.only in case[0]}
+        timers.update({f"train / step {'mom' if mu else 'plain'}":
+                       [train_timer(p, mu, x, y) for p in packages]
+                       for mu in (0.0, 0.9) if args.only in "train / step"})
+        results = {case: ([], []) for case in timers}
+        for pair in range(args.pairs):
+            for case, (old, new) in timers.items():
+                first, second = (old, new) if pair % 2 == 0 else (new, old)
+                a, b = first(), second()
+                results[case][0].append(a if pair % 2 == 0 else b)
+                results[case][1].append(b if pair % 2 == 0 else a)
+    print(f"load average {os.getloadavg()[0]:.2f} at the end, {args.pairs} pairs, "
+          f"{os.cpu_count()} cores\n")
     print("| case | new / old, median [min-max] | old | new |\n|---|---:|---:|---:|")
-    for case in runs[args.old][0]:
-        ratios = [b[case] / a[case] for a, b in zip(runs[args.old], runs[args.new])]
-        old = statistics.median(r[case] for r in runs[args.old])
-        new = statistics.median(r[case] for r in runs[args.new])
-        unit = "" if case.startswith("train") else " /s"
-        print(f"| {case} | {statistics.median(ratios):.3f} [{min(ratios):.3f}-{max(ratios):.3f}] "
-              f"| {old:,.2f}{unit} | {new:,.2f}{unit} |")
-    print(f"| first step, empty cache (s) | | {compile_times[args.old]:.1f} "
-          f"| {compile_times[args.new]:.1f} |")
+    for case, (old, new) in results.items():
+        if case.startswith("train"):
+            old_ratio, new_ratio = [r for r, _ in old], [r for r, _ in new]
+            speed = [b / a for (_, a), (_, b) in zip(old, new)]
+            print(f"| {case} (train's rate new / old; each its train / step) | {spread(speed)} "
+                  f"| {spread(old_ratio, 2)} | {spread(new_ratio, 2)} |")
+        else:
+            ratios = [b / a for a, b in zip(old, new)]
+            print(f"| {case} | {spread(ratios)} | {statistics.median(old):,.0f} /s "
+                  f"| {statistics.median(new):,.0f} /s |")
+    print(f"| first step, empty cache (s) | | {compile_times[0]:.1f} | {compile_times[1]:.1f} |")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from helpers import largest_difference, mnist_shaped
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neuronet import Network
+from neuronet import Network, load_mnist
 from neuronet.network import BACKENDS
 
 pytestmark = pytest.mark.plain_python
@@ -125,3 +125,25 @@ def test_ten_thousand_sgd_steps_stay_together():
     assert np.array_equal(loops.predict(x).argmax(axis=1), vectorized.predict(x).argmax(axis=1))
     # Training moved the parameters, so the agreement above is not that of untouched twins.
     assert largest_difference(loops.weights, Network((784, 30, 10), seed=2).weights) > 1e-3
+
+
+@pytest.mark.slow
+@pytest.mark.data
+@pytest.mark.parametrize("batch_size, learning_rate", [(1, 0.05), (10, 3.0)])
+def test_ten_thousand_real_mnist_steps_stay_together(mnist_folder, batch_size, learning_rate):
+    # The post's network on the first 10,000 real training images, one sample a step (10,000
+    # steps) and Nielsen's mini-batches of 10: every compiled backend ends within TOL of the
+    # twin. "strict" stands for "python" here (its bits, test_strict.py), which takes minutes.
+    (x, labels), _ = load_mnist(mnist_folder, progress=False)
+    x, y = x[:10_000], np.eye(10)[labels[:10_000]]
+    nets = {name: Network((784, 30, 10), seed=2, backend=name)
+            for name in ("loops", "loops-plain", "strict", "vectorized")}
+    for net in nets.values():
+        net.step(x, y, learning_rate, batch_size=batch_size)
+    twin = nets.pop("vectorized")
+    for name, net in nets.items():
+        found = max(largest_difference(net.weights, twin.weights),
+                    largest_difference(net.biases, twin.biases))
+        print(f"\n{name} after 10,000 MNIST samples at batch {batch_size}: {found:.1e}", end="")
+        assert found <= TOL, name
+    assert largest_difference(twin.weights, Network((784, 30, 10), seed=2).weights) > 1e-2
