@@ -21,7 +21,7 @@ from neuronet.activations import (
     prime_kept,
     prime_kept_array,
 )
-from neuronet.network import BACKENDS
+from neuronet.backends import BACKENDS
 
 pytestmark = pytest.mark.plain_python
 

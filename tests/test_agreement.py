@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neuronet import Network, load_mnist
-from neuronet.network import BACKENDS
+from neuronet.backends import BACKENDS
 
 pytestmark = pytest.mark.plain_python
 

@@ -13,7 +13,7 @@ import pytest
 from helpers import epoch, largest_difference, masks_for, mnist_shaped, parameters
 
 from neuronet import Network, backends, loops
-from neuronet.network import BACKENDS
+from neuronet.backends import BACKENDS
 
 TOL = 1e-12
 TOL_FLOAT32 = 1e-4

@@ -10,7 +10,7 @@ from helpers import epoch, largest_difference, masks_for, mnist_shaped, paramete
 from neuronet import Network, backends, fit, loops, records
 from neuronet.activations import COSTS, sigmoid_array, softmax_array
 from neuronet.activations import cost as cost_per_sample
-from neuronet.network import BACKENDS
+from neuronet.backends import BACKENDS
 from neuronet.train import dropout_masks
 
 pytestmark = pytest.mark.plain_python

@@ -21,7 +21,7 @@ from helpers import epoch, largest_difference, mnist_shaped, reference_epoch, ru
 
 from neuronet import Network, backends, fused, loops, parallel
 from neuronet.activations import ACTIVATIONS
-from neuronet.network import BACKENDS
+from neuronet.backends import BACKENDS
 from neuronet.records import Layer, Signals, parameters
 from neuronet.rules import SGD_RULE, settings
 

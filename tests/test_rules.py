@@ -9,7 +9,7 @@ import reference
 from helpers import mnist_shaped
 
 from neuronet import Network, fit
-from neuronet.network import BACKENDS
+from neuronet.backends import BACKENDS
 
 pytestmark = pytest.mark.plain_python
 

@@ -8,7 +8,7 @@ import pytest
 from helpers import mnist_shaped, run_epoch
 
 from neuronet import Network
-from neuronet.network import BACKENDS
+from neuronet.backends import BACKENDS
 from neuronet.rules import ADAM, Rule
 from neuronet.vectorized import (
     Step,

@@ -5,9 +5,9 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
+from ..backends import BACKENDS
 from ..compare import short
 from ..gradcheck import gradcheck
-from ..network import BACKENDS
 from ..saving import load
 from ..train import one_hot
 from .shared import TITLES, build_network, dashes, load_data, say

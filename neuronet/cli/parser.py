@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 from ..activations import ACTIVATIONS, COSTS, OUTPUTS
+from ..backends import BACKENDS
 from ..data import DATASETS
-from ..network import BACKENDS, INITS
+from ..network import INITS
 from ..rules import SOLVERS
 from ..saving import check_target
 from .backends import run_backends
