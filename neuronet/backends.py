@@ -109,11 +109,15 @@ class LoopBackend:
         own arrays), as plain values, so that a copied or pickled network finds its own."""
         return type(self).__name__, self.kernels.name
 
+    def kept_key(self, rows, make):
+        """Where ``kept`` keeps what ``make`` makes for ``rows`` rows."""
+        return self.key(), make.__name__, rows
+
     def kept(self, work, rows, make, *args):
         """``make(*args)``, kept in ``work`` for calls of at most KEEP_ROWS samples."""
         if work is None or rows > KEEP_ROWS:
             return make(*args)
-        key = (self.key(), make.__name__, rows)
+        key = self.kept_key(rows, make)
         found = work.get(key)
         if found is None:
             found = work[key] = make(*args)
@@ -223,9 +227,13 @@ class FastBackend(LoopBackend):
         return self.kernels.sgd_epoch
 
     def train_work(self, weights, work):
-        """The work arrays of ``train_sample`` and its ``sample.Waiting``, kept in ``work``:
-        where one call of train leaves its step waiting for the next or for ``finish_sample``."""
+        """The work arrays of ``train_sample`` and its ``sample.Waiting``, kept in ``work``
+        (under ``train_work_key()``): where one call of train leaves its step waiting for the
+        next or for ``finish_sample``."""
         return self.kept(work, 1, self.train_buffers, weights)
+
+    def train_work_key(self):
+        return self.kept_key(1, self.train_buffers)
 
     def train_buffers(self, weights):
         """A one-sample ``fused.Work`` and a ``sample.Waiting`` for the network of ``weights``."""
@@ -259,15 +267,17 @@ class FastBackend(LoopBackend):
         weights = params.weights
         row = np.empty((1, weights[0].shape[1]), weights[0].dtype)  # x's and y's types
         target = np.empty((1, weights[-1].shape[0]), weights[0].dtype)
-        buffers, waiting = self.train_work(weights, work)
+        kept = self.train_work(weights, work)
+        buffers, waiting = kept
         types = tuple(numba.typeof(a) for a in (params, row, target, 0.0, 0.0, 0.0, model,
                                                  buffers, waiting))
         kernel = self.kernels.train_sample.compile(types)
+        key = self.train_work_key()
 
         def run(x, y, step):
-            buffers, waiting = self.train_work(weights, work)
-            return float(kernel(params, x, y, float(step.eta), float(step.mu), float(step.l2),
-                                model, buffers, waiting))
+            if work.get(key) is not kept:  # the work arrays were dropped: bind afresh
+                return -1.0
+            return kernel(params, x, y, step.eta, step.mu, step.l2, model, buffers, waiting)
         return run
 
     def runs(self, batch, rule):
