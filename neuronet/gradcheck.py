@@ -30,7 +30,19 @@ from .network import Network
 
 @dataclass
 class LayerCheck:
-    """The largest relative error among the weights and the biases checked in one layer."""
+    """The largest relative error among the weights and the biases checked in one layer.
+
+    Attributes
+    ----------
+    layer : int
+        The layer of weights, 0 the first.
+    checked_w, checked_b : int
+        How many weights and biases were checked.
+    max_error_w, max_error_b : float
+        The largest relative error among them.
+    kinks : int
+        Parameters left out: a nudge moved some ReLU's z across 0.
+    """
     layer: int
     checked_w: int
     checked_b: int
