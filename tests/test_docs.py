@@ -12,6 +12,7 @@ import contextlib
 import doctest
 import inspect
 import io
+import json
 import re
 import runpy
 import shlex
@@ -339,3 +340,24 @@ def test_docstring_examples_run(obj):
     for test in tests:
         runner.run(test)
     assert runner.summarize(verbose=False).failed == 0
+
+
+# --- the figures' script ------------------------------------------------------------------
+
+def test_speed_plot_reads_pytest_benchmark_json(tmp_path):
+    plot = runpy.run_path(str(ROOT / "benchmarks" / "plot.py"))
+    runs = [("epoch of 200 784-100-10 sigmoid batch 10", "loops", 0.002),
+            ("epoch of 200 784-100-10 sigmoid batch 1", "loops", 0.008),
+            ("sgd-step 784-100-10 sigmoid batch 10", "loops", 0.001),  # other work: left out
+            ("epoch of 200 784-30-10 sigmoid batch 10", "loops", 0.5)]  # other network
+    saved = {"benchmarks": [{"group": group, "params": {"name": name}, "stats": {"min": best}}
+                            for group, name, best in runs]}
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(saved))
+    # samples/s = the epoch's 200 samples over the best round's seconds
+    assert plot["rates"](path, "epoch of 200", "784-100-10", "sigmoid") == {
+        "loops": [(1, 200 / 0.008), (10, 200 / 0.002)]}
+    # one step's samples are its batch
+    assert plot["rates"](path, "sgd-step", "784-100-10", "sigmoid") == {"loops": [(10, 10 / 0.001)]}
+    plot["main"]([str(path), str(tmp_path / "speed.png")])
+    assert (tmp_path / "speed.png").read_bytes().startswith(b"\x89PNG")
