@@ -1,4 +1,4 @@
-"""Two of issue 4's prototype facts checked on this machine, the memory floor of batch 1, where
+"""Two facts of the first prototype checked on this machine, the memory floor of batch 1, where
 two BLAS threads start to pay for the vectorized twin (``--threads``) and why its products all go
 to one BLAS (``--pools``), two pieces of its step (``--pieces``), and the twin against numpy-textbook (``--twin``).
 
@@ -195,7 +195,7 @@ def pieces(rounds=15, calls=300):
 
 
 def twin_against_textbook(runs=3, repeats=30):
-    """Issue 10's target: the twin against the best numpy-textbook (one or two BLAS threads),
+    """The speed target: the twin against the best numpy-textbook (one or two BLAS threads),
     784-100-10, plain SGD and momentum 0.9 with L2 1e-4, batch 1, 10 and 100: ``runs`` runs of
     the report's measurement (interleaved rounds of about 10 ms, best of ``repeats``)."""
     from implementations import SHAPES, Backend, NumpyTextbook

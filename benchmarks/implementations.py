@@ -238,7 +238,7 @@ def blas_threads(n):
     """BLAS held to n threads for a ``with`` block (left alone if it already has n).
 
     ``threadpoolctl.threadpool_limits`` looks every library up again at each call (1.4 ms here);
-    one controller, made once, costs about 14 us a switch (measured in this session).
+    one controller, made once, costs about 14 us a switch.
     """
     global _BLAS
     if _BLAS is None:
@@ -429,7 +429,7 @@ class TorchManual:
 
 
 def flops_per_sample(shape, batch_size):
-    """Floating-point operations per sample of one SGD step, counted as in issue 4.
+    """Floating-point operations per sample of one SGD step, counted once and kept as a yardstick.
 
     With P weights: forward 2P (a multiply and an add each), backward 2P for BP4 plus 2 per
     weight of every layer but the first for the hidden deltas BP2, update 2P per step (shared

@@ -596,7 +596,7 @@ def scikit_learn(repeats):
 
 
 def targets(rows, float32, first, plain, fractions, first_plain, api):
-    """Issue 10's targets, from the numbers above: the loops and the twin against numpy-textbook
+    """The speed targets, from the numbers above: the loops and the twin against numpy-textbook
     (784-100-10, float64, each on the faster of one and two BLAS threads), float32 against
     float64, and the batch-1 fraction of the bound."""
     rate = {(row["batch"], row["name"]): row["rate"] for row in rows if row["shape"] == "784-100-10"}
@@ -605,7 +605,7 @@ def targets(rows, float32, first, plain, fractions, first_plain, api):
         return max(r for (b, name), r in rates.items() if b == batch and name.startswith(prefix))
 
     plain_rate = {(batch, name): r for batch, found in plain.items() for name, r in found.items()}
-    print("\n### Targets (issue 10: 784-100-10, float64, against the best numpy-textbook)\n")
+    print("\n### Targets (784-100-10, float64, against the best numpy-textbook)\n")
     print("| target | wanted | reached |\n|---|---:|---:|")
     for settings, rates in (("plain SGD", plain_rate), ("momentum 0.9", rate)):
         for batch in BATCHES:

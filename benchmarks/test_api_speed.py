@@ -1,14 +1,14 @@
 """The post's API at kernel speed: ``net.train`` and ``net.predict`` on one sample at a time,
 beside ``net.step(..., batch_size=1)`` on the same samples in one call (784-100-10, float64).
 
-Each benchmark times SAMPLES samples, so samples/s = SAMPLES / mean; issue 10 asked that train
+Each benchmark times SAMPLES samples, so samples/s = SAMPLES / mean; the target is that train
 reach at least half the samples/s of the step. Each call of train leaves its first layer's step
 waiting for the next (``sample.train_sample``), so a call passes over the first layer's weights
 once; a step over many samples applies the first layer's updates 16 samples at a time
 (``blocks.sgd_epoch_blocks``). A call's checks cost little beside its kernel: arrays accepted at
 an earlier call go to the kernel, which checks their shapes and x's and y's values itself.
 ``benchmarks/report.py`` times the same pair with the rounds interleaved: train reached 0.54 to
-0.57 of step's rate there with plain SGD, 0.58 to 0.68 with momentum (README, "Speed").
+0.57 of step's rate there with plain SGD, 0.58 to 0.68 with momentum (docs/speed.md).
 Every result is checked against the vectorized backend doing the same steps (1e-12, as argued
 in tests/test_agreement.py).
 """

@@ -336,6 +336,13 @@ BACKENDS = {
     "python": LoopBackend(PLAIN),
     "vectorized": VectorizedBackend(),
 }
+"""The backends by name, what ``Network(backend=...)`` and ``--backend`` take.
+
+"loops" (the default: fused kernels compiled by numba), "loops-plain" (the textbook loops,
+compiled), "strict" (the same compiled with no reassociation: the bits of "python"), "python"
+(the loops uncompiled, for a debugger) and "vectorized" (numpy). Each value implements
+``Backend``; ``describe()`` says which functions run a step of each.
+"""
 
 
 # The update rules by the names ``describe`` gives them, each also the name of its function of

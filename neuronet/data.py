@@ -19,20 +19,13 @@ Where the IDX files are looked for, in order:
    folder, renamed into place only once verified), so the cache never holds a partial file.
    A mirror's download stops one byte past the file's known size, whatever the server says.
 
-The cache is not trusted forever: every load checks each cached file's md5 again, and a file
-that changed since it was fetched (a damaged disk, a hand edit) raises a DataError naming it
-and saying to delete it, rather than being replaced silently. Checking every time, not once
-with a size/mtime stamp afterwards, costs 0.11 s for MNIST's four uncompressed files as the
-package index gives them and 0.35 s for the four .gz files from a mirror, beside 0.19 s and
-0.40 s to load them (measured on this project's 2-core machine); a stamp would save that at
-the price of a second file to keep in step and of missing a change that keeps size and mtime.
-Files in ``data`` / ``NEURONET_DATA`` are the user's own and are read as they are
-(``neuronet data`` checks their md5s). Temporary files that a killed fetch left in the cache
-are deleted once they are ten minutes old.
-
-The files are read by `neuronet.idx.read_idx`, which trusts nothing in them.
-
-This module only reads and fetches; it does no augmentation, batching or shuffling.
+The cache is not trusted forever: every load checks each cached file's md5 again (about as
+long as loading them), and a file that changed since it was fetched raises a DataError naming it
+and saying to delete it, rather than being replaced silently; a size/mtime stamp would miss a
+change that keeps both. Files in ``data`` / ``NEURONET_DATA`` are the user's own and are read as
+they are (``neuronet data`` checks their md5s). Temporary files that a killed fetch left in the
+cache are deleted once they are ten minutes old. The files are read by `neuronet.idx.read_idx`,
+which trusts nothing in them. This module does no augmentation, batching or shuffling.
 """
 
 import contextlib
@@ -539,16 +532,64 @@ def _load(name, data, split, cache_dir, download, progress):
     return loaded if split is None else loaded[0]
 
 
-def load_mnist(data=None, *, split=None, cache_dir=None, download=True, progress=True):
-    """Return ((X_train, y_train), (X_test, y_test)) of MNIST, or (X, y) of one `split`.
+def load_mnist(data: str | os.PathLike | None = None, *, split: str | None = None,
+               cache_dir: str | os.PathLike | None = None, download: bool = True,
+               progress: bool = True) -> tuple:
+    """MNIST's training and test sets, or one split, fetched and verified if missing.
 
-    X is float64 of shape (n, 784) with pixels in [0, 1]; y is int64 of shape (n,), 0 to 9.
-    `split="train"` or `split="test"` returns that split alone, and only its two files are
-    located, fetched and verified.
+    Parameters
+    ----------
+    data : str or path, optional
+        A folder holding the four IDX files, directly or in ``mnist/`` (default:
+        ``NEURONET_DATA``, then the cache).
+    split : {None, "train", "test"}, default None
+        One split alone; only its two files are located, fetched and verified.
+    cache_dir : str or path, optional
+        Where fetched files are kept (default: ``NEURONET_CACHE``, else ``~/.cache/neuronet``).
+    download : bool, default True
+        Fetch missing files from the sources; False raises DataError instead.
+    progress : bool, default True
+        Show a progress bar while fetching (on a terminal).
+
+    Returns
+    -------
+    tuple
+        ``((X_train, y_train), (X_test, y_test))``, or ``(X, y)`` of ``split``: X float64 of
+        shape (n, 784) with pixels in [0, 1], y int64 of shape (n,) with labels 0 to 9.
+
+    Raises
+    ------
+    DataError
+        If the files are not found and cannot be fetched, or a file is damaged (its md5, its
+        header or its labels); the message names the file and the fix.
+
+    Examples
+    --------
+    >>> (x, y), (x_test, y_test) = load_mnist()        # doctest: +SKIP
+    >>> x.shape, y_test.shape                           # doctest: +SKIP
+    ((60000, 784), (10000,))
     """
     return _load("mnist", data, split, cache_dir, download, progress)
 
 
-def load_fashion_mnist(data=None, *, split=None, cache_dir=None, download=True, progress=True):
-    """Return Fashion-MNIST, shaped like load_mnist (both splits, or one `split`)."""
+def load_fashion_mnist(data: str | os.PathLike | None = None, *, split: str | None = None,
+                       cache_dir: str | os.PathLike | None = None, download: bool = True,
+                       progress: bool = True) -> tuple:
+    """Fashion-MNIST, shaped like ``load_mnist``: both splits, or one.
+
+    Parameters
+    ----------
+    data, split, cache_dir, download, progress
+        As in ``load_mnist``; ``data`` may hold the files directly or in ``fashion-mnist/``.
+
+    Returns
+    -------
+    tuple
+        ``((X_train, y_train), (X_test, y_test))``, or ``(X, y)`` of ``split``.
+
+    Raises
+    ------
+    DataError
+        If the files are not found and cannot be fetched, or a file is damaged.
+    """
     return _load("fashion-mnist", data, split, cache_dir, download, progress)

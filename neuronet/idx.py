@@ -17,7 +17,15 @@ import numpy as np
 
 
 class DataError(ValueError):
-    """A data file is missing, damaged or not what it claims to be; the message says the fix."""
+    """A data file is missing, damaged or not what it claims to be.
+
+    Raised by ``load_mnist``, ``load_fashion_mnist`` and the IDX reader.
+
+    Parameters
+    ----------
+    message : str
+        Which file, what is wrong with it, and the fix (delete it to fetch it again, say).
+    """
 
 
 IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions (count, rows, columns)

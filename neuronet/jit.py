@@ -23,7 +23,7 @@ fastmath, ``loops.KERNELS`` with it) would load one another's machine code from 
 each set of options gets a subfolder of its own, ``neuronet-<hash>/<options>``.
 
 The kernels allocate nothing (their work arrays come from the caller), so they are compiled
-without numba's runtime for allocation (``_nrt=False``, the option numba's own issue 2350 uses):
+without numba's runtime for allocation (``_nrt=False``, the option of https://github.com/numba/numba/issues/2350):
 with it, every array view a kernel takes (``w[j, first:stop]``, ``activations[layer][:n]``) holds a
 reference count, an atomic increment and decrement that LLVM cannot remove across calls. Under
 ``perf`` these took half the time of a one-sample step of a 16-16-10 network; without them its

@@ -11,15 +11,17 @@ Arguments are checked here, at the public boundary (with ``neuronet.checks``); t
 what they are given.
 """
 import math
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .activations import ACTIVATIONS, COSTS, OUTPUTS
 from .activations import cost as cost_per_sample
 from .backends import BACKENDS, KEEP_ROWS
 from .checks import check_array, check_choice, check_count, check_seed, check_shape, check_step
 from .records import Model, aligned_copy, parameters
-from .rules import ADAM, SGD_RULE, Settings, settings
+from .rules import ADAM, SGD_RULE, Rule, Settings, settings
 from .sample import SampleSteps
 
 
@@ -80,19 +82,61 @@ class Network:
 
     ``Network((2, 3, 1))`` has 2 inputs, a hidden layer of 3 neurons and 1 output neuron; its
     ``weights`` are arrays of shapes (3, 2) and (1, 3), its ``biases`` of shapes (3,) and (1,).
-    The input layer has no parameters. ``output`` is the output layer's activation ("sigmoid" or
-    "softmax"), ``cost`` the cost minimised ("quadratic" or "cross_entropy", also spelt
-    "cross-entropy"), ``activation`` that of the hidden layers ("sigmoid", "tanh" or "relu").
-    ``init`` draws the first weights: "normal" N(0, 1/n_in) with N(0, 1) biases, "glorot",
-    "he", "uniform" (the post's failing one), or "auto" (the default): "normal" for the sigmoid,
-    "glorot" for tanh, "he" for relu. Random numbers come only from
+    The input layer has no parameters. Random numbers come only from
     ``numpy.random.default_rng(seed)``, drawn layer by layer, weights then biases.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        Layer sizes, inputs first, at least two, each >= 1: ``(784, 30, 10)``.
+    backend : str, default "loops"
+        How the arithmetic is done, a name of ``neuronet.BACKENDS``: "loops" (compiled loops
+        over neurons and weights), "loops-plain", "strict", "python" (uncompiled, for a
+        debugger) or "vectorized" (numpy). Can be changed at any time (``net.backend = ...``).
+    seed : int or None, default None
+        Seed of the generator that draws the initial weights (None: fresh entropy).
+    init : {"auto", "normal", "glorot", "he", "uniform"}, default "auto"
+        Initial weights: "normal" N(0, 1/n_in) with N(0, 1) biases, "glorot" (uniform in
+        +-sqrt(6 / (n_in + n_out))), "he" N(0, 2/n_in), "uniform" (the post's failing [0, 0.4)),
+        or "auto": "normal" for the sigmoid, "glorot" for tanh, "he" for relu.
+    activation : {"sigmoid", "tanh", "relu"}, default "sigmoid"
+        Activation of the hidden layers.
+    output : {"sigmoid", "softmax"}, default "sigmoid"
+        Activation of the output layer.
+    cost : {"quadratic", "cross_entropy"}, default "quadratic"
+        The cost minimised ("cross-entropy" is accepted too).
+    dtype : {"float64", "float32"}, default "float64"
+        Float type of the parameters and of the arithmetic.
+
+    Attributes
+    ----------
+    sizes : tuple of int
+        The layer sizes.
+    weights, biases : list of numpy.ndarray
+        ``weights[layer][j, k]`` joins neuron k of one layer to neuron j of the next, shape
+        (n_out, n_in); ``biases[layer][j]`` is neuron j's bias, shape (n_out,).
+    velocity_w, velocity_b : list of numpy.ndarray
+        Momentum's velocities (Adam's first moments), shaped like the parameters.
+    squares_w, squares_b, adam_steps : list of numpy.ndarray, numpy.ndarray
+        Adam's running averages of squared gradients, and its step count (int64, shape (1,)).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``shape`` is not a sequence, or a size, name, seed or dtype is not one of the above.
+
+    Examples
+    --------
+    >>> net = Network((784, 30, 10), seed=0)
+    >>> [w.shape for w in net.weights]
+    [(30, 784), (10, 30)]
     """
 
     weights, biases, velocity_w, velocity_b = Finished(), Finished(), Finished(), Finished()
 
-    def __init__(self, shape, *, backend="loops", seed=None, init="auto", activation="sigmoid",
-                 output="sigmoid", cost="quadratic", dtype="float64"):
+    def __init__(self, shape: Sequence[int], *, backend: str = "loops", seed: int | None = None,
+                 init: str = "auto", activation: str = "sigmoid", output: str = "sigmoid",
+                 cost: str = "quadratic", dtype: str = "float64") -> None:
         try:
             sizes = tuple(shape)
         except TypeError:
@@ -135,15 +179,28 @@ class Network:
                 f"output={self.output!r}, cost={self.cost!r})")
 
     @property
-    def backend(self):
+    def backend(self) -> str:
+        """The backend's name (see ``neuronet.BACKENDS``); assign another to switch."""
         return self._backend
 
     @backend.setter
-    def backend(self, name):
+    def backend(self, name: str) -> None:
         self._backend = check_choice("backend", name, tuple(BACKENDS))
 
-    def parameters(self):
-        """weights and biases, checked after any assignment by the user, ready for the kernels."""
+    def parameters(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The weights and biases, checked after any assignment by the user, for the kernels.
+
+        Returns
+        -------
+        weights, biases : list of numpy.ndarray
+            ``net.weights`` and ``net.biases`` themselves (not copies).
+
+        Raises
+        ------
+        ValueError
+            If an array assigned by the user has the wrong shape or dtype, is not C-contiguous
+            or is read-only; the message says how to assign it.
+        """
         return self._checked("weights", self.weights), self._checked("biases", self.biases)
 
     def _checked(self, kind, arrays):
@@ -167,8 +224,13 @@ class Network:
                                  f"np.array(value, dtype='{self.dtype}')")
         return arrays
 
-    def model(self):
-        """What this network computes, as the kernels take it (``records.Model``)."""
+    def model(self) -> Model:
+        """What this network computes, as the kernels take it.
+
+        Returns
+        -------
+        records.Model
+            The cost, whether the output is a softmax, and the hidden activation, as codes."""
         return Model(COSTS[self.cost], self.output == "softmax", ACTIVATIONS[self.activation])
 
     def _feedforward(self, x):
@@ -184,20 +246,49 @@ class Network:
             out[first:first + KEEP_ROWS] = self.activations(x[first:first + KEEP_ROWS])[-1]
         return out
 
-    def activations(self, x):
-        """Every layer's activations (the inputs first) for the rows of x, already checked
-        (``check_pair``); the loop backends hand back views of their work arrays."""
+    def activations(self, x: np.ndarray) -> list[np.ndarray]:
+        """Every layer's activations, the inputs first, for the rows of x.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Inputs already checked (``check_pair``), shape (n, n_in).
+
+        Returns
+        -------
+        list of numpy.ndarray
+            One (n, size) array a layer; the loop backends' are views: copy what you keep.
+        """
         run = BACKENDS[self._backend]
         return run.feedforward(parameters(*self.parameters(), [], []), x, self.model(),
                                self.work)
 
-    def predict(self, x):
-        """Output activations for one sample (n_in,) or a batch (n, n_in).
+    def predict(self, x: ArrayLike) -> np.ndarray:
+        """Output activations for one sample or a batch, ``PREDICT_ROWS`` rows at a time.
 
-        Rows are fed PREDICT_ROWS at a time, so memory does not grow with their number. An
-        output that is NaN or infinite raises ValueError naming the cause (a parameter that is
-        not finite, or an input so large that the weighted inputs overflow): the outputs are
-        checked, which is cheap, and only then are the parameters scanned.
+        Parameters
+        ----------
+        x : array_like
+            One sample, shape (n_in,), or a batch, shape (n, n_in), of finite numbers.
+
+        Returns
+        -------
+        numpy.ndarray
+            The output activations, shape (n_out,) for one sample, (n, n_out) for a batch, in
+            the network's dtype.
+
+        Raises
+        ------
+        ValueError
+            If x has the wrong shape or is not finite, or if an output is NaN or infinite: the
+            message names the cause (a parameter that is not finite, or an input so large that
+            the weighted inputs overflow).
+
+        Examples
+        --------
+        >>> net = Network((2, 3, 1), seed=0)
+        >>> net.predict([0.5, 1.0]).shape
+        (1,)
         """
         array = check_shape("x", x, self.sizes[0])
         if array.ndim == 1 or len(array) <= PREDICT_ROWS:
@@ -232,30 +323,91 @@ class Network:
                           f"inputs overflow {self.dtype}; rescale the data first (pixels to "
                           "[0, 1])")
 
-    def loss(self, x, y):
-        """The cost averaged over the samples (rows of x and y)."""
+    def loss(self, x: ArrayLike, y: ArrayLike) -> float:
+        """The cost averaged over the samples.
+
+        Parameters
+        ----------
+        x, y : array_like
+            Inputs, shape (n, n_in) or (n_in,), and targets, shape (n, n_out) or (n_out,).
+
+        Returns
+        -------
+        float
+            The mean over the samples of the network's cost (``cost``).
+
+        Raises
+        ------
+        ValueError
+            If x or y has the wrong shape, holds NaN or infinity, or their row counts differ.
+        """
         x, y = self.check_pair(x, y)
         return float(np.mean(cost_per_sample(self._feedforward(x), y, COSTS[self.cost],
                                              self.output)))
 
-    def gradients(self, x, y):
-        """(grad_w, grad_b): the gradient of the cost averaged over the batch; nothing changes."""
+    def gradients(self, x: ArrayLike,
+                  y: ArrayLike) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The gradient of the cost averaged over the batch, by backpropagation; nothing changes.
+
+        Parameters
+        ----------
+        x, y : array_like
+            Inputs, shape (n, n_in) or (n_in,), and targets, shape (n, n_out) or (n_out,).
+
+        Returns
+        -------
+        grad_w, grad_b : list of numpy.ndarray
+            dC/dw and dC/db, one array a layer, shaped like ``weights`` and ``biases``.
+
+        Raises
+        ------
+        ValueError
+            If x or y has the wrong shape, holds NaN or infinity, or their row counts differ.
+        """
         x, y = self.check_pair(x, y)
         return BACKENDS[self._backend].backprop(parameters(*self.parameters(), [], []), x, y,
                                                 self.model())
 
-    def train(self, x, y, learning_rate, *, momentum=0.0, weight_decay=0.0, solver="sgd",
-              nesterovs_momentum=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
-        """One SGD step on one sample, the post's ``train``; returns its cost before the step.
+    def train(self, x: ArrayLike, y: ArrayLike, learning_rate: float, *,
+              momentum: float = 0.0, weight_decay: float = 0.0, solver: str = "sgd",
+              nesterovs_momentum: bool = False, beta_1: float = 0.9, beta_2: float = 0.999,
+              epsilon: float = 1e-8) -> float:
+        """One SGD step on one sample, the post's ``train``.
 
-        With the default quadratic cost that is the post's total error 0.5 * sum((a - y)**2).
-        The update rule's settings are ``step``'s. With the ``"loops"`` backend and SGD, the
-        first layer's step waits for the next call, which applies it in the loop that forms its
-        own weighted inputs (``sample.train_sample``), so a call reads and writes the largest
-        weight matrix once, as a step inside ``step`` does; reading ``weights``, ``biases`` or
-        their velocities, or any other use of the network, applies it first
-        (``apply_waiting_step``). Every argument is checked at every call, cheaply
-        (``sample.SampleSteps``).
+        With the ``"loops"`` backend and SGD, the first layer's step waits for the next call,
+        which applies it in the loop that forms its own weighted inputs
+        (``sample.train_sample``), so a call reads and writes the largest weight matrix once, as
+        a step inside ``step`` does; reading ``weights``, ``biases`` or their velocities, or any
+        other use of the network, applies it first (``apply_waiting_step``). Every argument is
+        checked at every call, cheaply (``sample.SampleSteps``).
+
+        Parameters
+        ----------
+        x : array_like
+            One sample, shape (n_in,).
+        y : array_like
+            Its target, shape (n_out,).
+        learning_rate : float
+            The step size eta, > 0.
+        momentum, weight_decay, solver, nesterovs_momentum, beta_1, beta_2, epsilon
+            The update rule, as in ``step``.
+
+        Returns
+        -------
+        float
+            The sample's cost before the step; with the default quadratic cost that is the
+            post's total error 0.5 * sum((a - y)**2).
+
+        Raises
+        ------
+        ValueError
+            If x or y is not one finite sample of the network's sizes, or a setting is out of
+            range; the message names it.
+
+        Examples
+        --------
+        >>> net = Network((2, 3, 1), seed=0)
+        >>> error = net.train([0.5, 1.0], [1.0], learning_rate=3.0)
         """
         eta, mu, l2, rule = check_step(learning_rate, momentum, weight_decay, solver,
                                        nesterovs_momentum, beta_1, beta_2, epsilon, cached=True)
@@ -289,9 +441,9 @@ class Network:
         return ((self._backend, self.dtype, self.cost, self.output, self.activation,
                  *parameters), parameters)
 
-    def apply_waiting_step(self):
-        """Apply the first-layer step a call of ``train`` left waiting, if one is
-        (``sample.train_sample``): reading the parameters does this first."""
+    def apply_waiting_step(self) -> None:
+        """Apply the first-layer step a call of ``train`` left waiting, if one is; reading the
+        parameters does this first. A bad array assigned since: ValueError, the step kept."""
         samples = self.__dict__.get("_samples")
         if samples is not None and samples.backend is not None:
             params = parameters(*self._unfinished_parameters())  # a bad array: an error, the step kept
@@ -305,15 +457,52 @@ class Network:
         return [self._checked(kind, arrays["_" + kind])
                 for kind in ("weights", "biases", "velocity_w", "velocity_b")]
 
-    def step(self, x, y, learning_rate, *, momentum=0.0, weight_decay=0.0, batch_size=None,
-             order=None, solver="sgd", nesterovs_momentum=False, beta_1=0.9, beta_2=0.999,
-             epsilon=1e-8):
-        """SGD over the rows of x and y in mini-batches (all rows at once by default), in place.
+    def step(self, x: ArrayLike, y: ArrayLike, learning_rate: float, *,
+             momentum: float = 0.0, weight_decay: float = 0.0, batch_size: int | None = None,
+             order: ArrayLike | None = None, solver: str = "sgd",
+             nesterovs_momentum: bool = False, beta_1: float = 0.9, beta_2: float = 0.999,
+             epsilon: float = 1e-8) -> None:
+        """SGD over the rows of x and y in mini-batches, in place.
 
-        The update rule has scikit-learn's names (written out in ``neuronet.rules``):
-        ``solver="sgd"`` with ``momentum`` (Nesterov's with ``nesterovs_momentum=True``), or
-        ``solver="adam"`` with ``beta_1``, ``beta_2`` and ``epsilon``. Adam keeps its moments
-        and its step count in the network, so steps continue from call to call.
+        The update rule has scikit-learn's names (written out in ``neuronet.rules``). Adam
+        keeps its moments and its step count in the network, so steps continue from call to
+        call.
+
+        Parameters
+        ----------
+        x : array_like
+            Inputs, shape (n, n_in).
+        y : array_like
+            Targets, shape (n, n_out).
+        learning_rate : float
+            The step size eta, > 0.
+        momentum : float, default 0.0
+            Momentum mu in [0, 1) (solver "sgd"): v <- mu v - eta (g + l2 w), w <- w + v.
+        weight_decay : float, default 0.0
+            L2 coefficient l2 >= 0 of (l2 / 2) |w|^2 added to the cost (biases not decayed).
+        batch_size : int or None, default None
+            Samples per step; None takes all rows in one step.
+        order : array_like of int or None, default None
+            Row indices in the order to visit them (a permutation, say); None: 0, 1, ..., n - 1.
+        solver : {"sgd", "adam"}, default "sgd"
+            The update rule.
+        nesterovs_momentum : bool, default False
+            Nesterov's momentum instead of the classical (solver "sgd").
+        beta_1, beta_2, epsilon : float, default 0.9, 0.999, 1e-8
+            Adam's decay rates of the mean gradient and mean squared gradient, in [0, 1), and
+            its guard against dividing by 0, > 0.
+
+        Raises
+        ------
+        ValueError
+            If x, y or order do not fit the network, or a setting is out of range; the message
+            names it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> net = Network((2, 3, 1), seed=0)
+        >>> net.step(np.eye(2), [[0.0], [1.0]], learning_rate=0.5, batch_size=1)
         """
         eta, mu, l2, rule = check_step(learning_rate, momentum, weight_decay, solver,
                                        nesterovs_momentum, beta_1, beta_2, epsilon)
@@ -330,12 +519,28 @@ class Network:
         self.sgd_epoch(x, y, eta, mu, l2, batch_size, order.astype(np.int64, copy=False),
                        rule=rule)
 
-    def sgd_epoch(self, x, y, eta, mu, l2, batch_size, order, masks=None, rule=SGD_RULE):
-        """``step`` with arguments already checked (``check_pair``, ``checks.check_step``): for
-        training loops that check x and y once, not at every chunk (a finiteness pass over all
-        of MNIST takes about 0.1 s). ``masks``: dropout, as in ``loops.sgd_epoch``; ``rule``:
-        ``check_rule``'s. Returns the last mini-batch's outputs from its forward pass, before
-        its step (a view: copy what you keep)."""
+    def sgd_epoch(self, x: np.ndarray, y: np.ndarray, eta: float, mu: float, l2: float,
+                  batch_size: int, order: np.ndarray, masks: list[np.ndarray] | None = None,
+                  rule: Rule = SGD_RULE) -> np.ndarray:
+        """``step`` with its arguments already checked, for training loops that check x and y
+        once (``check_pair``, ``checks.check_step``), not at every chunk.
+
+        Parameters
+        ----------
+        x, y, eta, mu, l2, batch_size, order
+            As ``step`` takes them, checked: arrays from ``check_pair``, int64 ``order``.
+        masks : list of numpy.ndarray or None, default None
+            Dropout masks, one (n, size) array per layer below the output, as in
+            ``loops.sgd_epoch``: 0 drops a neuron, 1/(1 - rate) keeps it.
+        rule : rules.Rule, default SGD
+            The update rule, as ``checks.check_rule`` returns it.
+
+        Returns
+        -------
+        numpy.ndarray
+            The last mini-batch's outputs from its forward pass, before its step (a view: copy
+            what you keep).
+        """
         weights, biases = self.parameters()
         v_w, v_b = (self._checked("velocity_w", self.velocity_w),
                     self._checked("velocity_b", self.velocity_b))
@@ -365,9 +570,25 @@ class Network:
                              f"{x.shape[0]} rows; use fit for mini-batches")
         return x, y
 
-    def check_pair(self, x, y):
-        """x and y checked as this network takes them: 2-D C-contiguous arrays of its dtype
-        with finite values, x with a row of its inputs and y of its outputs for each sample."""
+    def check_pair(self, x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """x and y checked and converted as this network takes them.
+
+        Parameters
+        ----------
+        x, y : array_like
+            Inputs, shape (n, n_in) or (n_in,), and targets, shape (n, n_out) or (n_out,).
+
+        Returns
+        -------
+        x, y : numpy.ndarray
+            2-D C-contiguous arrays of the network's dtype, one row a sample.
+
+        Raises
+        ------
+        ValueError
+            If a shape does not fit the network, a value is NaN or infinite, or the row counts
+            differ.
+        """
         x, _ = check_array("x", x, self.sizes[0], self.dtype)
         y, _ = check_array("y", y, self.sizes[-1], self.dtype)
         if x.shape[0] != y.shape[0]:

@@ -66,6 +66,7 @@ import numbers
 import warnings
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -87,17 +88,73 @@ SEED_LIMIT = 2**31 - 1  # seeds drawn from random_state: RandomState.randint's d
 class NeuronetClassifier(ClassifierMixin, BaseEstimator):
     """A multi-layer perceptron classifier trained by neuronet, with MLPClassifier's parameters.
 
-    See the module docstring for how each parameter maps onto neuronet and what differs from
-    ``sklearn.neural_network.MLPClassifier``. The two parameters of its own: ``backend``, the
-    ``Network`` backend ("loops", "vectorized", ... see ``neuronet.BACKENDS``), and ``dtype``,
-    the network's float type ("float64" or "float32"); input of either float type is converted
-    to it.
+    The parameters are ``sklearn.neural_network.MLPClassifier``'s, with its names and defaults,
+    where they mean the same; the module docstring maps each onto neuronet and lists what
+    differs. The output layer is a softmax with the cross-entropy cost.
 
-    Attributes after fitting: ``classes_``, ``n_features_in_`` (and ``feature_names_in_`` for
-    DataFrames), ``network_`` (the ``neuronet.Network``), ``coefs_`` and ``intercepts_`` (views
-    of its parameters, ``coefs_[i]`` of shape (n_in, n_out)), ``loss_`` and ``loss_curve_``,
-    ``best_loss_``, ``n_iter_`` (epochs run by the last fit or partial_fit call), ``t_``
-    (training samples seen), ``n_layers_``, ``out_activation_`` ("softmax").
+    Parameters
+    ----------
+    hidden_layer_sizes : int or tuple of int, default (100,)
+        Neurons of each hidden layer.
+    activation : {"relu", "logistic", "tanh"}, default "relu"
+        Hidden activation ("identity" is not taken).
+    solver : {"adam", "sgd"}, default "adam"
+        The update rule ("lbfgs" is not taken).
+    alpha : float, default 0.0001
+        L2 penalty, as scikit-learn's (``weight_decay = alpha / batch_size``).
+    batch_size : int or "auto", default "auto"
+        Samples per step; "auto" is min(200, n_samples).
+    learning_rate : {"constant"}, default "constant"
+        Only a constant rate is taken.
+    learning_rate_init : float, default 0.001
+        The step size.
+    max_iter : int, default 200
+        Epochs at most.
+    shuffle : bool, default True
+        Shuffle the samples each epoch.
+    random_state : int, RandomState or None, default None
+        Seeds the initial weights and the shuffling.
+    tol : float, default 1e-4
+        Improvement of the training loss below which an epoch counts as no improvement.
+    verbose : bool, default False
+        Print the loss after each epoch.
+    warm_start : bool, default False
+        ``fit`` continues from the last fit, optimizer state included.
+    momentum : float, default 0.9
+        Momentum, in [0, 1) (solver "sgd").
+    nesterovs_momentum : bool, default True
+        Nesterov's momentum instead of the classical (solver "sgd").
+    early_stopping : bool, default False
+        Must be False (split a validation set with scikit-learn's tools instead).
+    n_iter_no_change : int, default 10
+        Epochs without improvement by ``tol`` before stopping.
+    beta_1, beta_2, epsilon : float, default 0.9, 0.999, 1e-8
+        Adam's settings (solver "adam").
+    backend : str, default "loops"
+        The ``Network`` backend ("loops", "vectorized", ...: see ``neuronet.BACKENDS``).
+    dtype : {"float64", "float32"}, default "float64"
+        The network's float type; input of either float type is converted to it.
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray
+        The class labels.
+    network_ : neuronet.Network
+        The network doing the work.
+    coefs_, intercepts_ : list of numpy.ndarray
+        Views of its parameters, ``coefs_[i]`` of shape (n_in, n_out).
+    loss_, loss_curve_, best_loss_ : float, list of float, float
+        The training loss of the last epoch, of every epoch, and the best.
+    n_iter_, t_, n_layers_, out_activation_ : int, int, int, str
+        Epochs run by the last call, samples seen, layers, and "softmax".
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> x, y = load_digits(return_X_y=True)
+    >>> model = NeuronetClassifier((30,), max_iter=20, random_state=0).fit(x / 16, y)
+    >>> bool(model.score(x / 16, y) > 0.9)
+    True
     """
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
@@ -193,13 +250,54 @@ class NeuronetClassifier(ClassifierMixin, BaseEstimator):
 
     # -- fitting ---------------------------------------------------------------------------
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> "NeuronetClassifier":
         """Train for up to ``max_iter`` epochs, stopping when the training loss has not improved
-        by ``tol`` for ``n_iter_no_change`` consecutive epochs; returns self."""
+        by ``tol`` for ``n_iter_no_change`` consecutive epochs.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            Training inputs, float64 or float32 (converted to ``dtype``).
+        y : array_like of shape (n_samples,)
+            Class labels, of any type scikit-learn takes (strings too).
+
+        Returns
+        -------
+        NeuronetClassifier
+            self, fitted.
+
+        Raises
+        ------
+        ValueError
+            If a parameter is out of range or not supported, X or y is not valid, or training
+            diverged.
+        """
         return self._fit(X, y, incremental=False)
 
-    def partial_fit(self, X, y, classes=None):
-        """One epoch over X and y; ``classes`` (every label there will be) on the first call."""
+    def partial_fit(self, X: ArrayLike, y: ArrayLike,
+                    classes: ArrayLike | None = None) -> "NeuronetClassifier":
+        """One epoch over X and y.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            Training inputs.
+        y : array_like of shape (n_samples,)
+            Class labels, each among ``classes``.
+        classes : array_like, optional
+            Every label there will be; required on the first call, ignored or checked after.
+
+        Returns
+        -------
+        NeuronetClassifier
+            self.
+
+        Raises
+        ------
+        ValueError
+            If ``classes`` is missing on the first call or differs later, or y has a label
+            not among them.
+        """
         if not hasattr(self, "classes_"):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit: "
@@ -316,31 +414,65 @@ class NeuronetClassifier(ClassifierMixin, BaseEstimator):
 
     # -- predicting ------------------------------------------------------------------------
 
-    def predict_proba(self, X):
-        """The probability of each class (columns in the order of ``classes_``) for each row."""
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """The probability of each class for each row.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``; each row sums to 1.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
         return self.network_.predict(X)
 
-    def predict_log_proba(self, X):
-        """The log of ``predict_proba``."""
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
+        """The log of ``predict_proba``.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_classes)
+            The log-probabilities.
+        """
         return np.log(self.predict_proba(X))
 
-    def predict(self, X):
-        """The most probable class of each row."""
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """The most probable class of each row.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
         check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     # -- scikit-learn's view of the parameters ----------------------------------------------
 
     @property
-    def coefs_(self):
-        """coefs_[i][k, j] joins neuron k of layer i to neuron j of layer i + 1: the transpose
-        of neuronet's w[j, k], as a view."""
+    def coefs_(self) -> list[np.ndarray]:
+        """``coefs_[i][k, j]`` joins neuron k of layer i to neuron j of layer i + 1: the
+        transpose of neuronet's ``w[j, k]``, as a view."""
         return [w.T for w in self.network_.weights]
 
     @property
-    def intercepts_(self):
+    def intercepts_(self) -> list[np.ndarray]:
+        """``intercepts_[i][j]`` is neuron j's bias in layer i + 1: the network's biases."""
         return list(self.network_.biases)
 
     def __setstate__(self, state):

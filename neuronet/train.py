@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from tqdm import tqdm
 
 from .activations import COSTS
@@ -32,8 +33,16 @@ CHUNK = 10_000  # samples between finiteness checks; a check copies and scans th
 
 
 class DivergenceError(FloatingPointError):
-    """Training produced a NaN or infinity; the message names where. The network is left with
-    its last finite parameters, those before the step that diverged."""
+    """Training produced a NaN or infinity; the message names where.
+
+    Raised by ``fit``. The network is left with its last finite parameters, those before the
+    step that diverged; lower the learning rate or the momentum and train again.
+
+    Parameters
+    ----------
+    message : str
+        The epoch, step and layer where a value first stopped being finite, and the fix.
+    """
 
 
 @dataclass
@@ -58,8 +67,35 @@ def one_hot(labels, n_classes, name="y"):
     return np.eye(n_classes)[labels]
 
 
-def evaluate(net, x, y):
-    """(mean cost, accuracy) of the network on samples x with labels or targets y."""
+def evaluate(net: Network, x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
+    """The mean cost and the accuracy of the network on samples x with labels or targets y.
+
+    Parameters
+    ----------
+    net : Network
+        The network to score; it is not changed.
+    x : array_like
+        Inputs, shape (n, n_in).
+    y : array_like
+        Integer labels, shape (n,), or target rows, shape (n, n_out).
+
+    Returns
+    -------
+    cost : float
+        The network's cost averaged over the samples.
+    accuracy : float
+        The fraction of samples whose largest output is the label's (the target's largest).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If x or y does not fit the network, or a label is not one of its outputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cost, accuracy = evaluate(Network((2, 3, 2), seed=0), np.eye(2), [0, 1])
+    """
     x, targets = check_samples(net, x, y)
     a = net.predict(x)
     cost = float(np.mean(cost_per_sample(a, targets, COSTS[net.cost], net.output)))

@@ -61,9 +61,9 @@ from .rules import ADAM, NESTEROV, SGD_RULE, Rule
 # Floating-point operations of the largest matrix product of a step from which BLAS gets two
 # threads. With one BLAS pool (see ``Step``) a second thread can pay on the project's 2 shared
 # cores: timing single steps (`python benchmarks/checks.py --threads`, fastest and 10th
-# percentile; benchmarks/RESULTS.md) gave 1.1x to 1.3x from 4.7e6 flops at load 5.5, 0.75x at
-# 1.6e6. But whenever the second core is taken, by another session or by another thread pool of
-# the same process (torch's, numba's, numpy's), a step on two threads waits for it: at load 4.4
+# percentile; benchmarks/RESULTS.md) gave 1.1x to 1.3x from 4.7e6 flops, 0.75x at 1.6e6.
+# But whenever the second core is taken, by another program or by another thread pool of the
+# same process (torch's, numba's, numpy's), a step on two threads waits for it: on a busy machine
 # two threads lost everywhere (0.01x to 0.67x), and in a full report 784-100-10 at batch 100 on two
 # threads ran at 0.58x numpy-textbook on one. One thread loses at most 1.3x, two can lose 10x and
 # more, so one thread for every network the benchmarks train (largest product 1.3e8 flops).

@@ -17,7 +17,7 @@ the code moves: update the snippet then.
 The tests run are ``-x -q -m "not slow" tests`` by default (``--pytest`` to change), with
 ``NEURONET_DATA`` passed through. Run from the repository root or anywhere: the repository is
 the parent of this file's folder. Every mutant compiles the kernels afresh, so a run is slow:
-on the 2-core machine shared with other work (load average 10 to 14), the unmutated copy took
+on a 2-core machine shared with other work, the unmutated copy took
 1,250 s and a killed mutant 60 to 300 s; 32 mutations took 2,041 s with ``-j 2`` and the test
 files listed quick ones first (pytest runs them in the order given, and ``-x`` stops a mutant at
 its first failure):

@@ -66,7 +66,7 @@ def refused_cheaply(path, words, limit=5_000_000):
 # --- load: checked from the headers, before anything is decompressed or allocated --------------
 
 def test_huge_declared_network_with_small_entries(tmp_path):
-    # The 1,242-byte file of issue 11: sizes [15000, 15000], but tiny parameter entries.
+    # A 1,242-byte file: sizes [15000, 15000], but tiny parameter entries.
     entries = entries_of(Network((2, 2), seed=0))
     entries["sizes"] = npy_bytes("<i8", (2,), np.array([15000, 15000], "<i8").tobytes())
     path = tmp_path / "small.npz"
