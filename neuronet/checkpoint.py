@@ -86,7 +86,7 @@ def read(path, net, settings, generators, *, max_parameters=MAX_PARAMETERS):
     try:
         saved = json.loads(str(found["fit_settings"]))
         states = json.loads(str(found["fit_random"]))
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
         raise bad(f"its settings are not JSON ({error})") from None
     if not isinstance(saved, dict) or not isinstance(states, list):
         raise bad("its settings are not those fit writes")

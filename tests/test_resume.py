@@ -214,3 +214,24 @@ def test_train_checkpoint_and_resume(capsys, tiny, tmp_path):
     assert out.splitlines()[-2] == whole.splitlines()[-1]  # the final accuracy
     code, _, err = run(capsys, *common, "--resume")
     assert code == 2 and "--resume needs --checkpoint" in err
+
+
+MT = '{"bit_generator": "MT19937", "state": 1}'  # not the PCG64 state fit's generators have
+
+
+@pytest.mark.parametrize("entry, value, words", [
+    ("fit_settings", "[" * 100_000, "its settings are not JSON"),
+    ("fit_random", f"[{MT}]", "holds 1 random generators' states, not 4"),
+    ("fit_random", f"[{', '.join([MT] * 4)}]", "a random generator's state is not one numpy"),
+    ("fit_history", np.array([[2.0, 0.1, 0.5, 1.0]]), "rows numbered from epoch 1"),
+])
+def test_a_damaged_checkpoint_is_refused_by_name(tmp_path, data, entry, value, words):
+    x, y, validation = data
+    path = tmp_path / "run.npz"
+    fit(Network(SHAPE, seed=1), x, y, **settings(validation, epochs=1), checkpoint=path)
+    with np.load(path) as f:
+        entries = {name: f[name] for name in f.files}
+    entries[entry] = np.array(value)
+    np.savez(path, **entries)
+    with pytest.raises(ValueError, match=f"cannot resume from {path}: .*{words}"):
+        fit(Network(SHAPE, seed=1), x, y, **settings(validation), checkpoint=path, resume=True)
