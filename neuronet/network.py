@@ -56,6 +56,18 @@ DTYPES = ("float64", "float32")
 # predict feeds this many rows at a time, so its work arrays do not grow with the input: about
 # 20 MB for 784-800-10 in float64, and numpy's products of 1,000 rows run as fast as longer ones.
 PREDICT_ROWS = 1000
+# What to do about a parameter or state array (by kind) that holds NaN or infinity.
+FIXES = {"weights": "train it again (with a lower learning rate if it diverged) or load a saved "
+                    "network",
+         "velocity": "set it to zero to restart the momentum (net.{kind}[{layer}][...] = 0) or "
+                     "load a saved network",
+         "squares": "set it and net.adam_steps to zero to restart Adam "
+                    "(net.{kind}[{layer}][...] = 0) or load a saved network"}
+FIXES["biases"] = FIXES["weights"]
+# the arrays a step reads: without momentum (False) and with it (True), and Adam's
+TRAINED = {False: ("weights", "biases"),
+           True: ("weights", "biases", "velocity_w", "velocity_b")}
+ADAM_STATE = TRAINED[True] + ("squares_w", "squares_b")
 
 
 class Finished:
@@ -171,6 +183,8 @@ class Network:
         self.squares_w = [aligned_copy(np.zeros_like(w)) for w in self.weights]
         self.squares_b = [aligned_copy(np.zeros_like(b)) for b in self.biases]
         self.adam_steps = np.zeros(1, np.int64)
+        # the settings of the last step taken (a rules.Settings), which save keeps
+        self.rule_settings = None
         self.work = {}  # the backends' work arrays, kept between small calls
         self._samples = SampleSteps()  # train's waiting step and checked arguments
 
@@ -309,14 +323,40 @@ class Network:
             raise self._non_finite(x, a, first_row)
         return a
 
+    @staticmethod
+    def fix(kind, layer):
+        """What to do about ``net.<kind>[layer]`` holding NaN or infinity."""
+        return FIXES[kind.split("_")[0]].format(kind=kind, layer=layer)
+
+    def refuse_non_finite(self, kinds=("weights", "biases"), why="the network's outputs are NaN"):
+        """A ValueError if an array of ``net.<kind>`` for one of ``kinds`` holds NaN or infinity,
+        naming it, ``why`` that matters, and what to do (``fix``). A scan of each array: about
+        13 us for a 784-100 weight matrix, little beside a step over a batch."""
+        error = self.non_finite(kinds, why)
+        if error is not None:
+            raise error
+
+    def non_finite(self, kinds=("weights", "biases"), why="the network's outputs are NaN"):
+        """``refuse_non_finite``'s error, or None if every array is finite."""
+        for kind in kinds:
+            # as they are: reading them through the getters would apply train's waiting step
+            arrays = vars(self).get("_" + kind)
+            for layer, p in enumerate(getattr(self, kind) if arrays is None else arrays):
+                if not np.isfinite(p).all():
+                    return ValueError(f"net.{kind}[{layer}] holds NaN or infinity, so {why}; "
+                                      f"{self.fix(kind, layer)}")
+        return None
+
+    def checked_state(self, kind):
+        """``net.<kind>`` checked as the kernels take it (its shapes, dtype, layout):
+        velocity_w, velocity_b, squares_w or squares_b, or adam_steps."""
+        return self._steps() if kind == "adam_steps" else self._checked(kind, getattr(self, kind))
+
     def _non_finite(self, x, a, first_row):
         """The error for outputs ``a`` of rows ``x`` that are not all finite, naming the cause."""
-        for kind, arrays in (("weights", self.weights), ("biases", self.biases)):
-            for layer, p in enumerate(arrays):
-                if not np.isfinite(p).all():
-                    return ValueError(f"net.{kind}[{layer}] holds NaN or infinity, so the "
-                                      "network's outputs are NaN; train it again (with a lower "
-                                      "learning rate if it diverged) or load a saved network")
+        error = self.non_finite()
+        if error is not None:
+            return error
         row = int(np.argwhere(~np.isfinite(a))[0, 0])
         return ValueError(f"x row {first_row + row} gives NaN outputs: its values (up to "
                           f"{np.abs(x[row]).max():.3g} in size) are so large that the weighted "
@@ -423,13 +463,30 @@ class Network:
         if error < 0:  # nothing changed; the full checks convert the arguments or say why
             x, y = self._sample(x, y)
             params, model = parameters(*self._unfinished_parameters()), self.model()
+            self.refuse_non_finite(ADAM_STATE if rule.solver == ADAM else TRAINED[mu > 0],
+                                   "training cannot go on")
             error = run.train_sample(params, x, y, step, model, self.work)
             if error < 0:
                 raise AssertionError("train's kernel refused arguments its checks accepted")
             if run.checks_samples(step):
                 samples.keep(binding, arrays, run.bind_sample(params, model, self.work))
         samples.backend = name
+        self.rule_settings = step
+        if not math.isfinite(error):  # a NaN parameter or an overflow: free to see in the cost
+            raise self._non_finite_cost(x)
         return error
+
+    def _non_finite_cost(self, x):
+        """The error for a call of train whose cost was NaN or infinite: a parameter or
+        velocity that is not finite (which the step has spread), or an input so large that the
+        weighted inputs overflow."""
+        error = self.non_finite(ADAM_STATE, "training cannot go on (and the step just taken "
+                                "has spread it)")
+        if error is not None:
+            return error
+        return ValueError(f"train's cost is NaN or infinite: x (values up to "
+                          f"{np.abs(x).max():.3g} in size) is so large that the weighted inputs "
+                          f"overflow {self.dtype}; rescale the data first (pixels to [0, 1])")
 
     def _binding(self):
         """What train's arguments are made for: the backend, dtype, cost, output and
@@ -548,9 +605,12 @@ class Network:
         if rule.solver == ADAM:
             adam = (self._checked("squares_w", self.squares_w),
                     self._checked("squares_b", self.squares_b), self._steps())
+        # What the rule reads must be finite, or the steps spread NaN through the network.
+        self.refuse_non_finite(ADAM_STATE if adam else TRAINED[mu > 0], "training cannot go on")
+        self.rule_settings = step = settings(eta, mu, l2, rule, self.dtype)
         return BACKENDS[self._backend].sgd_epoch(
-            parameters(weights, biases, v_w, v_b, adam), x, y, order, batch_size,
-            settings(eta, mu, l2, rule, self.dtype), self.model(), masks, self.work)
+            parameters(weights, biases, v_w, v_b, adam), x, y, order, batch_size, step,
+            self.model(), masks, self.work)
 
     def _steps(self):
         """``adam_steps`` checked: a one-element int64 array, which the kernels count in."""

@@ -60,6 +60,23 @@ What differs from ``MLPClassifier``:
   (a validation split belongs in the caller's ``GridSearchCV`` or ``train_test_split``).
 - ``coefs_[i]`` and ``intercepts_[i]`` are views of the network's ``weights[i].T`` and
   ``biases[i]``: read-only attributes that always show the current network.
+- ``classes`` (``partial_fit``) and ``y`` (``fit``) must hold at least two classes.
+
+Checkpoints: a pickle (``pickle.dump``, ``joblib.dump``) of a fitted estimator keeps all it
+needs to go on: the network's parameters, its momentum velocities or Adam's moments and step
+count, the loss curve and the count of epochs without improvement. ``partial_fit`` (or ``fit``
+with ``warm_start=True``) on the unpickled estimator takes the same steps as on the one pickled,
+bit for bit, when ``random_state`` is an int or a ``RandomState`` (pickled with its state):
+
+    >>> for epoch in range(n_epochs):
+    ...     model.partial_fit(x, y, classes=classes)
+    ...     joblib.dump(model, "model.joblib")      # a checkpoint after each epoch
+    >>> model = joblib.load("model.joblib")         # after a crash: go on from the last
+    >>> model.partial_fit(x, y)
+
+``joblib.dump`` writes the file in place, so a kill during the dump can leave half a file: for
+a checkpoint that survives that, dump to a temporary name and ``os.replace`` it onto the real
+one. ``neuronet.fit(checkpoint=...)`` does all of this for a ``Network``.
 """
 import math
 import numbers
@@ -80,6 +97,9 @@ from .network import Network
 from .records import aligned_copy
 from .rules import SOLVERS
 
+# the network's arrays each solver reads at a step (momentum's velocities, Adam's moments)
+STATE = {"sgd": ("weights", "biases", "velocity_w", "velocity_b"),
+         "adam": ("weights", "biases", "velocity_w", "velocity_b", "squares_w", "squares_b")}
 # scikit-learn's activation names to neuronet's
 ACTIVATIONS = {"logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 SEED_LIMIT = 2**31 - 1  # seeds drawn from random_state: RandomState.randint's default int range
@@ -302,6 +322,10 @@ class NeuronetClassifier(ClassifierMixin, BaseEstimator):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit: "
                                  "every label there will be, such as np.unique(y_all)")
+            if np.ndim(classes) != 1 or len(np.unique(classes)) < 2:
+                raise ValueError(f"classes must list every label there will be, at least two "
+                                 f"different ones (a classifier tells classes apart), got "
+                                 f"{classes!r}; pass np.unique(y_all)")
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"classes={classes!r} is not the same as on the first call to "
                              f"partial_fit, {self.classes_!r}")
@@ -313,7 +337,12 @@ class NeuronetClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=(np.float64, np.float32), reset=first_pass)
         check_classification_targets(y)
         if first_pass:
-            self.classes_ = np.unique(y if classes is None else classes)
+            classes_ = np.unique(y if classes is None else classes)
+            if len(classes_) < 2:
+                raise ValueError(f"y holds one class only, {classes_.tolist()}: a classifier "
+                                 "needs at least two classes to tell apart; pass samples of "
+                                 "every class")
+            self.classes_ = classes_
         labels = self._encode(y)
         # A new generator at each call from random_state, as MLPClassifier: the network's seed
         # and then the shuffling's are drawn from it.
@@ -375,12 +404,21 @@ class NeuronetClassifier(ClassifierMixin, BaseEstimator):
         eta, mu, l2 = check_settings(self.learning_rate_init, momentum, self.alpha / batch_size)
         rule = check_rule(**self._solver_kwargs())
         total = 0.0
+        # What the rule reads, before the epoch: a NaN set by hand is named here, where a
+        # step's own refusal below means that this epoch diverged.
+        net.refuse_non_finite(STATE[self.solver], "training cannot go on")
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]
             # |W|^2 before the step, as scikit-learn sums it (a dot product of each flattened
             # matrix, no temporary the size of the weights); nothing to sum without L2
             penalty = sum(float(np.vdot(w, w)) for w in net.weights) if self.alpha else 0.0
-            a = net.sgd_epoch(x, targets, eta, mu, l2, len(rows), rows, rule=rule)
+            try:
+                a = net.sgd_epoch(x, targets, eta, mu, l2, len(rows), rows, rule=rule)
+            except ValueError:
+                if net.non_finite(STATE[self.solver]) is None:
+                    raise
+                total = math.nan  # diverged at an earlier batch: said below
+                break
             cost = cost_per_sample(a, targets[rows], COSTS["cross_entropy"], "softmax")
             total += float(np.sum(cost)) + 0.5 * self.alpha * penalty
         loss = total / len(order)

@@ -8,13 +8,16 @@ Training is watched for divergence without slowing it: the parameters are checke
 chunk of steps, and only when a check fails is the chunk replayed from a snapshot one step at a
 time, to name the epoch, step and layer where a value first stopped being finite.
 """
+import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
 from tqdm import tqdm
 
+from . import checkpoint as checkpoints
 from .activations import COSTS
 from .activations import cost as cost_per_sample
 from .checks import (
@@ -28,6 +31,7 @@ from .checks import (
 )
 from .network import Network
 from .rules import SGD_RULE
+from .saving import check_target
 
 CHUNK = 10_000  # samples between finiteness checks; a check copies and scans the parameters
 
@@ -51,6 +55,7 @@ class Epoch:
     cost: float          # held-out cost (training cost when there is no held-out set)
     accuracy: float      # held-out fraction classified right
     seconds: float       # time spent training this epoch, evaluation excluded
+    restored: bool = False  # read from the checkpoint a run resumed from, not trained by it
 
 
 def one_hot(labels, n_classes, name="y"):
@@ -102,31 +107,100 @@ def evaluate(net: Network, x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
     return cost, float(np.mean(a.argmax(axis=1) == targets.argmax(axis=1)))
 
 
-def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight_decay=0.0,
-        decay=1.0, dropout=0.0, input_dropout=0.0, shift=0, validation=None, seed=None,
-        progress=False, on_epoch=None, solver="sgd", nesterovs_momentum=False, beta_1=0.9,
-        beta_2=0.999, epsilon=1e-8):
-    """Train ``net`` in place by mini-batch SGD; returns the history, one ``Epoch`` each.
+def fit(net: Network, x, y, *, epochs: int, learning_rate: float, batch_size: int = 10,
+        momentum: float = 0.0, weight_decay: float = 0.0, decay: float = 1.0,
+        dropout: float = 0.0, input_dropout: float = 0.0, shift: int = 0,
+        validation: "Sequence | None" = None, seed: "int | None" = None, progress: bool = False,
+        on_epoch: "Callable[[Epoch], object] | None" = None, solver: str = "sgd",
+        nesterovs_momentum: bool = False, beta_1: float = 0.9, beta_2: float = 0.999,
+        epsilon: float = 1e-8, checkpoint: "str | os.PathLike[str] | None" = None,
+        checkpoint_every: int = 1, resume: bool = False) -> "list[Epoch]":
+    """Train ``net`` in place by mini-batch SGD, scoring it after each epoch.
 
-    ``y`` holds integer labels (n,) or target rows (n, n_outputs). ``validation=(x, y)`` is
-    scored after each epoch; without it the training set is. ``on_epoch(epoch)`` is called
-    with each ``Epoch`` as soon as it is scored. ``weight_decay`` is the L2
-    coefficient lambda of (lambda/2) |w|^2 added to the cost (Nielsen's lmbda / n). The
-    learning rate of epoch e is ``learning_rate * decay**(e - 1)``: a rate that shrinks lets the
-    last epochs settle instead of bouncing around the minimum (1.0 keeps it constant).
-    ``dropout`` is the chance that a hidden neuron is left out of a training step, for each
-    sample afresh (Hinton et al. 2012 use 0.5), ``input_dropout`` the same for inputs (0.2);
-    the kept ones are scaled by 1 / (1 - rate), so prediction uses every neuron as it is.
-    ``shift`` moves each square training image by up to that many whole pixels across and down,
-    drawn afresh for each sample and epoch (pixels moved in are 0): the simplest of Simard et
-    al.'s (2003) distortions, for images only. The update rule is ``solver="sgd"`` (with
-    ``momentum``, Nesterov's if ``nesterovs_momentum``) or ``solver="adam"`` (``beta_1``,
-    ``beta_2``, ``epsilon``), as in ``Network.step`` and scikit-learn; ``decay`` shrinks Adam's
-    learning rate too.
+    Each epoch shuffles the training set (from ``seed``), steps through it in mini-batches and
+    scores the network on ``validation`` (on the training set without it).
+
+    Parameters
+    ----------
+    net : Network
+        The network, trained in place.
+    x, y : array_like
+        Samples (n, n_inputs) and their integer labels (n,) or target rows (n, n_outputs).
+    epochs : int
+        Passes over the training set (counted from the first, also when resuming).
+    learning_rate : float
+        eta. The rate of epoch e is ``learning_rate * decay**(e - 1)``: a rate that shrinks
+        lets the last epochs settle instead of bouncing around the minimum (``decay=1`` keeps it
+        constant); ``decay`` shrinks Adam's rate too.
+    batch_size : int
+        Samples per step (1 is the post's pure SGD).
+    momentum, weight_decay : float
+        SGD's momentum mu, and the L2 coefficient lambda of (lambda/2) |w|^2 added to the cost
+        (Nielsen's lmbda / n).
+    decay : float
+        In (0, 1]: the learning rate's factor from one epoch to the next.
+    dropout, input_dropout : float
+        The chance that a hidden neuron (an input) is left out of a training step, for each
+        sample afresh (Hinton et al. 2012 use 0.5 and 0.2); the kept ones are scaled by
+        1 / (1 - rate), so prediction uses every neuron as it is.
+    shift : int
+        Move each square training image by up to this many whole pixels across and down, drawn
+        afresh for each sample and epoch (pixels moved in are 0): the simplest of Simard et
+        al.'s (2003) distortions, for images only.
+    validation : (x, y), optional
+        Held-out samples and labels, scored after each epoch.
+    seed : int, optional
+        The seed of the shuffling, dropout masks and shifts (their generators' states are in
+        each checkpoint).
+    progress : bool
+        Show a progress bar on a terminal (marked "resumed" for the first epoch of a run that
+        resumed).
+    on_epoch : callable, optional
+        Called with each ``Epoch`` as soon as it is scored, and first with each epoch read from
+        the checkpoint when resuming (``Epoch.restored`` true).
+    solver, nesterovs_momentum, beta_1, beta_2, epsilon
+        The update rule, as in ``Network.step`` and scikit-learn: ``"sgd"`` (with ``momentum``,
+        Nesterov's if ``nesterovs_momentum``) or ``"adam"``.
+    checkpoint : str or os.PathLike, optional
+        A file to write a checkpoint to every ``checkpoint_every`` epochs and after the last
+        (``neuronet.checkpoint``): the network with the update rule's state, the random
+        generators' states and the history. Written atomically, as ``save`` writes. It loads as
+        a network too (``load``, ``neuronet predict``).
+    checkpoint_every : int
+        Epochs between checkpoints (1: after every epoch).
+    resume : bool
+        Continue from ``checkpoint`` if the file exists (start afresh if it does not): its
+        parameters and state go into ``net``, and training goes on from the epoch after it,
+        ending with the parameters and history of a run that never stopped. The settings and
+        data must be the run's own (``epochs`` may be larger). Without ``resume`` an existing
+        checkpoint file is refused, so a long run is not overwritten by mistake.
+
+    Returns
+    -------
+    list of Epoch
+        One per epoch, from the first (those read from a checkpoint included).
+
+    Raises
+    ------
+    DivergenceError
+        If a parameter turns NaN or infinite; the message names the epoch, step and layer, and
+        the network is left with its last finite parameters.
+    ValueError, TypeError
+        For a bad argument, a network whose parameters or state are not finite, or a
+        checkpoint that is not one of this run (the message says which setting differs).
+
+    Examples
+    --------
+    >>> net = Network((784, 30, 10), seed=0)
+    >>> history = fit(net, x, y, epochs=30, learning_rate=3.0, validation=(x_test, y_test),
+    ...               seed=1, checkpoint="run.npz")
+    >>> # killed, say; the same call with resume=True carries on where run.npz ends
+    >>> history = fit(net, x, y, epochs=30, learning_rate=3.0, validation=(x_test, y_test),
+    ...               seed=1, checkpoint="run.npz", resume=True)
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a neuronet.Network, got {type(net).__name__}")
-    check_count("epochs", epochs)
+    epochs = check_count("epochs", epochs)
     batch_size = check_count("batch_size", batch_size)
     eta, mu, l2, rule = check_step(learning_rate, momentum, weight_decay, solver,
                                    nesterovs_momentum, beta_1, beta_2, epsilon)
@@ -135,6 +209,14 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
     rates = (check_dropout("input_dropout", input_dropout),
              *[check_dropout("dropout", dropout)] * (len(net.sizes) - 2))
     side = check_shift(shift, net.sizes[0])
+    checkpoint_every = check_count("checkpoint_every", checkpoint_every)
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint=PATH, the checkpoint to resume from")
+    if checkpoint is not None:
+        check_target(checkpoint)  # now, not after the first epoch
+        if not resume and os.path.exists(checkpoint):
+            raise ValueError(f"checkpoint {checkpoint} exists; pass resume=True to continue "
+                             "from it, or remove it (or name another file) to start afresh")
     # Checked once here: the chunks below go through the network's unchecked sgd_epoch.
     x, targets = check_samples(net, x, y)
     batch_size = min(batch_size, len(x))  # a larger batch is all of them; fits 64-bit ints
@@ -150,12 +232,30 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
     # as it was), so each layer's masks continue across chunks whatever CHUNK is.
     mask_rngs = rng.spawn(len(rates))
     shift_rng, = rng.spawn(1)
+    generators = [rng, *mask_rngs, shift_rng]
     history = []
-    for epoch in range(1, epochs + 1):
+    if checkpoint is not None:
+        settings = {"learning_rate": eta, "batch_size": batch_size, "momentum": mu,
+                    "weight_decay": l2, "decay": float(decay), "dropout": float(dropout),
+                    "input_dropout": float(input_dropout), "shift": int(shift), "seed": None if seed is None else int(seed),
+                    "rule": list(rule), "epochs": epochs, "samples": len(x),
+                    "data": checkpoints.checksum(x, targets, x_val, y_val)}
+        if resume and os.path.exists(checkpoint):
+            rows = checkpoints.read(checkpoint, net, settings, generators)
+            if len(rows) > epochs:
+                raise ValueError(f"checkpoint {checkpoint} is of a run after epoch {len(rows)}, "
+                                 f"beyond epochs={epochs}; ask for {len(rows)} epochs or more")
+            history = [Epoch(int(e), float(c), float(a), float(t), True) for e, c, a, t in rows]
+            for done in history:
+                if on_epoch is not None:
+                    on_epoch(done)
+    resumed_at = len(history) + 1 if history else None
+    for epoch in range(len(history) + 1, epochs + 1):
         order = rng.permutation(len(x))
         rate = eta * decay ** (epoch - 1)
         start = time.perf_counter()
-        bar = tqdm(total=len(x), desc=f"epoch {epoch}/{epochs}", unit="sample", leave=False,
+        desc = f"epoch {epoch}/{epochs}" + (" (resumed)" if epoch == resumed_at else "")
+        bar = tqdm(total=len(x), desc=desc, unit="sample", leave=False,
                    disable=None if progress else True)  # None: only on a terminal
         # Chunks hold whole mini-batches so that chunked training equals unchunked training.
         chunk = max(batch_size, CHUNK - CHUNK % batch_size)
@@ -173,6 +273,9 @@ def fit(net, x, y, *, epochs, learning_rate, batch_size=10, momentum=0.0, weight
         bar.close()
         seconds = time.perf_counter() - start
         history.append(Epoch(epoch, *evaluate(net, x_val, y_val), seconds))
+        if checkpoint is not None and (epoch % checkpoint_every == 0 or epoch == epochs):
+            checkpoints.write(checkpoint, net, settings, generators,
+                              [(e.epoch, e.cost, e.accuracy, e.seconds) for e in history])
         if on_epoch is not None:
             on_epoch(history[-1])
     return history

@@ -459,3 +459,71 @@ def test_defaults_on_digits(digits):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(x_train, y_train)
     assert model.score(x_test, y_test) > 0.93
+
+
+# -- checkpoints: a pickle of the estimator, and what training refuses --------------------------
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("state", ["int", "RandomState"])
+@pytest.mark.parametrize("backend", ["loops", "strict", "vectorized"])
+def test_partial_fit_after_unpickling_continues_exactly(blobs, solver, state, backend):
+    """Two partial_fit calls, a pickle and two more on the unpickled estimator: the four calls
+    of one never pickled, bit for bit (velocities, Adam's moments and step count, the loss
+    curve and a RandomState's draws all carry over)."""
+    x, y = blobs
+
+    def model():
+        random_state = 7 if state == "int" else np.random.RandomState(7)
+        return NeuronetClassifier((6,), solver=solver, random_state=random_state,
+                                  learning_rate_init=0.05, batch_size=16, backend=backend)
+
+    never, stopped = model(), model()
+    for _ in range(4):
+        never.partial_fit(x, y, classes=np.unique(y))
+    for _ in range(2):
+        stopped.partial_fit(x, y, classes=np.unique(y))
+    resumed = pickle.loads(pickle.dumps(stopped))
+    for _ in range(2):
+        resumed.partial_fit(x, y)
+    for got, want in zip(resumed.coefs_ + resumed.intercepts_, never.coefs_ + never.intercepts_):
+        np.testing.assert_array_equal(got, want)
+    assert resumed.loss_curve_ == never.loss_curve_ and resumed.t_ == never.t_
+    assert np.array_equal(resumed.network_.velocity_w[0], never.network_.velocity_w[0])
+
+
+def test_warm_start_after_unpickling_continues_exactly(blobs, tmp_path):
+    x, y = blobs
+    common = dict(**TODAY, hidden_layer_sizes=(6,), random_state=2, batch_size=16,
+                  momentum=0.9, max_iter=2, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        never = NeuronetClassifier(**common).fit(x, y).fit(x, y)
+        joblib.dump(NeuronetClassifier(**common).fit(x, y), tmp_path / "model.joblib")
+        resumed = joblib.load(tmp_path / "model.joblib").fit(x, y)
+    for got, want in zip(resumed.coefs_, never.coefs_):
+        np.testing.assert_array_equal(got, want)
+    assert resumed.loss_curve_ == never.loss_curve_
+
+
+@pytest.mark.parametrize("classes", [[], [3], np.array([1, 1])])
+def test_partial_fit_needs_two_classes(classes):
+    """classes=[] ended in an IndexError from inside; one class trained a one-output network."""
+    model = NeuronetClassifier((3,))
+    with pytest.raises(ValueError, match=r"^classes must list every label there will be, at "
+                                         "least two different ones"):
+        model.partial_fit(np.ones((2, 2)), [3, 3], classes=classes)
+    assert not hasattr(model, "network_")
+
+
+def test_fit_needs_two_classes():
+    with pytest.raises(ValueError, match=r"y holds one class only, \[1\]"):
+        NeuronetClassifier((3,)).fit(np.ones((4, 2)), [1, 1, 1, 1])
+
+
+def test_nan_weights_set_by_hand_are_named(blobs):
+    x, y = blobs
+    model = NeuronetClassifier((5,), **TODAY, random_state=0)
+    model.partial_fit(x, y, classes=np.unique(y))
+    model.network_.velocity_w[1][0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"net\.velocity_w\[1\] holds NaN or infinity"):
+        model.partial_fit(x, y)

@@ -223,6 +223,17 @@ def build_parser():
                        help="how the arithmetic is done (default: %(default)s)")
     train.add_argument("--save", type=_writable, metavar="FILE.npz",
                        help="save the trained network (read it back with neuronet predict)")
+    resuming = train.add_argument_group(
+        "checkpoints (a run killed and resumed ends as if it had never stopped)")
+    resuming.add_argument("--checkpoint", type=_writable, metavar="FILE.npz",
+                          help="write the network, its optimizer state, the random generators' "
+                               "states and the history to FILE.npz every --checkpoint-every "
+                               "epochs and after the last, atomically")
+    resuming.add_argument("--checkpoint-every", type=_count, metavar="EPOCHS",
+                          help="epochs between checkpoints (default: 1, every epoch)")
+    resuming.add_argument("--resume", action="store_true",
+                          help="continue from --checkpoint if it exists (else start afresh), "
+                               "with the same options; --epochs may be larger")
     _data_options(train)
     train.set_defaults(run=run_train)
 
