@@ -219,3 +219,46 @@ def check_array(name, value, n_cols, dtype, *, first_row=0):
         raise ValueError(f"{name} contains NaN or infinity at index {where}; "
                          "clean or rescale the data first")
     return array.reshape(-1, n_cols), array.ndim == 1
+
+
+# What to do about a parameter or state array (by kind) that holds NaN or infinity.
+FIXES = {"weights": "train it again (with a lower learning rate if it diverged) or load a saved "
+                    "network",
+         "velocity": "set it to zero to restart the momentum (net.{kind}[{layer}][...] = 0) or "
+                     "load a saved network",
+         "squares": "set it and net.adam_steps to zero to restart Adam "
+                    "(net.{kind}[{layer}][...] = 0) or load a saved network"}
+FIXES["biases"] = FIXES["weights"]
+
+
+def fix_non_finite(kind, layer):
+    """What to do about ``net.<kind>[layer]`` holding NaN or infinity (``FIXES``)."""
+    return FIXES[kind.split("_")[0]].format(kind=kind, layer=layer)
+
+
+def overflow_error(what, x, dtype):
+    """The error for inputs x whose weighted inputs overflow ``dtype``: ``what`` (x's values,
+    named) are too large."""
+    return ValueError(f"{what} (up to {np.abs(x).max():.3g} in size) are so large that the "
+                      f"weighted inputs overflow {dtype}; rescale the data first (pixels to "
+                      "[0, 1])")
+
+
+def non_finite(state, why):
+    """The ValueError naming the first array of ``state`` (``Network.state``: lists of arrays
+    by name) that holds NaN or infinity, ``why`` that matters and what to do; None if every
+    array is finite. A scan of each array: about 13 us for a 784-100 weight matrix, little
+    beside a step over a batch."""
+    for kind, arrays in state.items():
+        for layer, p in enumerate(arrays):
+            if not np.isfinite(p).all():
+                return ValueError(f"net.{kind}[{layer}] holds NaN or infinity, so {why}; "
+                                  f"{fix_non_finite(kind, layer)}")
+    return None
+
+
+def refuse_non_finite(state, why):
+    """Raise ``non_finite``'s error, if there is one."""
+    error = non_finite(state, why)
+    if error is not None:
+        raise error

@@ -19,74 +19,30 @@ from numpy.typing import ArrayLike
 from .activations import ACTIVATIONS, COSTS, OUTPUTS
 from .activations import cost as cost_per_sample
 from .backends import BACKENDS, KEEP_ROWS
-from .checks import check_array, check_choice, check_count, check_seed, check_shape, check_step
+from .checks import (
+    check_array,
+    check_choice,
+    check_count,
+    check_seed,
+    check_shape,
+    check_step,
+    non_finite,
+    overflow_error,
+    refuse_non_finite,
+)
+from .init import AUTO_INIT, INITS
 from .records import Model, aligned_copy, parameters
 from .rules import ADAM, SGD_RULE, Rule, Settings, settings
-from .sample import SampleSteps
+from .sample import Finished, SampleSteps
 
-
-def _normal(rng, n_out, n_in):
-    """Weights N(0, 1/n_in): each z starts with variance about 1, where the sigmoid is not flat."""
-    return rng.normal(0, 1 / math.sqrt(n_in), (n_out, n_in)), rng.normal(0, 1, n_out)
-
-
-def _uniform(rng, n_out, n_in):
-    """The post's initialisation, uniform in [0, 0.4): all positive, so large layers saturate."""
-    return rng.uniform(0, 0.4, (n_out, n_in)), rng.uniform(0, 0.4, n_out)
-
-
-def _glorot(rng, n_out, n_in):
-    """Glorot and Bengio (2010): weights uniform in +-sqrt(6 / (n_in + n_out)), so activations
-    and gradients keep their variance through a tanh layer; biases 0."""
-    bound = math.sqrt(6 / (n_in + n_out))
-    return rng.uniform(-bound, bound, (n_out, n_in)), np.zeros(n_out)
-
-
-def _he(rng, n_out, n_in):
-    """He et al. (2015): weights N(0, 2/n_in), making up for the half of a ReLU layer's inputs
-    that are 0; biases 0."""
-    return rng.normal(0, math.sqrt(2 / n_in), (n_out, n_in)), np.zeros(n_out)
-
-
-INITS = {"normal": _normal, "uniform": _uniform, "glorot": _glorot, "he": _he}
-# init="auto": the initialisation that suits the hidden activation ("normal" for the sigmoid is
-# the one every sigmoid result of this project was measured with).
-AUTO_INIT = {"sigmoid": "normal", "tanh": "glorot", "relu": "he"}
 DTYPES = ("float64", "float32")
 # predict feeds this many rows at a time, so its work arrays do not grow with the input: about
 # 20 MB for 784-800-10 in float64, and numpy's products of 1,000 rows run as fast as longer ones.
 PREDICT_ROWS = 1000
-# What to do about a parameter or state array (by kind) that holds NaN or infinity.
-FIXES = {"weights": "train it again (with a lower learning rate if it diverged) or load a saved "
-                    "network",
-         "velocity": "set it to zero to restart the momentum (net.{kind}[{layer}][...] = 0) or "
-                     "load a saved network",
-         "squares": "set it and net.adam_steps to zero to restart Adam "
-                    "(net.{kind}[{layer}][...] = 0) or load a saved network"}
-FIXES["biases"] = FIXES["weights"]
 # the arrays a step reads: without momentum (False) and with it (True), and Adam's
 TRAINED = {False: ("weights", "biases"),
            True: ("weights", "biases", "velocity_w", "velocity_b")}
 ADAM_STATE = TRAINED[True] + ("squares_w", "squares_b")
-
-
-class Finished:
-    """A parameter list of ``Network`` (weights, biases, velocity_w, velocity_b) that first
-    applies the first-layer step a call of ``train`` left waiting
-    (``Network.apply_waiting_step``), so whoever reads or replaces it sees every step taken."""
-
-    def __set_name__(self, owner, name):
-        self.name = "_" + name
-
-    def __get__(self, net, owner=None):
-        if net is None:
-            return self
-        net.apply_waiting_step()
-        return net.__dict__[self.name]
-
-    def __set__(self, net, value):
-        net.apply_waiting_step()
-        net.__dict__[self.name] = value
 
 
 class Network:
@@ -319,49 +275,45 @@ class Network:
     def _outputs(self, x, first_row):
         a = self._feedforward(x)
         # Outputs are in [0, 1], so their sum is finite unless one is NaN: 2 us, not isfinite's 6.
-        if not math.isfinite(a.sum()):
-            raise self._non_finite(x, a, first_row)
+        if not math.isfinite(a.sum()):  # a parameter that is not finite, or an overflow
+            row = int(np.argwhere(~np.isfinite(a))[0, 0])
+            raise non_finite(self.state(), "the network's outputs are NaN") or overflow_error(
+                f"x row {first_row + row} gives NaN outputs: its values", x[row], self.dtype)
         return a
 
-    @staticmethod
-    def fix(kind, layer):
-        """What to do about ``net.<kind>[layer]`` holding NaN or infinity."""
-        return FIXES[kind.split("_")[0]].format(kind=kind, layer=layer)
+    def state(self, kinds: Sequence[str] = ("weights", "biases")) -> dict[str, list]:
+        """Parameter and optimizer state lists by name, as they are: the step a call of train
+        left waiting is not applied, as reading ``net.weights`` would.
 
-    def refuse_non_finite(self, kinds=("weights", "biases"), why="the network's outputs are NaN"):
-        """A ValueError if an array of ``net.<kind>`` for one of ``kinds`` holds NaN or infinity,
-        naming it, ``why`` that matters, and what to do (``fix``). A scan of each array: about
-        13 us for a 784-100 weight matrix, little beside a step over a batch."""
-        error = self.non_finite(kinds, why)
-        if error is not None:
-            raise error
+        Parameters
+        ----------
+        kinds : sequence of str, default ("weights", "biases")
+            Names of lists: "weights", "biases", "velocity_w", "velocity_b", "squares_w",
+            "squares_b".
 
-    def non_finite(self, kinds=("weights", "biases"), why="the network's outputs are NaN"):
-        """``refuse_non_finite``'s error, or None if every array is finite."""
-        for kind in kinds:
-            # as they are: reading them through the getters would apply train's waiting step
-            arrays = vars(self).get("_" + kind)
-            for layer, p in enumerate(getattr(self, kind) if arrays is None else arrays):
-                if not np.isfinite(p).all():
-                    return ValueError(f"net.{kind}[{layer}] holds NaN or infinity, so {why}; "
-                                      f"{self.fix(kind, layer)}")
-        return None
+        Returns
+        -------
+        dict of str to list of numpy.ndarray
+            Each kind's list of arrays, one per layer.
+        """
+        arrays = vars(self)
+        return {kind: arrays["_" + kind] if "_" + kind in arrays else getattr(self, kind)
+                for kind in kinds}
 
-    def checked_state(self, kind):
-        """``net.<kind>`` checked as the kernels take it (its shapes, dtype, layout):
-        velocity_w, velocity_b, squares_w or squares_b, or adam_steps."""
+    def checked_state(self, kind: str) -> list[np.ndarray] | np.ndarray:
+        """An optimizer state list checked as the kernels take it (shapes, dtype, layout).
+
+        Parameters
+        ----------
+        kind : {"velocity_w", "velocity_b", "squares_w", "squares_b", "adam_steps"}
+            Which state.
+
+        Returns
+        -------
+        list of numpy.ndarray or numpy.ndarray
+            ``net.<kind>``, its arrays checked (``adam_steps``: one int64 array).
+        """
         return self._steps() if kind == "adam_steps" else self._checked(kind, getattr(self, kind))
-
-    def _non_finite(self, x, a, first_row):
-        """The error for outputs ``a`` of rows ``x`` that are not all finite, naming the cause."""
-        error = self.non_finite()
-        if error is not None:
-            return error
-        row = int(np.argwhere(~np.isfinite(a))[0, 0])
-        return ValueError(f"x row {first_row + row} gives NaN outputs: its values (up to "
-                          f"{np.abs(x[row]).max():.3g} in size) are so large that the weighted "
-                          f"inputs overflow {self.dtype}; rescale the data first (pixels to "
-                          "[0, 1])")
 
     def loss(self, x: ArrayLike, y: ArrayLike) -> float:
         """The cost averaged over the samples.
@@ -463,8 +415,8 @@ class Network:
         if error < 0:  # nothing changed; the full checks convert the arguments or say why
             x, y = self._sample(x, y)
             params, model = parameters(*self._unfinished_parameters()), self.model()
-            self.refuse_non_finite(ADAM_STATE if rule.solver == ADAM else TRAINED[mu > 0],
-                                   "training cannot go on")
+            refuse_non_finite(self.state(ADAM_STATE if rule.solver == ADAM else TRAINED[mu > 0]),
+                              "training cannot go on")
             error = run.train_sample(params, x, y, step, model, self.work)
             if error < 0:
                 raise AssertionError("train's kernel refused arguments its checks accepted")
@@ -473,20 +425,10 @@ class Network:
         samples.backend = name
         self.rule_settings = step
         if not math.isfinite(error):  # a NaN parameter or an overflow: free to see in the cost
-            raise self._non_finite_cost(x)
+            raise (non_finite(self.state(ADAM_STATE), "training cannot go on (and the step "
+                              "just taken has spread it)")
+                   or overflow_error("train's cost is NaN or infinite: x's values", x, self.dtype))
         return error
-
-    def _non_finite_cost(self, x):
-        """The error for a call of train whose cost was NaN or infinite: a parameter or
-        velocity that is not finite (which the step has spread), or an input so large that the
-        weighted inputs overflow."""
-        error = self.non_finite(ADAM_STATE, "training cannot go on (and the step just taken "
-                                "has spread it)")
-        if error is not None:
-            return error
-        return ValueError(f"train's cost is NaN or infinite: x (values up to "
-                          f"{np.abs(x).max():.3g} in size) is so large that the weighted inputs "
-                          f"overflow {self.dtype}; rescale the data first (pixels to [0, 1])")
 
     def _binding(self):
         """What train's arguments are made for: the backend, dtype, cost, output and
@@ -606,7 +548,8 @@ class Network:
             adam = (self._checked("squares_w", self.squares_w),
                     self._checked("squares_b", self.squares_b), self._steps())
         # What the rule reads must be finite, or the steps spread NaN through the network.
-        self.refuse_non_finite(ADAM_STATE if adam else TRAINED[mu > 0], "training cannot go on")
+        refuse_non_finite(self.state(ADAM_STATE if adam else TRAINED[mu > 0]),
+                          "training cannot go on")
         self.rule_settings = step = settings(eta, mu, l2, rule, self.dtype)
         return BACKENDS[self._backend].sgd_epoch(
             parameters(weights, biases, v_w, v_b, adam), x, y, order, batch_size, step,

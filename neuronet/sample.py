@@ -180,3 +180,22 @@ def array_kinds(arrays):
     """What numba's typing sees of each array besides its shape: its dtype, its dimensions,
     and its flags (writeable, C-contiguous, ...) as numpy's one integer of them."""
     return [(a.dtype, a.ndim, a.flags.num) for a in arrays]
+
+
+class Finished:
+    """A parameter list of ``Network`` (weights, biases, velocity_w, velocity_b) that first
+    applies the first-layer step a call of ``train`` left waiting
+    (``Network.apply_waiting_step``), so whoever reads or replaces it sees every step taken."""
+
+    def __set_name__(self, owner, name):
+        self.name = "_" + name
+
+    def __get__(self, net, owner=None):
+        if net is None:
+            return self
+        net.apply_waiting_step()
+        return net.__dict__[self.name]
+
+    def __set__(self, net, value):
+        net.apply_waiting_step()
+        net.__dict__[self.name] = value

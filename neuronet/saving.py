@@ -33,6 +33,7 @@ import numpy as np
 from numpy.lib import format as npy
 
 from .activations import ACTIVATIONS, COSTS, OUTPUTS
+from .checks import fix_non_finite
 from .network import DTYPES, Network
 from .rules import ADAM, NESTEROV, SGD, Settings
 
@@ -109,7 +110,7 @@ def network_arrays(net):
         for layer, array in enumerate(group):
             if not np.isfinite(array).all():
                 raise ValueError(f"cannot save: net.{kind}[{layer}] holds NaN or infinity (did "
-                                 f"training diverge?); {net.fix(kind, layer)}")
+                                 f"training diverge?); {fix_non_finite(kind, layer)}")
         if kind in ("weights", "biases") or any(array.any() for array in group):
             arrays.update((f"{kind}_{layer}", array) for layer, array in enumerate(group))
     steps = net.checked_state("adam_steps")

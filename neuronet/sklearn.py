@@ -92,7 +92,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .activations import COSTS
 from .activations import cost as cost_per_sample
-from .checks import check_array, check_number, check_rule, check_settings
+from .checks import (
+    check_array,
+    check_number,
+    check_rule,
+    check_settings,
+    non_finite,
+    refuse_non_finite,
+)
 from .network import Network
 from .records import aligned_copy
 from .rules import SOLVERS
@@ -406,7 +413,7 @@ class NeuronetClassifier(ClassifierMixin, BaseEstimator):
         total = 0.0
         # What the rule reads, before the epoch: a NaN set by hand is named here, where a
         # step's own refusal below means that this epoch diverged.
-        net.refuse_non_finite(STATE[self.solver], "training cannot go on")
+        refuse_non_finite(net.state(STATE[self.solver]), "training cannot go on")
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]
             # |W|^2 before the step, as scikit-learn sums it (a dot product of each flattened
@@ -415,7 +422,7 @@ class NeuronetClassifier(ClassifierMixin, BaseEstimator):
             try:
                 a = net.sgd_epoch(x, targets, eta, mu, l2, len(rows), rows, rule=rule)
             except ValueError:
-                if net.non_finite(STATE[self.solver]) is None:
+                if non_finite(net.state(STATE[self.solver]), "") is None:
                     raise
                 total = math.nan  # diverged at an earlier batch: said below
                 break

@@ -107,8 +107,8 @@ def evaluate(net: Network, x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
     return cost, float(np.mean(a.argmax(axis=1) == targets.argmax(axis=1)))
 
 
-def fit(net: Network, x, y, *, epochs: int, learning_rate: float, batch_size: int = 10,
-        momentum: float = 0.0, weight_decay: float = 0.0, decay: float = 1.0,
+def fit(net: Network, x: ArrayLike, y: ArrayLike, *, epochs: int, learning_rate: float,
+        batch_size: int = 10, momentum: float = 0.0, weight_decay: float = 0.0, decay: float = 1.0,
         dropout: float = 0.0, input_dropout: float = 0.0, shift: int = 0,
         validation: "Sequence | None" = None, seed: "int | None" = None, progress: bool = False,
         on_epoch: "Callable[[Epoch], object] | None" = None, solver: str = "sgd",

@@ -82,9 +82,10 @@ def commands(path):
     markdown = text(path)
     found = re.findall(r"`((?:python -m )?neuronet [^`]+)`", without_code(markdown))
     for language, block in fences(markdown)[0]:
-        for line in block if language in ("", "bash", "sh") else ():
+        lines = "\n".join(block).replace("\\\n", " ").splitlines()  # continued lines joined
+        for line in lines if language in ("", "bash", "sh") else ():
             for part in line.split("#")[0].split("&&"):
-                part = part.strip()
+                part = re.split(r"\s(?:\d?[<>]|&|\|)", part)[0].strip()  # no redirections
                 if re.match(r"(python -m )?neuronet ", part):
                     found.append(part)
     return [re.sub(r"^python -m ", "", command) for command in found]
@@ -284,11 +285,6 @@ def api():
         ("NeuronetClassifier", NeuronetClassifier), *public_methods(NeuronetClassifier)]
 
 
-# save, load and fit get their numpydoc sections with the checkpoint work; strict, so the mark
-# fails once they have them and must be removed.
-LATER = {"fit", "save", "load"}
-
-
 def parameters_documented(doc):
     """The names the Parameters section documents: its unindented lines, before any " : "."""
     body = re.split(r"^Parameters\n-{3,}\n", doc, flags=re.MULTILINE)[1]
@@ -302,10 +298,7 @@ def sections(obj):
     return set(re.findall(r"^(\w[\w ]*)\n-{3,}$", doc, flags=re.MULTILINE))
 
 
-@pytest.mark.parametrize("name,obj", [
-    pytest.param(name, obj, marks=[pytest.mark.xfail(strict=True, reason="checkpoint work")]
-                 if name in LATER else []) for name, obj in api()], ids=lambda v: v
-    if isinstance(v, str) else "")
+@pytest.mark.parametrize("name,obj", api(), ids=lambda v: v if isinstance(v, str) else "")
 def test_public_api_has_numpydoc_sections(name, obj):
     found = sections(obj)
     if inspect.isclass(obj) and issubclass(obj, Exception):
@@ -330,7 +323,7 @@ def test_parameters_documented_reads_the_section():
 
 def test_public_api_has_type_hints():
     for name, obj in api():
-        if name in LATER or inspect.isclass(obj):
+        if inspect.isclass(obj):
             continue
         hints = inspect.signature(obj)
         assert hints.return_annotation is not inspect.Signature.empty, f"{name}: no return hint"

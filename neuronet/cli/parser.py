@@ -12,7 +12,7 @@ from pathlib import Path
 from ..activations import ACTIVATIONS, COSTS, OUTPUTS
 from ..backends import BACKENDS
 from ..data import DATASETS
-from ..network import INITS
+from ..init import INITS
 from ..rules import SOLVERS
 from ..saving import check_target
 from .backends import run_backends
