@@ -267,8 +267,9 @@ def fit(net: Network, x: ArrayLike, y: ArrayLike, *, epochs: int, learning_rate:
                 moves = shift_rng.integers(-shift, shift + 1, (len(rows), 2))
                 xs, ys = shift_images(x[rows], moves, side), targets[rows]
                 rows = np.arange(len(rows))
-            guarded_step(net, xs, ys, rows, masks, epoch, first // batch_size, rate, mu, l2,
-                         batch_size, rule)
+            guarded_step(net, xs, ys, rows, masks, eta=rate, mu=mu, l2=l2,
+                         batch_size=batch_size, rule=rule, epoch=epoch,
+                         first_step=first // batch_size)
             bar.update(min(chunk, len(x) - first))
         bar.close()
         seconds = time.perf_counter() - start
@@ -318,9 +319,10 @@ def dropout_masks(rngs, n, sizes, rates, dtype):
                  else np.ones((0, size), dtype) for rng, size, rate in zip(rngs, sizes, rates))
 
 
-def guarded_step(net, x, y, order, masks, epoch, first_step, eta, mu, l2, batch_size,
-                 rule=SGD_RULE):
-    """SGD over the rows in ``order``, raising DivergenceError if a value turns non-finite."""
+def guarded_step(net, x, y, order, masks, *, eta, mu, l2, batch_size, rule=SGD_RULE, epoch,
+                 first_step):
+    """SGD over the rows in ``order``, raising DivergenceError if a value turns non-finite,
+    naming the step (``first_step`` is the chunk's first, of epoch ``epoch``)."""
     snapshot = _state(net)
     net.sgd_epoch(x, y, eta, mu, l2, batch_size, order, masks, rule)
     if _all_finite(net):
@@ -328,8 +330,8 @@ def guarded_step(net, x, y, order, masks, epoch, first_step, eta, mu, l2, batch_
     _restore(net, snapshot)  # replay one mini-batch at a time to find the first bad step
     for i, start in enumerate(range(0, len(order), batch_size)):
         batch = slice(start, start + batch_size)
-        net.sgd_epoch(x, y, eta, mu, l2, batch_size, order[batch], tuple(m[batch] for m in masks),
-                 rule)
+        net.sgd_epoch(x, y, eta, mu, l2, batch_size, order[batch],
+                      tuple(m[batch] for m in masks), rule)
         for layer, (w, b) in enumerate(zip(net.weights, net.biases)):
             if not (np.isfinite(w).all() and np.isfinite(b).all()):
                 # Back to the last finite state: the chunk's start, then its steps before this.
@@ -337,7 +339,7 @@ def guarded_step(net, x, y, order, masks, epoch, first_step, eta, mu, l2, batch_
                 if start:
                     before = slice(0, start)
                     net.sgd_epoch(x, y, eta, mu, l2, batch_size, order[before],
-                             tuple(m[before] for m in masks), rule)
+                                  tuple(m[before] for m in masks), rule)
                 step = first_step + i + 1
                 raise DivergenceError(
                     f"training diverged at epoch {epoch}, step {step} (of the epoch): layer "
