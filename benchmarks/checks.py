@@ -200,7 +200,7 @@ def twin_against_textbook(runs=3, repeats=30):
     784-100-10, plain SGD and momentum 0.9 with L2 1e-4, batch 1, 10 and 100: ``runs`` runs of
     the report's measurement (interleaved rounds of about 10 ms, best of ``repeats``)."""
     from implementations import SHAPES, Backend, NumpyTextbook
-    from report import samples_per_second
+    from report_rates import samples_per_second
 
     from neuronet.network import BACKENDS
     print("\n| settings | batch | twin samples/s | numpy-textbook 1 thread | 2 threads "
