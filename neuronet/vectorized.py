@@ -13,8 +13,8 @@ Dropout as in ``loops``: ``masks[layer]`` rows of 0 (dropped) or 1/p (kept), one
 
 ``feedforward`` and ``backprop`` (predictions, gradient checks) are those expressions as written
 (``forward``, ``output_delta``, ``backward``), each allocating its result. The update rules are
-one function each: ``sgd_update``, ``momentum_update``, ``nesterov_update``, ``adam_update``
-(``update`` is ``loops.update``'s twin).
+one function each, of one array of parameters (weights, or biases with l2 0): ``sgd_update``,
+``momentum_update``, ``nesterov_update``, ``adam_update`` (``update`` is ``loops.update``'s twin).
 
 Training (``sgd_epoch``) runs each step in ``Step``'s buffers, made once per network shape, batch
 size and dtype and reused by every step and call after, so a step allocates nothing the size of
@@ -198,44 +198,35 @@ def row_mean(delta):
     return delta if delta.ndim == 1 else delta.mean(axis=0)
 
 
-def sgd_update(w, b, grad_w, grad_b, eta, l2):
-    r"""Plain SGD in place (biases: no l2):
-        w -= eta * (grad_w + l2 * w)
-        b -= eta * grad_b
-    ``grad_w``: an array or a ``WeightGradient``."""
-    scale_add(w, 1 - eta * l2, -eta, grad_w)          # w = (1 - eta * l2) * w - eta * grad_w
-    b -= eta * grad_b
+def sgd_update(p, grad, eta, l2):
+    r"""Plain SGD on parameters p in place (biases: l2 0):
+        p -= eta * (grad + l2 * p)
+    ``grad``: an array or a ``WeightGradient``."""
+    scale_add(p, 1 - eta * l2, -eta, grad)            # p = (1 - eta * l2) * p - eta * grad
 
 
-def momentum_update(w, b, v_w, v_b, grad_w, grad_b, eta, mu, l2):
-    r"""SGD with momentum mu in place (biases: no l2):
-        v_w = mu * v_w - eta * (grad_w + l2 * w);  w += v_w
-        v_b = mu * v_b - eta * grad_b;             b += v_b
-    ``grad_w``: an array or a ``WeightGradient``."""
-    scale_add(v_w, mu, -eta, grad_w)                  # v_w = mu * v_w - eta * grad_w
+def momentum_update(p, grad, v, eta, mu, l2):
+    r"""SGD with momentum mu on parameters p and their velocities v in place (biases: l2 0):
+        v = mu * v - eta * (grad + l2 * p);  p += v
+    ``grad``: an array or a ``WeightGradient``."""
+    scale_add(v, mu, -eta, grad)                      # v = mu * v - eta * grad
     if l2:
-        add_scaled(v_w, -eta * l2, w)                 # v_w -= eta * l2 * w
-    w += v_w
-    v_b *= mu
-    v_b -= eta * grad_b
-    b += v_b
+        add_scaled(v, -eta * l2, p)                   # v -= eta * l2 * p
+    p += v
 
 
-def nesterov_update(w, b, v_w, v_b, grad_w, grad_b, eta, mu, l2, step_w):
-    r"""Nesterov's momentum in place, with step = -eta * (grad + l2 * w) (biases: no l2):
-        v = mu * v + step;  w += mu * v + step  (v the new velocity)
-    ``grad_w``: an array or a ``WeightGradient``; ``step_w``: a work array of w's shape."""
-    scale_add(step_w, 0, -eta, grad_w)                # step_w = -eta * grad_w
+def nesterov_update(p, grad, v, eta, mu, l2, step):
+    r"""Nesterov's momentum on parameters p and their velocities v in place, with
+    step = -eta * (grad + l2 * p) (biases: l2 0):
+        v = mu * v + step;  p += mu * v + step  (v the new velocity)
+    ``grad``: an array or a ``WeightGradient``; ``step``: a work array of p's shape."""
+    scale_add(step, 0, -eta, grad)                    # step = -eta * grad
     if l2:
-        add_scaled(step_w, -eta * l2, w)              # step_w -= eta * l2 * w
-    v_w *= mu
-    v_w += step_w                                     # v_w = mu * v_w + step_w
-    add_scaled(w, mu, v_w)                            # w += mu * v_w
-    w += step_w
-    step_b = -eta * grad_b
-    v_b *= mu
-    v_b += step_b
-    b += mu * v_b + step_b
+        add_scaled(step, -eta * l2, p)                # step -= eta * l2 * p
+    v *= mu
+    v += step                                         # v = mu * v + step
+    add_scaled(p, mu, v)                              # p += mu * v
+    p += step
 
 
 def adam_update(p, grad, m, s, eta, l2, rule, t, g, scratch):
@@ -267,9 +258,11 @@ def update(w, b, grad_w, grad_b, v_w, v_b, eta, mu, l2):
     r"""``loops.update``'s twin: one layer's update from its gradients, ``sgd_update`` for
     momentum 0 (the velocities untouched), else ``momentum_update``."""
     if mu == 0:
-        sgd_update(w, b, grad_w, grad_b, eta, l2)
+        sgd_update(w, grad_w, eta, l2)
+        sgd_update(b, grad_b, eta, 0)
     else:
-        momentum_update(w, b, v_w, v_b, grad_w, grad_b, eta, mu, l2)
+        momentum_update(w, grad_w, v_w, eta, mu, l2)
+        momentum_update(b, grad_b, v_b, eta, mu, 0)
 
 
 def python_floats(step):
@@ -352,12 +345,15 @@ class Step:
                 adam_update(b, grad_b, v_b_l, params.squares_b[layer], eta, 0, step, t,
                             *work[2:])
             elif solver == NESTEROV:
-                nesterov_update(w, b, v_w_l, v_b_l, grad_w, grad_b, eta, mu, l2,
-                                self.work_arrays(layer)[0])
+                work = self.work_arrays(layer)
+                nesterov_update(w, grad_w, v_w_l, eta, mu, l2, work[0])
+                nesterov_update(b, grad_b, v_b_l, eta, mu, 0, work[2])
             elif mu == 0:
-                sgd_update(w, b, grad_w, grad_b, eta, l2)
+                sgd_update(w, grad_w, eta, l2)
+                sgd_update(b, grad_b, eta, 0)
             else:
-                momentum_update(w, b, v_w_l, v_b_l, grad_w, grad_b, eta, mu, l2)
+                momentum_update(w, grad_w, v_w_l, eta, mu, l2)
+                momentum_update(b, grad_b, v_b_l, eta, mu, 0)
 
     def hidden_delta(self, w, layer, mask, kind):
         r"""BP2: delta_prev = (delta @ w) * f'(z), f' from a (the sigmoid's a * (1 - a);
@@ -373,7 +369,7 @@ class Step:
 
     def work_arrays(self, layer):
         r"""Two work arrays of layer ``layer``'s weights' shape and two of its biases', made on
-        first use (Nesterov's step and Adam's g and scratch)."""
+        first use (Nesterov's step, Adam's g and scratch)."""
         if layer not in self.work:
             n_out, n_in = self.delta[layer].shape[-1], self.a[layer].shape[-1]
             dtype = self.a[layer].dtype
