@@ -24,9 +24,9 @@ its first failure):
 
     python tests/mutate.py --no-baseline --pytest '-x -q -m "not slow" -p no:cacheprovider
         tests/test_network.py tests/test_rules.py tests/test_blocks.py tests/test_train.py
-        tests/test_shift.py tests/test_data.py tests/test_dropout.py tests/test_fast_kernels.py
-        tests/test_train_sample.py tests/test_fast.py tests/test_agreement.py tests/test_cli.py
-        tests/test_bad_input.py'
+        tests/test_shift.py tests/test_data.py tests/test_dropout.py tests/test_activations.py
+        tests/test_fast_kernels.py tests/test_train_sample.py tests/test_fast.py
+        tests/test_agreement.py tests/test_cli.py tests/test_bad_input.py'
 
 Mutations named after a module's file (``rules-``, ``fused-``, ``blocks-``, ``parallel-``,
 ``sample-``, ``loops-``, ``vec-``, ``act-``, ...) edit that file; an update rule is written once,
