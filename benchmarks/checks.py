@@ -16,7 +16,7 @@ import numpy as np
 
 from neuronet import Network, backends, fused, loops, records, rules
 from neuronet.jit import njit
-from neuronet.vectorized import Step
+from neuronet.vectorized import Step, python_floats
 
 
 def misaligned(array):
@@ -107,8 +107,9 @@ def threads_crossover(rounds=40):
         rng = np.random.default_rng(0)
         x, y = rng.random((n, sizes[0])), np.eye(sizes[-1])[rng.integers(0, sizes[-1], n)]
         step, times = Step(sizes, n, np.float64), {1: [], 2: []}
-        args = (net.weights, net.biases, net.velocity_w, net.velocity_b, x, y, np.arange(n), 1e-3,
-                0.9, 1e-4, 0, False, [None] * (len(sizes) - 1))
+        params = records.parameters(net.weights, net.biases, net.velocity_w, net.velocity_b)
+        settings = python_floats(rules.settings(1e-3, 0.9, 1e-4, rules.SGD_RULE, net.dtype))
+        args = (params, x, y, np.arange(n), settings, net.model(), [None] * (len(sizes) - 1))
         for _ in range(rounds):
             for threads in (1, 2):
                 with blas.limit(limits=threads):
@@ -199,7 +200,7 @@ def twin_against_textbook(runs=3, repeats=30):
     784-100-10, plain SGD and momentum 0.9 with L2 1e-4, batch 1, 10 and 100: ``runs`` runs of
     the report's measurement (interleaved rounds of about 10 ms, best of ``repeats``)."""
     from implementations import SHAPES, Backend, NumpyTextbook
-    from report import samples_per_second
+    from report_rates import samples_per_second
 
     from neuronet.network import BACKENDS
     print("\n| settings | batch | twin samples/s | numpy-textbook 1 thread | 2 threads "

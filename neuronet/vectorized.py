@@ -13,8 +13,8 @@ Dropout as in ``loops``: ``masks[layer]`` rows of 0 (dropped) or 1/p (kept), one
 
 ``feedforward`` and ``backprop`` (predictions, gradient checks) are those expressions as written
 (``forward``, ``output_delta``, ``backward``), each allocating its result. The update rules are
-one function each: ``sgd_update``, ``momentum_update``, ``nesterov_update``, ``adam_update``
-(``update`` is ``loops.update``'s twin).
+one function each, of one array of parameters (weights, or biases with l2 0): ``sgd_update``,
+``momentum_update``, ``nesterov_update``, ``adam_update`` (``update`` is ``loops.update``'s twin).
 
 Training (``sgd_epoch``) runs each step in ``Step``'s buffers, made once per network shape, batch
 size and dtype and reused by every step and call after, so a step allocates nothing the size of
@@ -56,7 +56,7 @@ from .activations import (
     sample_cost,
     softmax_array,
 )
-from .rules import ADAM, NESTEROV, SGD_RULE, Rule
+from .rules import ADAM, NESTEROV, Settings
 
 # Floating-point operations of the largest matrix product of a step from which BLAS gets two
 # threads. With one BLAS pool (see ``Step``) a second thread can pay on the project's 2 shared
@@ -198,44 +198,35 @@ def row_mean(delta):
     return delta if delta.ndim == 1 else delta.mean(axis=0)
 
 
-def sgd_update(w, b, grad_w, grad_b, eta, l2):
-    r"""Plain SGD in place (biases: no l2):
-        w -= eta * (grad_w + l2 * w)
-        b -= eta * grad_b
-    ``grad_w``: an array or a ``WeightGradient``."""
-    scale_add(w, 1 - eta * l2, -eta, grad_w)          # w = (1 - eta * l2) * w - eta * grad_w
-    b -= eta * grad_b
+def sgd_update(p, grad, eta, l2):
+    r"""Plain SGD on parameters p in place (biases: l2 0):
+        p -= eta * (grad + l2 * p)
+    ``grad``: an array or a ``WeightGradient``."""
+    scale_add(p, 1 - eta * l2, -eta, grad)            # p = (1 - eta * l2) * p - eta * grad
 
 
-def momentum_update(w, b, v_w, v_b, grad_w, grad_b, eta, mu, l2):
-    r"""SGD with momentum mu in place (biases: no l2):
-        v_w = mu * v_w - eta * (grad_w + l2 * w);  w += v_w
-        v_b = mu * v_b - eta * grad_b;             b += v_b
-    ``grad_w``: an array or a ``WeightGradient``."""
-    scale_add(v_w, mu, -eta, grad_w)                  # v_w = mu * v_w - eta * grad_w
+def momentum_update(p, grad, v, eta, mu, l2):
+    r"""SGD with momentum mu on parameters p and their velocities v in place (biases: l2 0):
+        v = mu * v - eta * (grad + l2 * p);  p += v
+    ``grad``: an array or a ``WeightGradient``."""
+    scale_add(v, mu, -eta, grad)                      # v = mu * v - eta * grad
     if l2:
-        add_scaled(v_w, -eta * l2, w)                 # v_w -= eta * l2 * w
-    w += v_w
-    v_b *= mu
-    v_b -= eta * grad_b
-    b += v_b
+        add_scaled(v, -eta * l2, p)                   # v -= eta * l2 * p
+    p += v
 
 
-def nesterov_update(w, b, v_w, v_b, grad_w, grad_b, eta, mu, l2, step_w):
-    r"""Nesterov's momentum in place, with step = -eta * (grad + l2 * w) (biases: no l2):
-        v = mu * v + step;  w += mu * v + step  (v the new velocity)
-    ``grad_w``: an array or a ``WeightGradient``; ``step_w``: a work array of w's shape."""
-    scale_add(step_w, 0, -eta, grad_w)                # step_w = -eta * grad_w
+def nesterov_update(p, grad, v, eta, mu, l2, step):
+    r"""Nesterov's momentum on parameters p and their velocities v in place, with
+    step = -eta * (grad + l2 * p) (biases: l2 0):
+        v = mu * v + step;  p += mu * v + step  (v the new velocity)
+    ``grad``: an array or a ``WeightGradient``; ``step``: a work array of p's shape."""
+    scale_add(step, 0, -eta, grad)                    # step = -eta * grad
     if l2:
-        add_scaled(step_w, -eta * l2, w)              # step_w -= eta * l2 * w
-    v_w *= mu
-    v_w += step_w                                     # v_w = mu * v_w + step_w
-    add_scaled(w, mu, v_w)                            # w += mu * v_w
-    w += step_w
-    step_b = -eta * grad_b
-    v_b *= mu
-    v_b += step_b
-    b += mu * v_b + step_b
+        add_scaled(step, -eta * l2, p)                # step -= eta * l2 * p
+    v *= mu
+    v += step                                         # v = mu * v + step
+    add_scaled(p, mu, v)                              # p += mu * v
+    p += step
 
 
 def adam_update(p, grad, m, s, eta, l2, rule, t, g, scratch):
@@ -244,8 +235,9 @@ def adam_update(p, grad, m, s, eta, l2, rule, t, g, scratch):
         s = beta_2 * s + (1 - beta_2) * g**2
         p -= eta_t * m / (np.sqrt(s) + epsilon)
     with eta_t = eta * sqrt(1 - beta_2**t) / (1 - beta_1**t), the bias-corrected learning rate.
+    ``rule``: a record of beta_1, beta_2 and epsilon (a ``rules.Rule`` or ``rules.Settings``);
     ``grad``: an array or a ``WeightGradient``; ``g`` and ``scratch``: work arrays of p's shape."""
-    _, beta_1, beta_2, epsilon = rule
+    beta_1, beta_2, epsilon = rule.beta_1, rule.beta_2, rule.epsilon
     scale_add(g, 0, 1, grad)                          # g = grad
     if l2:
         add_scaled(g, l2, p)                          # g += l2 * p
@@ -266,9 +258,19 @@ def update(w, b, grad_w, grad_b, v_w, v_b, eta, mu, l2):
     r"""``loops.update``'s twin: one layer's update from its gradients, ``sgd_update`` for
     momentum 0 (the velocities untouched), else ``momentum_update``."""
     if mu == 0:
-        sgd_update(w, b, grad_w, grad_b, eta, l2)
+        sgd_update(w, grad_w, eta, l2)
+        sgd_update(b, grad_b, eta, 0)
     else:
-        momentum_update(w, b, v_w, v_b, grad_w, grad_b, eta, mu, l2)
+        momentum_update(w, grad_w, v_w, eta, mu, l2)
+        momentum_update(b, grad_b, v_b, eta, mu, 0)
+
+
+def python_floats(step):
+    """``step`` (a ``rules.Settings``) with its numbers as Python floats, as ``Step`` takes it:
+    Python's float arithmetic for the scalars (``1 - eta * l2``), whatever the arrays' dtype."""
+    return Settings(float(step.eta), float(step.mu), float(step.l2), int(step.solver),
+                    float(step.beta_1), float(step.beta_2), float(step.epsilon),
+                    float(step.rate))
 
 
 def _present(masks, n_layers):
@@ -303,8 +305,14 @@ class Step:
         largest = max(n_in * n_out for n_in, n_out in itertools.pairwise(sizes))
         self.threads = 2 if 2 * n * largest >= TWO_THREADS_FLOPS else 1
 
-    def __call__(self, weights, biases, v_w, v_b, x, y, rows, eta, mu, l2, cost, softmax, kind,
-                 masks, rule=SGD_RULE, adam=None):
+    def __call__(self, params, x, y, rows, step, model, masks):
+        r"""One step on the rows ``rows`` of x and y: ``params`` a ``records.Parameters``,
+        ``step`` its ``rules.Settings`` in Python floats (``python_floats``), ``model`` a
+        ``records.Model``, ``masks`` one dropout mask or None per layer below the output."""
+        weights, biases, v_w, v_b = (params.weights, params.biases, params.velocity_w,
+                                     params.velocity_b)
+        eta, mu, l2, solver = step.eta, step.mu, step.l2, step.solver
+        kind, softmax = model.kind, model.softmax
         a, delta, last = self.a, self.delta, len(weights) - 1
         take_rows(a[0], x, rows)                                   # a_0 = x[rows]
         if masks[0] is not None:
@@ -320,27 +328,32 @@ class Step:
             if layer < last and masks[layer + 1] is not None:
                 z *= masks[layer + 1]
         take_rows(self.y, y, rows)
-        delta[last][...] = output_delta(a[-1], self.y, cost, softmax)      # BP1
-        if rule.solver == ADAM:
-            adam[2][0] += 1  # its step count t
+        delta[last][...] = output_delta(a[-1], self.y, model.cost, softmax)  # BP1
+        if solver == ADAM:
+            params.steps[0] += 1  # its step count t
         for layer in range(last, -1, -1):
             if layer > 0:                                          # BP2, before w changes
                 self.hidden_delta(weights[layer], layer, masks[layer], kind)
             w, b, v_w_l, v_b_l = weights[layer], biases[layer], v_w[layer], v_b[layer]
             grad_w = self.grad_w[layer]                            # BP4: delta.T @ a_prev / n
             grad_b = row_mean(delta[layer])                        # BP3: delta.mean(axis=0)
-            if rule.solver == ADAM:
+            if solver == ADAM:
                 work = self.work_arrays(layer)
-                t = int(adam[2][0])
-                adam_update(w, grad_w, v_w_l, adam[0][layer], eta, l2, rule, t, *work[:2])
-                adam_update(b, grad_b, v_b_l, adam[1][layer], eta, 0, rule, t, *work[2:])
-            elif rule.solver == NESTEROV:
-                nesterov_update(w, b, v_w_l, v_b_l, grad_w, grad_b, eta, mu, l2,
-                                self.work_arrays(layer)[0])
+                t = int(params.steps[0])
+                adam_update(w, grad_w, v_w_l, params.squares_w[layer], eta, l2, step, t,
+                            *work[:2])
+                adam_update(b, grad_b, v_b_l, params.squares_b[layer], eta, 0, step, t,
+                            *work[2:])
+            elif solver == NESTEROV:
+                work = self.work_arrays(layer)
+                nesterov_update(w, grad_w, v_w_l, eta, mu, l2, work[0])
+                nesterov_update(b, grad_b, v_b_l, eta, mu, 0, work[2])
             elif mu == 0:
-                sgd_update(w, b, grad_w, grad_b, eta, l2)
+                sgd_update(w, grad_w, eta, l2)
+                sgd_update(b, grad_b, eta, 0)
             else:
-                momentum_update(w, b, v_w_l, v_b_l, grad_w, grad_b, eta, mu, l2)
+                momentum_update(w, grad_w, v_w_l, eta, mu, l2)
+                momentum_update(b, grad_b, v_b_l, eta, mu, 0)
 
     def hidden_delta(self, w, layer, mask, kind):
         r"""BP2: delta_prev = (delta @ w) * f'(z), f' from a (the sigmoid's a * (1 - a);
@@ -356,7 +369,7 @@ class Step:
 
     def work_arrays(self, layer):
         r"""Two work arrays of layer ``layer``'s weights' shape and two of its biases', made on
-        first use (Nesterov's step and Adam's g and scratch)."""
+        first use (Nesterov's step, Adam's g and scratch)."""
         if layer not in self.work:
             n_out, n_in = self.delta[layer].shape[-1], self.a[layer].shape[-1]
             dtype = self.a[layer].dtype
@@ -423,15 +436,11 @@ class VectorizedBackend:
         """SGD steps over the rows of x and y in ``order``, ``batch_size`` at a time (see
         ``Step``); momentum 0 leaves the velocities untouched. Returns the last batch's outputs
         from its forward pass, before its step (a view of the step's buffers)."""
-        weights, biases, v_w, v_b = (list(params.weights), list(params.biases),
-                                     list(params.velocity_w), list(params.velocity_b))
-        eta, mu, l2 = float(step.eta), float(step.mu), float(step.l2)
-        rule = Rule(step.solver, float(step.beta_1), float(step.beta_2), float(step.epsilon))
-        adam = (params.squares_w, params.squares_b, params.steps) if step.solver == ADAM else None
-        masks = _present(masks, len(weights))
-        steps = {n: self.step(weights, n, x.dtype)
+        step = python_floats(step)
+        masks = _present(masks, len(params.weights))
+        steps = {n: self.step(params.weights, n, x.dtype)
                  for n in {batch_size, len(order) % batch_size} if n}
-        threads = self.fixed_threads or max(step.threads for step in steps.values())
+        threads = self.fixed_threads or max(batch.threads for batch in steps.values())
         with self.threads(threads):
             for start in range(0, len(order), batch_size):
                 rows = order[start:start + batch_size]
@@ -439,8 +448,7 @@ class VectorizedBackend:
                 batch_masks = [None if m is None else m[start:start + batch_size] for m in masks]
                 if batch.n == 1:
                     batch_masks = [None if m is None else m[0] for m in batch_masks]
-                batch(weights, biases, v_w, v_b, x, y, rows, eta, mu, l2, model.cost,
-                      model.softmax, model.kind, batch_masks, rule, adam)
+                batch(params, x, y, rows, step, model, batch_masks)
         return batch.a[-1].reshape(-1, batch.a[-1].shape[-1])
 
     def train_sample(self, params, x, y, step, model, work=None):

@@ -27,6 +27,16 @@ def tiny(tmp_path_factory):
     return folder
 
 
+@pytest.fixture
+def isolated_data_env(monkeypatch, tmp_path):
+    """For the data tests (each of their modules uses it): no test may see the developer's data
+    or cache, or send 127.0.0.1 through a proxy."""
+    monkeypatch.delenv("NEURONET_DATA", raising=False)
+    monkeypatch.setenv("NEURONET_CACHE", str(tmp_path / "default-cache"))
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+
 # The real data, found the way a user's run finds it: NEURONET_DATA when set, else the cache
 # (NEURONET_CACHE or ~/.cache/neuronet), else fetched into the cache from the first source that
 # answers. Session-scoped, so it is looked for once and before any test's own environment

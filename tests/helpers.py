@@ -64,7 +64,7 @@ def epoch(backend, shape, batch_size, momentum, weight_decay, output="sigmoid", 
     return net
 
 
-def run_epoch(backend, net, x, y, order, batch_size, eta, mu, l2, masks=None, rule=SGD_RULE,
+def run_epoch(backend, net, x, y, order, batch_size, eta, mu, l2, *, masks=None, rule=SGD_RULE,
               work=None):
     """``backend.sgd_epoch`` on net's parameters (its cost, output and activation), in place;
     returns what it returns."""
@@ -84,7 +84,7 @@ def reference_epoch(shape, batch_size, momentum, weight_decay, output, cost, *, 
     net = Network(shape, seed=4)
     weights, biases, v_w, v_b = reference.sgd_epoch(net.weights, net.biases, x, y, order,
                                                     batch_size, 0.5, momentum, weight_decay,
-                                                    output, cost, masks)
+                                                    output=output, cost_name=cost, masks=masks)
     return weights + biases + v_w + v_b
 
 

@@ -24,9 +24,9 @@ its first failure):
 
     python tests/mutate.py --no-baseline --pytest '-x -q -m "not slow" -p no:cacheprovider
         tests/test_network.py tests/test_rules.py tests/test_blocks.py tests/test_train.py
-        tests/test_shift.py tests/test_data.py tests/test_dropout.py tests/test_fast_kernels.py
-        tests/test_train_sample.py tests/test_fast.py tests/test_agreement.py tests/test_cli.py
-        tests/test_bad_input.py'
+        tests/test_shift.py tests/test_data.py tests/test_dropout.py tests/test_activations.py
+        tests/test_fast_kernels.py tests/test_train_sample.py tests/test_fast.py
+        tests/test_agreement.py tests/test_cli.py tests/test_bad_input.py'
 
 Mutations named after a module's file (``rules-``, ``fused-``, ``blocks-``, ``parallel-``,
 ``sample-``, ``loops-``, ``vec-``, ``act-``, ...) edit that file; an update rule is written once,
@@ -153,8 +153,8 @@ MUTATIONS = [
              "grad_b = delta.sum(axis=0) / n", "grad_b = delta.sum(axis=0)",
              "vectorized bias gradient summed, not averaged"),
     Mutation("vec-no-l2", "neuronet/vectorized.py",
-             "scale_add(w, 1 - eta * l2, -eta, grad_w)",
-             "scale_add(w, 1, -eta, grad_w)",
+             "scale_add(p, 1 - eta * l2, -eta, grad)",
+             "scale_add(p, 1, -eta, grad)",
              "the twin's plain-SGD step forgets weight decay"),
     Mutation("vec-dropout-bp2-ignores-mask", "neuronet/vectorized.py",
              "(delta @ w) * prime_kept_array(a_prev, mask_prev, kind)",
@@ -193,8 +193,8 @@ MUTATIONS = [
              "        out = np.multiply(a, a, out=out)\n", "        out = np.multiply(a, 1, out=out)\n",
              "the twin's tanh' = 1 - a"),
     Mutation("vec-nesterov-no-lookahead", "neuronet/vectorized.py",
-             "add_scaled(w, mu, v_w)",
-             "add_scaled(w, 0.0, v_w)",
+             "add_scaled(p, mu, v)",
+             "add_scaled(p, 0.0, v)",
              "the twin's Nesterov step leaves out mu v"),
     Mutation("vec-adam-epsilon-inside", "neuronet/vectorized.py",
              "    denominator += epsilon\n", "    denominator += epsilon * epsilon\n",

@@ -82,7 +82,7 @@ def gradients(weights, biases, xs, ys, output, cost_name, masks=None, h=1e-5,
     return grads[:len(weights)], grads[len(weights):]
 
 
-def sgd_epoch(weights, biases, xs, ys, order, batch_size, eta, mu, l2, output, cost_name,
+def sgd_epoch(weights, biases, xs, ys, order, batch_size, eta, mu, l2, *, output, cost_name,
               masks=None, activation="sigmoid", solver="sgd", nesterov=False,
               betas=(0.9, 0.999), epsilon=1e-8):
     """Mini-batch SGD over the samples in ``order``, each parameter p with g = grad + l2 p

@@ -110,7 +110,7 @@ def test_one_epoch_of_momentum_sgd_follows_the_reference(name, backend):
     net = Network((7, 6, 5, 4), seed=15, activation=name, output="softmax",
                   cost="cross_entropy", backend=backend)
     want = reference.sgd_epoch(net.weights, net.biases, x, y, order, 4, 0.3, 0.9, 1e-3,
-                               "softmax", "cross_entropy", activation=name)
+                               output="softmax", cost_name="cross_entropy", activation=name)
     net.step(x, y, 0.3, momentum=0.9, weight_decay=1e-3, batch_size=4, order=order)
     for got, expected in zip(parameters(net), [w for pair in want for w in pair]):
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)

@@ -37,8 +37,9 @@ def test_every_backend_steps_as_the_rule_is_written(rule, activation, backend):
                   cost="cross_entropy", backend=backend)
     eta = 0.01 if settings["solver"] == "adam" else 0.3
     want = reference.sgd_epoch(net.weights, net.biases, x, y, order, 2, eta,
-                               settings.get("momentum", 0.0), 1e-3, "softmax", "cross_entropy",
-                               activation=activation, **reference_kwargs(settings))
+                               settings.get("momentum", 0.0), 1e-3, output="softmax",
+                               cost_name="cross_entropy", activation=activation,
+                               **reference_kwargs(settings))
     net.step(x, y, eta, weight_decay=1e-3, batch_size=2, order=order, **settings)
     got = [net.weights, net.biases, net.velocity_w, net.velocity_b]
     if settings["solver"] == "adam":

@@ -137,7 +137,8 @@ def test_sgd_update_is_w_minus_eta_gradient(n):
     w, b, _, _, delta, a_prev = layer_arrays(n)
     grad_w, grad_b = gradients(delta, a_prev)
     want = (w - ETA * (grad_w + L2 * w), b - ETA * grad_b)
-    sgd_update(w, b, weight_gradient(delta, a_prev), grad_b, ETA, L2)
+    sgd_update(w, weight_gradient(delta, a_prev), ETA, L2)
+    sgd_update(b, grad_b, ETA, 0.0)  # biases: no weight decay, as the step calls it
     assert_all_close((w, b), want)
 
 
@@ -147,7 +148,8 @@ def test_momentum_update_is_v_mu_v_minus_eta_gradient_and_w_plus_v(n):
     grad_w, grad_b = gradients(delta, a_prev)
     new_v_w, new_v_b = MU * v_w - ETA * (grad_w + L2 * w), MU * v_b - ETA * grad_b
     want = (w + new_v_w, b + new_v_b, new_v_w, new_v_b)
-    momentum_update(w, b, v_w, v_b, weight_gradient(delta, a_prev), grad_b, ETA, MU, L2)
+    momentum_update(w, weight_gradient(delta, a_prev), v_w, ETA, MU, L2)
+    momentum_update(b, grad_b, v_b, ETA, MU, 0.0)
     assert_all_close((w, b, v_w, v_b), want)
 
 
@@ -158,8 +160,8 @@ def test_nesterov_update_looks_ahead_by_mu_v(n):
     step_w, step_b = -ETA * (grad_w + L2 * w), -ETA * grad_b
     new_v_w, new_v_b = MU * v_w + step_w, MU * v_b + step_b
     want = (w + MU * new_v_w + step_w, b + MU * new_v_b + step_b, new_v_w, new_v_b)
-    nesterov_update(w, b, v_w, v_b, weight_gradient(delta, a_prev), grad_b, ETA, MU, L2,
-                    np.empty_like(w))
+    nesterov_update(w, weight_gradient(delta, a_prev), v_w, ETA, MU, L2, np.empty_like(w))
+    nesterov_update(b, grad_b, v_b, ETA, MU, 0.0, np.empty_like(b))
     assert_all_close((w, b, v_w, v_b), want)
 
 
