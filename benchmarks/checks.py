@@ -202,7 +202,7 @@ def twin_against_textbook(runs=3, repeats=30):
     from implementations import SHAPES, Backend, NumpyTextbook
     from report_rates import samples_per_second
 
-    from neuronet.network import BACKENDS
+    from neuronet.backends import BACKENDS
     print("\n| settings | batch | twin samples/s | numpy-textbook 1 thread | 2 threads "
           "| twin / best textbook (min-max) |\n|---|---:|---:|---:|---:|---:|")
     for label, settings in (("plain SGD", (0.5, 0.0, 0.0)), ("momentum, L2", (0.5, 0.9, 1e-4))):

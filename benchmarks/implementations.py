@@ -32,8 +32,8 @@ import numpy as np
 
 from neuronet import Network, backends, loops, records, vectorized
 from neuronet.activations import ACTIVATIONS, COSTS
+from neuronet.backends import BACKENDS
 from neuronet.jit import njit
-from neuronet.network import BACKENDS
 from neuronet.rules import SGD_RULE, settings
 
 SHAPES = {"784-30-10": (784, 30, 10), "784-100-10": (784, 100, 10), "784-800-10": (784, 800, 10)}

@@ -31,7 +31,7 @@ from report_rates import (
 )
 
 from neuronet import Network, backends
-from neuronet.network import BACKENDS
+from neuronet.backends import BACKENDS
 from neuronet.vectorized import VectorizedBackend
 
 
