@@ -119,7 +119,13 @@ def add_gradient(target, delta, a_prev, j, c, first, stop):
         for k in range(target.shape[0]):
             target[k] += e0 * a0[k] + e1 * a1[k] + e2 * a2[k] + e3 * a3[k]
         s += 4
-    for t in range(s, n):  # the samples left over from the fours
+    if s + 2 <= n:  # two left over from the fours (batches of 10): one pass, not two
+        e0, e1 = c * delta[s, j], c * delta[s + 1, j]
+        a0, a1 = a_prev[s, first:stop], a_prev[s + 1, first:stop]
+        for k in range(target.shape[0]):
+            target[k] += e0 * a0[k] + e1 * a1[k]
+        s += 2
+    for t in range(s, n):  # the sample left over
         e, a = c * delta[t, j], a_prev[t, first:stop]
         for k in range(target.shape[0]):
             target[k] += e * a[k]
@@ -144,7 +150,15 @@ def add_gradient_pair(target0, target1, delta, a_prev, j, c, first, stop):
             target0[k] += e0 * a0[k] + e1 * a1[k] + e2 * a2[k] + e3 * a3[k]
             target1[k] += f0 * a0[k] + f1 * a1[k] + f2 * a2[k] + f3 * a3[k]
         s += 4
-    for t in range(s, n):  # the samples left over from the fours
+    if s + 2 <= n:  # two left over from the fours (batches of 10): one pass, not two
+        e0, e1 = c * delta[s, j], c * delta[s + 1, j]
+        f0, f1 = c * delta[s, j + 1], c * delta[s + 1, j + 1]
+        a0, a1 = a_prev[s, first:stop], a_prev[s + 1, first:stop]
+        for k in range(target0.shape[0]):
+            target0[k] += e0 * a0[k] + e1 * a1[k]
+            target1[k] += f0 * a0[k] + f1 * a1[k]
+        s += 2
+    for t in range(s, n):  # the sample left over
         e, f, a = c * delta[t, j], c * delta[t, j + 1], a_prev[t, first:stop]
         for k in range(target0.shape[0]):
             target0[k] += e * a[k]
