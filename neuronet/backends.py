@@ -77,9 +77,10 @@ class Backend(Protocol):
         does not fit by returning -1), so a caller may hand it arrays it checked before."""
 
     def bind_sample(self, params: Parameters, model: Model, work: dict) -> Callable:
-        """``train_sample`` on these very parameters, as a function of (x, y, step), for a
-        caller that checked x, y and the arrays to be of the types they are now (asked only
-        where ``checks_samples``)."""
+        """``train_sample`` on these very parameters, as a function of (x, y, step) that
+        returns -1, changing nothing, for a step it does not take, for a caller that checked
+        x, y and the arrays to be of the types they are now (asked only where
+        ``checks_samples``)."""
 
 
 def kernel_set(name, jit, feedforward, backprop, epoch, **more):
@@ -275,8 +276,8 @@ class FastBackend(LoopBackend):
         key = self.train_work_key()
 
         def run(x, y, step):
-            if work.get(key) is not kept:  # the work arrays were dropped: bind afresh
-                return -1.0
+            if step.solver != SGD or work.get(key) is not kept:  # another rule, or the work
+                return -1.0                                       # arrays dropped: bind afresh
             return kernel(params, x, y, step.eta, step.mu, step.l2, model, buffers, waiting)
         return run
 

@@ -32,7 +32,7 @@ from .checks import (
 )
 from .init import AUTO_INIT, INITS
 from .records import Model, aligned_copy, parameters
-from .rules import ADAM, SGD_RULE, Rule, Settings, settings
+from .rules import ADAM, SGD_RULE, Rule, settings
 from .sample import Finished, SampleSteps
 
 DTYPES = ("float64", "float32")
@@ -401,21 +401,21 @@ class Network:
         >>> net = Network((2, 3, 1), seed=0)
         >>> error = net.train([0.5, 1.0], [1.0], learning_rate=3.0)
         """
-        eta, mu, l2, rule = check_step(learning_rate, momentum, weight_decay, solver,
-                                       nesterovs_momentum, beta_1, beta_2, epsilon, cached=True)
         samples, name = self._samples, self._backend
+        step = samples.settings(check_step(learning_rate, momentum, weight_decay, solver,
+                                           nesterovs_momentum, beta_1, beta_2, epsilon,
+                                           cached=True))
         if samples.backend not in (None, name):
             self.apply_waiting_step()
         run = BACKENDS[name]
-        step = Settings(eta, mu, l2, rule.solver, rule.beta_1, rule.beta_2, rule.epsilon, eta)
         binding, arrays = self._binding()
-        found = (samples.arguments(binding, arrays, x, y, self.dtype)
-                 if run.checks_samples(step) else None)
+        found = samples.arguments(binding, arrays, x, y, self.dtype)
         error = -1.0 if found is None else found(x[None], y[None], step)
         if error < 0:  # nothing changed; the full checks convert the arguments or say why
             x, y = self._sample(x, y)
             params, model = parameters(*self._unfinished_parameters()), self.model()
-            refuse_non_finite(self.state(ADAM_STATE if rule.solver == ADAM else TRAINED[mu > 0]),
+            refuse_non_finite(self.state(ADAM_STATE if step.solver == ADAM else
+                                         TRAINED[step.mu > 0]),
                               "training cannot go on")
             error = run.train_sample(params, x, y, step, model, self.work)
             if error < 0:

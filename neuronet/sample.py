@@ -145,9 +145,20 @@ class SampleSteps:
     not to the kernel.
     """
 
+    checked = step = None  # check_step's last answer and its ``Settings`` (``settings``)
+
     def __init__(self):
         self.backend = None   # the name of the backend with a step waiting, if one is
         self.bound = (), None, ()  # binding, bound step, the arrays' kinds (``array_kinds``)
+
+    def settings(self, checked):
+        """The ``rules.Settings`` of ``checks.check_step``'s answer ``checked``, (eta, mu, l2,
+        rule), made once for the same answer: a loop of train gets the same one every call."""
+        if checked is not self.checked:
+            eta, mu, l2, rule = checked
+            self.checked, self.step = checked, Settings(eta, mu, l2, rule.solver, rule.beta_1,
+                                                         rule.beta_2, rule.epsilon, eta)
+        return self.step
 
     def arguments(self, binding, arrays, x, y, dtype):
         """The step bound at the last full check (``Backend.bind_sample``, a function of x, y
