@@ -26,7 +26,8 @@ its first failure):
         tests/test_network.py tests/test_rules.py tests/test_blocks.py tests/test_train.py
         tests/test_shift.py tests/test_data.py tests/test_dropout.py tests/test_activations.py
         tests/test_fast_kernels.py tests/test_train_sample.py tests/test_fast.py
-        tests/test_agreement.py tests/test_cli.py tests/test_bad_input.py'
+        tests/test_agreement.py tests/test_cli.py tests/test_bad_input.py tests/test_saving.py
+        tests/test_checkpoint.py tests/test_resume.py'
 
 Mutations named after a module's file (``rules-``, ``fused-``, ``blocks-``, ``parallel-``,
 ``sample-``, ``loops-``, ``vec-``, ``act-``, ...) edit that file; an update rule is written once,
