@@ -305,6 +305,7 @@ def test_gradcheck_fails_with_exit_code_1(capsys, monkeypatch, tmp_path):
     (["compare", "--shape", "784,x,10"], ("'784,x,10' is not a list of layer sizes ('x' is not a "
                                          "whole number); write it like 784,30,10")),
     (["train", "--shape", "784"], "give at least two layer sizes"),
+    (["train", "--shape", "784,0,10"], "'784,0,10': give at least two layer sizes, each >= 1"),
     (["compare", "--learning-rate", "-0.5"], ("argument --learning-rate: must be a finite number "
                                              "> 0, got -0.5")),
     (["train", "--momentum", "1"], "argument --momentum: must be in [0, 1)"),
