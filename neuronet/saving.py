@@ -33,7 +33,7 @@ import numpy as np
 from numpy.lib import format as npy
 
 from .activations import ACTIVATIONS, COSTS, OUTPUTS
-from .checks import fix_non_finite
+from .checks import refuse_non_finite
 from .network import DTYPES, Network
 from .rules import ADAM, NESTEROV, SGD, Settings
 
@@ -106,11 +106,8 @@ def network_arrays(net):
               "cost": np.array(net.cost), "dtype": np.array(net.dtype.name)}
     groups = {"weights": weights, "biases": biases}
     groups.update((kind, net.checked_state(kind)) for kind in STATE)
+    refuse_non_finite(groups, "it cannot be saved (did training diverge?)")
     for kind, group in groups.items():
-        for layer, array in enumerate(group):
-            if not np.isfinite(array).all():
-                raise ValueError(f"cannot save: net.{kind}[{layer}] holds NaN or infinity (did "
-                                 f"training diverge?); {fix_non_finite(kind, layer)}")
         if kind in ("weights", "biases") or any(array.any() for array in group):
             arrays.update((f"{kind}_{layer}", array) for layer, array in enumerate(group))
     steps = net.checked_state("adam_steps")

@@ -100,13 +100,12 @@ from .checks import (
     non_finite,
     refuse_non_finite,
 )
-from .network import Network
+from .network import ADAM_STATE, TRAINED, Network
 from .records import aligned_copy
 from .rules import SOLVERS
 
 # the network's arrays each solver reads at a step (momentum's velocities, Adam's moments)
-STATE = {"sgd": ("weights", "biases", "velocity_w", "velocity_b"),
-         "adam": ("weights", "biases", "velocity_w", "velocity_b", "squares_w", "squares_b")}
+STATE = {"sgd": TRAINED[True], "adam": ADAM_STATE}  # what each solver's step reads
 # scikit-learn's activation names to neuronet's
 ACTIVATIONS = {"logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 SEED_LIMIT = 2**31 - 1  # seeds drawn from random_state: RandomState.randint's default int range

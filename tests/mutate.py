@@ -327,8 +327,8 @@ MUTATIONS = [
              "a truncated IDX file is accepted"),
     # --- saving and the command line (saving.py, cli/) ---
     Mutation("saving-no-finite-check", "neuronet/saving.py",
-             '            if not np.isfinite(array).all():\n                raise ValueError(f"cannot save',
-             '            if False:\n                raise ValueError(f"cannot save',
+             'refuse_non_finite(groups, "it cannot be saved',
+             '(groups, "it cannot be saved',
              "save writes NaN parameters"),
     Mutation("saving-load-no-finite-check", "neuronet/saving.py",
              "if not np.isfinite(array).all():\n                raise bad(",
