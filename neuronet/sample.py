@@ -149,7 +149,7 @@ class SampleSteps:
 
     def __init__(self):
         self.backend = None   # the name of the backend with a step waiting, if one is
-        self.bound = (), None, ()  # binding, bound step, the arrays' kinds (``array_kinds``)
+        self.bound = (), None, ()  # binding, bound step, the arrays' kinds (``typing_kinds``)
 
     def settings(self, checked):
         """The ``rules.Settings`` of ``checks.check_step``'s answer ``checked``, (eta, mu, l2,
@@ -172,14 +172,14 @@ class SampleSteps:
         bound, bound_step, kinds = self.bound
         if not (len(binding) == len(bound) and all(map(operator.is_, binding, bound))):
             return None
-        if kinds != array_kinds(arrays):
+        if kinds != typing_kinds(arrays):
             return None
         return bound_step
 
     def keep(self, binding, arrays, bound_step):
         """Remember ``bound_step``, bound to the arguments the full checks made for
         ``binding``."""
-        self.bound = binding, bound_step, array_kinds(arrays)
+        self.bound = binding, bound_step, typing_kinds(arrays)
 
     def __getstate__(self):
         """A copy or a pickle keeps the waiting step (it is in the network's work arrays) but
@@ -188,9 +188,16 @@ class SampleSteps:
 
 
 def array_kinds(arrays):
-    """What numba's typing sees of each array besides its shape: its dtype, its dimensions,
-    and its flags (writeable, C-contiguous, ...) as numpy's one integer of them."""
+    """What numba's typing sees of each array of the tuple ``arrays`` besides its shape: its
+    dtype, its dimensions, and its flags (writeable, C-contiguous, ...) as numpy's one integer
+    of them. Two answers are equal only if every array is of the same kind in both."""
     return [(a.dtype, a.ndim, a.flags.num) for a in arrays]
+
+
+try:  # the same, as numba's dispatcher reads it in C: 0.2 us for 8 arrays against 1.3 us
+    from numba._dispatcher import compute_fingerprint as typing_kinds
+except ImportError:  # a numba without it
+    typing_kinds = array_kinds
 
 
 class Finished:

@@ -13,6 +13,7 @@ from helpers import mnist_shaped, parameters, run_epoch
 
 from neuronet import Network, load, save
 from neuronet.backends import FUSED, FastBackend
+from neuronet.sample import array_kinds, typing_kinds
 
 pytestmark = pytest.mark.plain_python
 
@@ -148,7 +149,8 @@ def trained_pair(shape=(6, 5, 4)):
     ("shape", (r"net.weights\[0\] must be a C-contiguous float64 array of shape \(5, 6\).*shape "
               r"\(6, 5\)")),
     ("read-only", r"net.weights\[0\] .* dtype float64, read-only"),
-    ("dtype", r"net.biases\[1\] must be .* dtype int64")])
+    ("dtype", r"net.biases\[1\] must be .* dtype int64"),
+    ("dimensions", r"net.velocity_w\[1\] must be .* shape \(4, 5\).*shape \(4, 5, 1\)")])
 def test_an_accepted_array_changed_in_place_is_refused(change, message):
     """The same array objects as at the last call, changed in place: refused (by the kernel's
     own checks or by numba's typing) before anything changes, with the full checks' message."""
@@ -157,14 +159,46 @@ def test_an_accepted_array_changed_in_place_is_refused(change, message):
         net.weights[0].shape = (6, 5)
     elif change == "read-only":
         net.weights[0].flags.writeable = False
-    else:
+    elif change == "dtype":
         net.biases[1].dtype = np.int64  # the same 8 bytes an item, read as integers
+    else:
+        net.velocity_w[1].shape = (4, 5, 1)  # the same numbers, one dimension more
     with pytest.raises(ValueError, match=message):
         net.train(x[1], y[1], 0.5, momentum=0.9)
     if change in ("shape", "read-only"):  # undo it: the refused call changed nothing
         net.weights[0].shape = (5, 6)
         net.weights[0].flags.writeable = True
         assert_close(net, want)
+
+
+def read_only(a):
+    a.flags.writeable = False
+
+
+def as_integers(a):
+    a.dtype = np.int64
+
+
+def one_dimension_more(a):
+    a.shape = (*a.shape, 1)
+
+
+@pytest.mark.parametrize("kinds", [array_kinds, typing_kinds], ids=["python", "numba"])
+@pytest.mark.parametrize("change, same", [
+    (read_only, False), (as_integers, False), (one_dimension_more, False),
+    (lambda a: a.T, False), (lambda a: a[:, ::2], False), (lambda a: a.astype(np.float32), False),
+    (lambda a: a.copy(), True)], ids=["read-only", "dtype", "ndim", "layout F", "layout A",
+                                      "float32", "a copy"])
+def test_the_kinds_train_compares_change_with_each_array_numba_types_otherwise(kinds, change,
+                                                                              same):
+    """The kinds of the arrays train bound (``sample.typing_kinds``, numba's own reading of
+    them, or ``array_kinds`` where numba lacks it) differ after each change in place, or in
+    place of an array, that numba types as another array, and not for a copy."""
+    arrays = (np.zeros((4, 6)), np.zeros(6))
+    before = kinds(arrays)
+    assert kinds((np.ones((3, 2)), np.ones(9))) == before  # other arrays, the same kinds
+    changed = change(arrays[0])
+    assert (kinds(arrays if changed is None else (changed, arrays[1])) == before) == same
 
 
 @pytest.mark.parametrize("bad, message", [
