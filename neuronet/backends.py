@@ -32,7 +32,7 @@ from .loops import make_work as make_loop_work
 from .parallel import FASTMATH, feedforward_parallel, launch_threads, sgd_epoch_parallel
 from .records import Model, Parameters, layer_buffers
 from .rules import SGD, Settings
-from .sample import TYPED, finish_sample, make_waiting, train_sample
+from .sample import TYPED, finish_sample, make_waiting, sample_work, train_sample
 from .vectorized import VectorizedBackend
 
 # Calls of up to this many samples keep their work arrays between calls (``LoopBackend.kept``):
@@ -72,15 +72,13 @@ class Backend(Protocol):
     def finish_sample(self, params: Parameters, work: dict) -> None:
         """Apply what ``train_sample`` left waiting, if anything."""
 
-    def checks_samples(self, step: Settings) -> bool:
-        """Whether ``train_sample`` with this step checks its arguments itself (refusing what
-        does not fit by returning -1), so a caller may hand it arrays it checked before."""
-
-    def bind_sample(self, params: Parameters, model: Model, work: dict) -> Callable:
-        """``train_sample`` on these very parameters, as a function of (x, y, step) that
-        returns -1, changing nothing, for a step it does not take, for a caller that checked
-        x, y and the arrays to be of the types they are now (asked only where
-        ``checks_samples``)."""
+    def bind_sample(self, params: Parameters, model: Model, work: dict,
+                    step: Settings) -> Callable | None:
+        """``train_sample`` on these very parameters, as a function of (x, y, step), x and y one
+        1-D row each, for a caller that checked x, y and the arrays to be of the types they
+        are now: it checks their shapes and values itself, returning -1 (no cost) and changing
+        nothing for what does not fit or a step it does not take. None where ``train_sample``
+        with ``step`` checks nothing itself: then every call takes the full checks."""
 
 
 def kernel_set(name, jit, feedforward, backprop, epoch, **more):
@@ -161,11 +159,8 @@ class LoopBackend:
     def finish_sample(self, params, work):
         """Nothing waits: each ``train_sample`` is a whole step."""
 
-    def checks_samples(self, step):
-        return False
-
-    def bind_sample(self, params, model, work):
-        return lambda x, y, step: self.train_sample(params, x, y, step, model, work)
+    def bind_sample(self, params, model, work, step):
+        """None: ``train_sample`` checks nothing itself."""
 
     def runs(self, batch, rule):
         """The functions that run a step at batch ``batch`` ("1" or "n") by ``rule``
@@ -237,9 +232,9 @@ class FastBackend(LoopBackend):
         return self.kept_key(1, self.train_buffers)
 
     def train_buffers(self, weights):
-        """A one-sample ``fused.Work`` and a ``sample.Waiting`` for the network of ``weights``."""
+        """A ``sample.SampleWork`` and a ``sample.Waiting`` for the network of ``weights``."""
         dtype = weights[0].dtype
-        return (self.make_work(weights, 1, dtype, weights[-1].shape[0]),
+        return (sample_work(self.make_work(weights, 1, dtype, weights[-1].shape[0])),
                 make_waiting(weights[0].shape[1], dtype))
 
     def train_sample(self, params, x, y, step, model, work):
@@ -249,14 +244,15 @@ class FastBackend(LoopBackend):
             self.finish_sample(params, work)
             return super().train_sample(params, x, y, step, model, work)
         buffers, waiting = self.train_work(params.weights, work)
-        return float(self.kernels.train_sample(params, x, y, float(step.eta), float(step.mu),
-                                               float(step.l2), model, buffers, waiting))
+        eta, mu, l2 = float(step.eta), float(step.mu), float(step.l2)
+        return float(self.kernels.train_sample(params, x[0], y[0], eta, mu, l2, model, buffers,
+                                               waiting))
 
     def finish_sample(self, params, work):
         buffers, waiting = self.train_work(params.weights, work)
         self.kernels.finish_sample(params, buffers, waiting)
 
-    def bind_sample(self, params, model, work):
+    def bind_sample(self, params, model, work, step):
         """``sample.train_sample`` for SGD on these very arrays, as a function of (x, y, step),
         calling the machine code numba compiled for their types directly. numba's dispatcher
         would find that code again at every call by typing each array of the nested records
@@ -264,10 +260,14 @@ class FastBackend(LoopBackend):
         the caller (``sample.SampleSteps``) checks instead that x and y are one C-contiguous
         row of the parameters' dtype and the parameters the same arrays, of the same dtype,
         dimensions, layout and writeability, as when they were bound. The kernel never writes
-        to x or y, so a read-only one is as good as any."""
+        to x or y, so a read-only one is as good as any. None for another rule than SGD, and
+        for kernels run as plain Python, which would not refuse a read-only array before
+        writing to it."""
+        if step.solver != SGD or not TYPED:
+            return None
         weights = params.weights
-        row = np.empty((1, weights[0].shape[1]), weights[0].dtype)  # x's and y's types
-        target = np.empty((1, weights[-1].shape[0]), weights[0].dtype)
+        row = np.empty(weights[0].shape[1], weights[0].dtype)  # x's and y's types
+        target = np.empty(weights[-1].shape[0], weights[0].dtype)
         kept = self.train_work(weights, work)
         buffers, waiting = kept
         types = tuple(numba.typeof(a) for a in (params, row, target, 0.0, 0.0, 0.0, model,
@@ -296,11 +296,6 @@ class FastBackend(LoopBackend):
         return ("fused.sgd_epoch", "fused.first_forward", "fused.upper_layers_step",
                 "fused.backward_update", "fused.step_tile_pair", "rules.step_row",
                 f"rules.{rule}")
-
-    def checks_samples(self, step):
-        """For SGD, compiled: ``sample.sample_fits`` (plain Python would not refuse a read-only
-        array before writing to it)."""
-        return step.solver == SGD and TYPED
 
 
 def _epochs_by_blocks(params, x, y, order, batch_size, step, model, work):

@@ -45,6 +45,22 @@ def make_waiting(n_in, dtype):
     return Waiting(np.zeros(1, np.int64), aligned_empty((1, n_in), dtype), np.zeros(3, dtype))
 
 
+class SampleWork(NamedTuple):
+    """The work arrays of a one-sample ``fused.Work`` that train's loops use: not the next
+    batch's inputs nor the blocks, which numba would otherwise unbox at every call."""
+    masks: tuple
+    zs: tuple
+    activations: tuple
+    deltas: tuple
+    grad_rows: tuple
+    y_batch: np.ndarray
+
+
+def sample_work(work):
+    """The ``SampleWork`` of a one-sample ``fused.Work``: the same arrays."""
+    return SampleWork._make(getattr(work, name) for name in SampleWork._fields)
+
+
 @register_jitable
 def finite(row):
     r"""Whether every row[k] is finite: sum_k 0 row[k] is 0 if so and NaN if not (0 inf is NaN),
@@ -58,12 +74,11 @@ def finite(row):
 
 @register_jitable
 def sample_fits(params, x, y, zs):
-    r"""Whether x and y are one row each of finite values and every layer's parameters are
+    r"""Whether x and y are one sample (1-D) of finite values and every layer's parameters are
     arrays of x's dtype with the shapes of the network whose work arrays zs are: what the
     kernels, which do not check bounds, need of train's arguments."""
-    n_in = x.shape[1]
-    if not (x.shape[0] == 1 and y.shape[0] == 1 and y.shape[1] == zs[-1].shape[1]
-            and finite(x[0]) and finite(y[0])):
+    n_in = x.shape[0]
+    if not (y.shape[0] == zs[-1].shape[1] and finite(x) and finite(y)):
         return False
     for layer in range(len(params.weights)):
         n_out = zs[layer].shape[1]
@@ -87,12 +102,14 @@ def waiting_settings(waiting):
 
 @register_jitable
 def train_sample(params, x, y, eta, mu, l2, model, work, waiting):
-    r"""One SGD step (with or without momentum and L2) on the one sample x[0], y[0], as
+    r"""One SGD step (with or without momentum and L2) on the one sample x, y (1-D), as
     ``Network.train`` takes it, with the first layer's step left waiting for the next call;
     returns the sample's cost before the step (``activations.sample_cost``), or -1, which no
-    cost is, if the arguments do not fit (``sample_fits``): then nothing changed."""
+    cost is, if the arguments do not fit (``sample_fits``): then nothing changed. ``work``: a
+    ``SampleWork``."""
     if not sample_fits(params, x, y, work.zs):
         return x.dtype.type(-1)  # nothing changed; the caller's checks say what is wrong
+    x = x.reshape((1, x.shape[0]))  # the one-row batch the fused loops take
     scalar = x.dtype.type  # the settings in the arrays' dtype (train passes Python floats)
     zero = scalar(0)
     step = Settings(scalar(eta), scalar(mu), scalar(l2), SGD, zero, zero, zero, scalar(eta))
@@ -107,13 +124,13 @@ def train_sample(params, x, y, eta, mu, l2, model, work, waiting):
         first_forward(first.w, first.b, x, zs[0][:1], step)
     activate(zs[0][:1], work.activations[1][:1],
              layer_kind(0, last, model.softmax, model.kind))
-    copy_row(y[0], work.y_batch[0])
+    copy_row(y, work.y_batch[0])
     upper_layers_step(params, work, 0, 1, step, model)
     copy_row(x[0], waiting.x[0])
     waiting.settings[0], waiting.settings[1], waiting.settings[2] = step.eta, step.mu, step.l2
     waiting.flag[0] = 1
     # the outputs of the forward pass, which the step leaves as they were
-    return sample_cost(work.activations[last + 1][0], y[0], model.cost, model.softmax)
+    return sample_cost(work.activations[last + 1][0], y, model.cost, model.softmax)
 
 
 @register_jitable

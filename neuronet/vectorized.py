@@ -458,11 +458,8 @@ class VectorizedBackend:
     def finish_sample(self, params, work=None):
         """Nothing waits: each ``train_sample`` is a whole step."""
 
-    def checks_samples(self, step):
-        return False
-
-    def bind_sample(self, params, model, work):
-        return lambda x, y, step: self.train_sample(params, x, y, step, model, work)
+    def bind_sample(self, params, model, work, step):
+        """None: ``train_sample`` checks nothing itself."""
 
     def runs(self, batch, rule):
         """The functions that run a step at batch ``batch`` ("1" or "n") by ``rule``
