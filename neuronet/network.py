@@ -409,7 +409,7 @@ class Network:
             self.apply_waiting_step()
         run = BACKENDS[name]
         binding, arrays = self._binding()
-        found = samples.arguments(binding, arrays, x, y, self.dtype)
+        found = samples.arguments(binding, arrays, x, y)
         error = -1.0 if found is None else found(x, y, step)
         if error < 0:  # nothing changed; the full checks convert the arguments or say why
             x, y = self._sample(x, y)
@@ -420,7 +420,8 @@ class Network:
             error = run.train_sample(params, x, y, step, model, self.work)
             if error < 0:
                 raise AssertionError("train's kernel refused arguments its checks accepted")
-            samples.keep(binding, arrays, run.bind_sample(params, model, self.work, step))
+            samples.keep(binding, arrays, x[0], y[0],
+                         run.bind_sample(params, model, self.work, step))
         samples.backend = name
         self.rule_settings = step
         if not math.isfinite(error):  # a NaN parameter or an overflow: free to see in the cost

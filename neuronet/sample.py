@@ -157,9 +157,10 @@ class SampleSteps:
 
     ``binding`` is a tuple of what the arguments were made for (the backend's name, the
     network's settings and the very parameter arrays), compared by identity, so a call on the
-    same arrays costs about a microsecond of checks; their dtype, dimensions, writeability and
-    layout are compared too, so an array changed in place since is sent to the full checks,
-    not to the kernel.
+    same arrays costs a few microseconds of checks; their dtype, dimensions, writeability and
+    layout are compared too, with x's and y's (``typing_kinds``), so an array changed in place
+    since, or an x the kernel does not take as it is, is sent to the full checks, not to the
+    kernel.
     """
 
     checked = step = None  # check_step's last answer and its ``Settings`` (``settings``)
@@ -177,26 +178,22 @@ class SampleSteps:
                                                          rule.beta_2, rule.epsilon, eta)
         return self.step
 
-    def arguments(self, binding, arrays, x, y, dtype):
+    def arguments(self, binding, arrays, x, y):
         """The step bound at the last full check (``Backend.bind_sample``, a function of x, y
-        and the settings) if it was bound for ``binding`` (by identity), its ``arrays`` are as
-        they were then, and x and y are 1-D C-contiguous arrays of ``dtype``; else None."""
-        ndarray = np.ndarray
-        if not (TYPED and type(x) is ndarray and type(y) is ndarray and x.dtype is dtype
-                and y.dtype is dtype and x.ndim == 1 and y.ndim == 1 and x.flags.c_contiguous
-                and y.flags.c_contiguous):
-            return None
+        and the settings; None if none is) if it was bound for ``binding`` (by identity), and
+        its ``arrays``, x and y are numpy arrays of the kinds they were then (x and y: the 1-D
+        rows of the parameters' dtype the kernel takes); else None."""
         bound, bound_step, kinds = self.bound
-        if not (len(binding) == len(bound) and all(map(operator.is_, binding, bound))):
-            return None
-        if kinds != typing_kinds(arrays):
-            return None
-        return bound_step
+        if (type(x) is np.ndarray and type(y) is np.ndarray and len(binding) == len(bound)
+                and all(map(operator.is_, binding, bound))
+                and typing_kinds((*arrays, x, y)) == kinds):
+            return bound_step
+        return None
 
-    def keep(self, binding, arrays, bound_step):
+    def keep(self, binding, arrays, x, y, bound_step):
         """Remember ``bound_step``, bound to the arguments the full checks made for
-        ``binding``."""
-        self.bound = binding, bound_step, typing_kinds(arrays)
+        ``binding``, and x and y as its kernel takes them (one 1-D row each)."""
+        self.bound = binding, bound_step, typing_kinds((*arrays, x, y))
 
     def __getstate__(self):
         """A copy or a pickle keeps the waiting step (it is in the network's work arrays) but
