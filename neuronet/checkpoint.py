@@ -113,13 +113,17 @@ def read(path, net, settings, generators, *, max_parameters=MAX_PARAMETERS):
     return history
 
 
+def state_arrays(net):
+    """Everything a step changes, checked as the kernels take it: weights, biases, the update
+    rule's per-layer state (velocities, Adam's squares) and Adam's step count."""
+    weights, biases = net.parameters()
+    return [*weights, *biases, *(array for kind in STATE for array in net.checked_state(kind)),
+            net.checked_state("adam_steps")]
+
+
 def copy_state(source, target):
-    """``target``'s parameters, the update rule's state and settings set to ``source``'s."""
-    weights, biases = target.parameters()
-    groups = {"weights": weights, "biases": biases}
-    groups.update((kind, target.checked_state(kind)) for kind in STATE)
-    for kind, arrays in groups.items():
-        for into, array in zip(arrays, getattr(source, kind)):
-            into[...] = array
-    target.checked_state("adam_steps")[...] = source.adam_steps
+    """``target``'s parameters, the update rule's state and settings set to ``source``'s, in
+    place (``target`` keeps its backend)."""
+    for into, array in zip(state_arrays(target), state_arrays(source), strict=True):
+        into[...] = array
     target.rule_settings = source.rule_settings

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
+from .checkpoint import copy_state
 from .checks import check_array, check_rule, check_settings
-from .train import DivergenceError, evaluate, state_arrays
+from .train import DivergenceError, evaluate
 
 AGREE = 1e-9         # largest parameter difference still called agreement (float64 rounds at 1e-16)
 # Largest one-chunk difference from the same start that is still rounding: the backends' sums
@@ -47,13 +48,6 @@ def largest_difference(a, b):
     """The largest |difference| between the weights and biases of two networks."""
     return max(float(np.max(np.abs(p - q)))
                for p, q in zip(a.weights + a.biases, b.weights + b.biases))
-
-
-def copy_state(source, target):
-    """Set target's parameters, velocities and Adam's state to source's, in place (target keeps
-    its backend)."""
-    for mine, theirs in zip(state_arrays(target), state_arrays(source)):
-        mine[...] = theirs
 
 
 def nudge(net):

@@ -407,12 +407,11 @@ class Network:
                                            cached=True))
         if samples.backend not in (None, name):
             self.apply_waiting_step()
-        run = BACKENDS[name]
         binding, arrays = self._binding()
         found = samples.arguments(binding, arrays, x, y)
         error = -1.0 if found is None else found(x, y, step)
         if error < 0:  # nothing changed; the full checks convert the arguments or say why
-            x, y = self._sample(x, y)
+            run, (x, y) = BACKENDS[name], self._sample(x, y)
             params, model = parameters(*self._unfinished_parameters()), self.model()
             refuse_non_finite(self.state(ADAM_STATE if step.solver == ADAM else
                                          TRAINED[step.mu > 0]),

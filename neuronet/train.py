@@ -349,18 +349,12 @@ def guarded_step(net, x, y, order, masks, *, eta, mu, l2, batch_size, rule=SGD_R
     raise AssertionError("a chunk diverged but its replay did not")  # non-deterministic kernels
 
 
-def state_arrays(net):
-    """Everything a step changes: parameters, velocities, Adam's squares and step count."""
-    return (net.weights + net.biases + net.velocity_w + net.velocity_b + net.squares_w
-            + net.squares_b + [net.adam_steps])
-
-
 def _state(net):
-    return [p.copy() for p in state_arrays(net)]
+    return [p.copy() for p in checkpoints.state_arrays(net)]
 
 
 def _restore(net, state):
-    for target, saved in zip(state_arrays(net), state):
+    for target, saved in zip(checkpoints.state_arrays(net), state):
         target[...] = saved
 
 

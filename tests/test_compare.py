@@ -68,6 +68,18 @@ def test_resync_copies_parameters_and_velocities_before_the_chunk():
     assert target.backend == "vectorized"
 
 
+def test_resync_copies_adams_state_and_the_last_steps_settings():
+    source, target = Network((3, 4, 2), seed=1), Network((3, 4, 2), seed=2)
+    source.step(np.full((2, 3), 0.5), np.eye(2), 0.1, solver="adam")
+    copy_state(source, target)
+    for kind in ("squares_w", "squares_b"):
+        for a, b in zip(getattr(source, kind), getattr(target, kind)):
+            assert a.any()
+            np.testing.assert_array_equal(a, b)
+    assert target.adam_steps[0] == 1
+    assert target.rule_settings == source.rule_settings
+
+
 def test_nudge_moves_one_weight_by_one_ulp():
     net, plain = Network((3, 4, 2), seed=1), Network((3, 4, 2), seed=1)
     nudge(net)
