@@ -293,9 +293,10 @@ class FastBackend(LoopBackend):
             row = "fused.sgd_row_next" if rule == "sgd" else "fused.momentum_row"
             return ("fused.sgd_epoch", "fused.first_forward", "fused.upper_layers_step",
                     "fused.backward_update", "fused.error_step_row", row, f"rules.{rule}")
+        # plain SGD adds the gradient straight into the weights (fused.decay_row)
+        step = ("fused.decay_row",) if rule == "sgd" else ("rules.step_row",)
         return ("fused.sgd_epoch", "fused.first_forward", "fused.upper_layers_step",
-                "fused.backward_update", "fused.step_tile_pair", "rules.step_row",
-                f"rules.{rule}")
+                "fused.backward_update", "fused.step_tile_pair", *step, f"rules.{rule}")
 
 
 def _epochs_by_blocks(params, x, y, order, batch_size, step, model, work):

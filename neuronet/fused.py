@@ -19,7 +19,8 @@ next z follows from L1 (``dot_row``). Layers above the first take BP2's share an
 one loop a row (``error_step_row``): their rows are too short for the tiles. Mini-batches go by
 tiles of inputs k (``tile_width``) and pairs of neurons (``add_gradient_pair``,
 ``add_weighted_inputs_pair``), so each value loaded from memory feeds several multiply-adds;
-each tile's gradient is formed in a scratch row in L1 and stepped from there by the rule.
+each tile's gradient is formed in a scratch row in L1 and stepped from there by the rule
+(plain SGD, linear in the gradient, adds it straight into the weights: ``decay_row``).
 
 SGD one sample at a time goes by blocks of samples (``blocks``), threads split layers in
 ``parallel``; both build on the functions here. Every function stays plain Python (run it with
@@ -203,13 +204,39 @@ def zero_row(row):
 
 
 @register_jitable
+def plain_sgd(step):
+    """Whether ``step`` is plain SGD, whose step is linear in the gradient (``decay_row``)."""
+    return step.solver == SGD and step.mu == 0
+
+
+@register_jitable
+def decay_row(w, step):
+    r"""Plain SGD's step with no gradient, w[k] <- sgd(w[k], 0, eta, l2): the weight decay.
+
+    ``rules.sgd`` is linear in the gradient, sgd(w, g, eta, l2) = sgd(w, 0, eta, l2) - eta g,
+    so a tile of plain SGD takes this and then adds -eta times the gradient straight into w
+    (``add_gradient``): one pass of the samples over the tile, where forming g in a scratch
+    row, zeroed first, and stepping from it took three (b10 0.87 of the speed)."""
+    if step.l2 != 0:
+        zero = step.l2 - step.l2
+        for k in range(w.shape[0]):
+            w[k] = sgd(w[k], zero, step.rate, step.l2)
+
+
+@register_jitable
 def step_tile(layer, g, delta, a_prev, j, first, stop, step):
     r"""Neuron j's weights w[j, first:stop] stepped by the rule (``rules.step_row``) from their
-    gradient mean_s delta[s, j] a_prev[s, k] (BP4), formed in the scratch row g."""
+    gradient mean_s delta[s, j] a_prev[s, k] (BP4), formed in the scratch row g; plain SGD
+    adds -eta times it straight into w (``decay_row``)."""
+    mean = delta.dtype.type(1) / delta.dtype.type(delta.shape[0])
+    if plain_sgd(step):
+        w_j = layer.w[j, first:stop]
+        decay_row(w_j, step)
+        add_gradient(w_j, delta, a_prev, j, -step.rate * mean, first, stop)
+        return
     g = g[first:stop]
     zero_row(g)
-    add_gradient(g, delta, a_prev, j, delta.dtype.type(1) / delta.dtype.type(delta.shape[0]),
-                 first, stop)
+    add_gradient(g, delta, a_prev, j, mean, first, stop)
     step_row(layer.w[j, first:stop], layer.v_w[j, first:stop], layer.s_w[j, first:stop], g,
              step, step.l2)
 
@@ -217,11 +244,17 @@ def step_tile(layer, g, delta, a_prev, j, first, stop, step):
 @register_jitable
 def step_tile_pair(layer, g0, g1, delta, a_prev, j, first, stop, step):
     r"""``step_tile`` for neurons j and j + 1 at once (``add_gradient_pair``)."""
+    mean = delta.dtype.type(1) / delta.dtype.type(delta.shape[0])
+    if plain_sgd(step):
+        w_j, w_i = layer.w[j, first:stop], layer.w[j + 1, first:stop]
+        decay_row(w_j, step)
+        decay_row(w_i, step)
+        add_gradient_pair(w_j, w_i, delta, a_prev, j, -step.rate * mean, first, stop)
+        return
     g0, g1 = g0[first:stop], g1[first:stop]
     zero_row(g0)
     zero_row(g1)
-    add_gradient_pair(g0, g1, delta, a_prev, j,
-                      delta.dtype.type(1) / delta.dtype.type(delta.shape[0]), first, stop)
+    add_gradient_pair(g0, g1, delta, a_prev, j, mean, first, stop)
     for i, g in ((j, g0), (j + 1, g1)):
         step_row(layer.w[i, first:stop], layer.v_w[i, first:stop], layer.s_w[i, first:stop], g,
                  step, step.l2)

@@ -62,6 +62,13 @@ class Mutation:
 
 MUTATIONS = [
     # --- the loop kernels (loops.py) ---
+    Mutation("fused-tile-sgd-no-decay", "neuronet/fused.py",
+             "    if step.l2 != 0:\n        zero = step.l2 - step.l2", "    if False:\n        zero = 0",
+             "plain SGD's mini-batch tiles drop the weight decay"),
+    Mutation("fused-tile-sgd-ascends", "neuronet/fused.py",
+             "add_gradient(w_j, delta, a_prev, j, -step.rate * mean, first, stop)",
+             "add_gradient(w_j, delta, a_prev, j, step.rate * mean, first, stop)",
+             "plain SGD's odd neuron of a mini-batch tile climbs the gradient"),
     Mutation("loops-forward-no-bias", "neuronet/loops.py",
              "total = b[j]\n", "total = b[j] * 0\n",
              "loops.forward leaves out the bias"),
