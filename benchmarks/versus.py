@@ -13,8 +13,16 @@ as median [min-max], and each checkout's median samples a second; for the post's
 checkout's rate of ``train`` a sample a call over ``step`` at batch 1 (the bar is 0.5). A
 fresh process per checkout with an empty numba cache gives the time of the first step
 (compiling the kernels).
+
+    python benchmarks/versus.py OLD NEW --processes [--pairs 5]
+
+times each case in a fresh process of its own instead, one checkout's and then the other's
+(order swapped each pair), each importing its ``neuronet`` alone: what a user's program sees.
+The two ways need not agree: in one process the placement of each package's objects and
+compiled code differs from a process of its own, and moved some cases by 10 % either way.
 """
 import argparse
+import ast
 import importlib
 import os
 import shutil
@@ -96,13 +104,53 @@ def spread(values, digits=3):
             f"[{min(values):.{digits}f}-{max(values):.{digits}f}]")
 
 
+def data():
+    """The inputs and one-hot targets every case steps on: 1,000 random 784-pixel samples."""
+    rng = np.random.default_rng(0)
+    return rng.random((1000, 784)), np.eye(10)[rng.integers(0, 10, 1000)]
+
+
+def timer_of(package, name, x, y):
+    """The timer of the case called ``name`` (``CASES`` or a train / step case)."""
+    if name.startswith("train / step"):
+        return train_timer(package, 0.9 if name.endswith("mom") else 0.0, x, y)
+    return step_timer(package, next(case for case in CASES if case[0] == name), x, y)
+
+
+def time_in_process(root, name):
+    """The timing of case ``name`` in a fresh process importing the ``neuronet`` of ``root``."""
+    program = ("import sys; sys.path.insert(0, 'benchmarks'); import versus, neuronet; "
+               f"x, y = versus.data(); print(versus.timer_of(neuronet, {name!r}, x, y)())")
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, here]))
+    out = subprocess.run([sys.executable, "-c", program], env=env, check=True,
+                         capture_output=True, text=True, cwd=root).stdout
+    return ast.literal_eval(out)  # a float, or train's (ratio, rate)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("old")
     parser.add_argument("new")
     parser.add_argument("--pairs", type=int, default=15)
     parser.add_argument("--only", default="", help="time only the cases whose names hold this")
+    parser.add_argument("--processes", action="store_true",
+                        help="time each case in a fresh process per checkout")
     args = parser.parse_args()
+    names = [case[0] for case in CASES if args.only in case[0]]
+    names += [f"train / step {mu}" for mu in ("plain", "mom") if args.only in "train / step"]
+    if args.processes:
+        compile_times = (first_step_seconds(args.old, "neuronet"),
+                         first_step_seconds(args.new, "neuronet"))
+        results = {name: ([], []) for name in names}
+        for pair in range(args.pairs):
+            for name in names:
+                roots = (args.old, args.new) if pair % 2 == 0 else (args.new, args.old)
+                timed = dict(zip(roots, (time_in_process(root, name) for root in roots)))
+                results[name][0].append(timed[args.old])
+                results[name][1].append(timed[args.new])
+        report(args, results, compile_times)
+        return
     with tempfile.TemporaryDirectory() as folder:
         shutil.copytree(os.path.join(args.old, "neuronet"), os.path.join(folder, "neuronet_old"),
                         ignore=shutil.ignore_patterns("__pycache__"))
@@ -110,14 +158,8 @@ def main():
                          first_step_seconds(args.new, "neuronet"))
         sys.path[:0] = [folder, args.new]
         packages = (importlib.import_module("neuronet_old"), importlib.import_module("neuronet"))
-        rng = np.random.default_rng(0)
-        x = rng.random((1000, 784))
-        y = np.eye(10)[rng.integers(0, 10, 1000)]
-        timers = {case[0]: [step_timer(p, case, x, y) for p in packages]
-                  for case in CASES if args.only in case[0]}
-        timers.update({f"train / step {'mom' if mu else 'plain'}":
-                       [train_timer(p, mu, x, y) for p in packages]
-                       for mu in (0.0, 0.9) if args.only in "train / step"})
+        x, y = data()
+        timers = {name: [timer_of(p, name, x, y) for p in packages] for name in names}
         results = {case: ([], []) for case in timers}
         for pair in range(args.pairs):
             for case, (old, new) in timers.items():
@@ -125,6 +167,11 @@ def main():
                 a, b = first(), second()
                 results[case][0].append(a if pair % 2 == 0 else b)
                 results[case][1].append(b if pair % 2 == 0 else a)
+    report(args, results, compile_times)
+
+
+def report(args, results, compile_times):
+    """The table of ``results``: case -> (OLD's timings, NEW's timings), pair by pair."""
     print(f"load average {os.getloadavg()[0]:.2f} at the end, {args.pairs} pairs, "
           f"{os.cpu_count()} cores\n")
     print("| case | new / old, median [min-max] | old | new |\n|---|---:|---:|---:|")
