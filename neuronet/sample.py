@@ -209,9 +209,20 @@ def array_kinds(arrays):
 
 
 try:  # the same, as numba's dispatcher reads it in C: 0.2 us for 8 arrays against 1.3 us
-    from numba._dispatcher import compute_fingerprint as typing_kinds
+    from numba._dispatcher import compute_fingerprint as numba_kinds
 except ImportError:  # a numba without it
-    typing_kinds = array_kinds
+    numba_kinds = array_kinds
+
+
+def typing_kinds(arrays):
+    """``array_kinds`` as numba's dispatcher reads it; for arrays of a dtype numba has no type
+    for (float16, text, objects), which it cannot read, ``array_kinds`` itself, which is never
+    equal to its reading of the arrays a kernel was bound for: such arrays go to the full
+    checks, which convert them or say what is wrong."""
+    try:
+        return numba_kinds(arrays)
+    except NotImplementedError:
+        return array_kinds(arrays)
 
 
 class Finished:

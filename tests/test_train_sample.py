@@ -227,17 +227,44 @@ def test_a_bad_sample_after_good_ones_is_refused_and_nothing_is_lost(bad, messag
     assert_close(net, want)
 
 
-@pytest.mark.parametrize("given", ["list", "float32", "one row", "strided"])
+@pytest.mark.parametrize("given", ["list", "float32", "float16", "one row", "strided"])
 def test_samples_the_kernel_does_not_take_as_they_are_are_converted(given):
+    """x as train's kernel does not take it, numba's typing having no type for float16: the
+    full checks convert it."""
     net, want, x, y = trained_pair()
     wide = np.repeat(x[1], 2)  # x[1] at every other element
     sample = {"list": list(x[1]), "float32": x[1].astype(np.float32), "one row": x[1:2],
-              "strided": wide[::2]}[given]
-    expected = x[1].astype(np.float32).astype(float) if given == "float32" else x[1]
+              "float16": x[1].astype(np.float16), "strided": wide[::2]}[given]
+    expected = sample.astype(float) if given.startswith("float") else x[1]
     error = net.train(sample, y[1], 0.5, momentum=0.9)
     assert error == pytest.approx(want.loss(expected, y[1]), abs=1e-14)
     want.step(expected, y[1], 0.5, momentum=0.9)
     assert_close(net, want)
+
+
+@pytest.mark.parametrize("given, error, message", [
+    ("x", TypeError, r"x must hold real numbers, got dtype object"),
+    ("y", TypeError, r"y must hold real numbers, got dtype <U3"),
+    ("weights", ValueError, r"net.weights\[1\] must be a C-contiguous float64 .* dtype float16"),
+    ("biases", ValueError, r"net.biases\[0\] must be a C-contiguous float64 .* dtype \|S8")])
+def test_arrays_of_dtypes_numba_has_no_type_for_get_the_full_checks_message(given, error,
+                                                                            message):
+    """An x or y, or a bound parameter array changed in place, of a dtype numba cannot type:
+    the full checks' message, and nothing changes."""
+    net, want, x, y = trained_pair()
+    xb, yb = x[1], y[1]
+    if given == "x":
+        xb = x[1].astype(object)
+    elif given == "y":
+        yb = np.array(["0.1"] * 4)
+    elif given == "weights":
+        net.weights[1].dtype = np.float16  # four of them to each float64
+    else:
+        net.biases[0].dtype = "S8"
+    with pytest.raises(error, match=message):
+        net.train(xb, yb, 0.5, momentum=0.9)
+    if given in ("x", "y"):
+        assert_close(net, want)
 
 
 def test_train_follows_parameters_replaced_between_calls():
