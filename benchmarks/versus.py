@@ -119,10 +119,11 @@ def timer_of(package, name, x, y):
 
 def time_in_process(root, name):
     """The timing of case ``name`` in a fresh process importing the ``neuronet`` of ``root``."""
-    program = ("import sys; sys.path.insert(0, 'benchmarks'); import versus, neuronet; "
-               f"x, y = versus.data(); print(versus.timer_of(neuronet, {name!r}, x, y)())")
+    program = ("import versus, neuronet; x, y = versus.data(); "
+               f"print(versus.timer_of(neuronet, {name!r}, x, y)())")
+    # this versus.py, whichever checkout root is; cwd=root: "python -c" puts it first on sys.path
     here = os.path.dirname(os.path.abspath(__file__))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, here]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([here, root]))
     out = subprocess.run([sys.executable, "-c", program], env=env, check=True,
                          capture_output=True, text=True, cwd=root).stdout
     return ast.literal_eval(out)  # a float, or train's (ratio, rate)
