@@ -15,6 +15,7 @@ checkpoint loads as a network (``neuronet predict`` takes one):
 It is written at the end of an epoch, atomically (``saving.write_arrays``): a kill leaves the
 last checkpoint whole, and the run resumes from its end.
 """
+import itertools
 import json
 import zlib
 
@@ -22,10 +23,10 @@ import numpy as np
 
 from .saving import (
     MAX_PARAMETERS,
-    STATE,
     NotANetwork,
     network_arrays,
     read_file,
+    state_groups,
     write_arrays,
 )
 
@@ -116,8 +117,7 @@ def read(path, net, settings, generators, *, max_parameters=MAX_PARAMETERS):
 def state_arrays(net):
     """Everything a step changes, checked as the kernels take it: weights, biases, the update
     rule's per-layer state (velocities, Adam's squares) and Adam's step count."""
-    weights, biases = net.parameters()
-    return [*weights, *biases, *(array for kind in STATE for array in net.checked_state(kind)),
+    return [*itertools.chain.from_iterable(state_groups(net).values()),
             net.checked_state("adam_steps")]
 
 

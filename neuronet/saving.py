@@ -34,7 +34,7 @@ from numpy.lib import format as npy
 
 from .activations import ACTIVATIONS, COSTS, OUTPUTS
 from .checks import refuse_non_finite
-from .network import DTYPES, Network
+from .network import ADAM_STATE, DTYPES, Network
 from .rules import ADAM, NESTEROV, SGD, Settings
 
 # 400 MB as float64, 80 times the 784-800-10 network (636,010); load(max_parameters=) for more.
@@ -92,20 +92,26 @@ class NotANetwork(ValueError):
 
 
 FORMAT = 2  # what save writes; format 1 (no "format" entry) holds the parameters only
-STATE = ("velocity_w", "velocity_b", "squares_w", "squares_b")  # per-layer arrays of the rule
+STATE = ADAM_STATE[2:]  # the update rule's per-layer arrays: velocities, Adam's squares
 SETTINGS = 7  # rule_settings: eta, mu, l2, solver code, beta_1, beta_2, epsilon
 TRAINING = "fit_"  # the prefix of a checkpoint's own entries (neuronet.checkpoint)
 
 
+def state_groups(net):
+    """``net``'s weights, biases and the update rule's per-layer state (``STATE``), checked as
+    the kernels take them: each kind's list of arrays, by kind."""
+    weights, biases = net.parameters()
+    return {"weights": weights, "biases": biases,
+            **{kind: net.checked_state(kind) for kind in STATE}}
+
+
 def network_arrays(net):
     """The arrays ``save`` writes for ``net``, by entry name; refuses what is not finite."""
-    weights, biases = net.parameters()
     arrays = {"format": np.array(FORMAT, dtype=np.int64),
               "sizes": np.array(net.sizes, dtype=np.int64),
               "activation": np.array(net.activation), "output": np.array(net.output),
               "cost": np.array(net.cost), "dtype": np.array(net.dtype.name)}
-    groups = {"weights": weights, "biases": biases}
-    groups.update((kind, net.checked_state(kind)) for kind in STATE)
+    groups = state_groups(net)
     refuse_non_finite(groups, "it cannot be saved (did training diverge?)")
     for kind, group in groups.items():
         if kind in ("weights", "biases") or any(array.any() for array in group):
@@ -295,9 +301,9 @@ def _load(archive, backend, max_parameters, bad):
     dtype = _header(archive, "weights_0", bad)[2]
     if dtype not in (np.float64, np.float32):
         raise bad(f"'weights_0' must be float64 or float32, found {dtype}")
-    if "dtype" in entries and _name(archive, "dtype", bad, DTYPES) != dtype.name:
-        raise bad(f"'dtype' says {_name(archive, 'dtype', bad, DTYPES)} but 'weights_0' is "
-                  f"{dtype}")
+    named = _name(archive, "dtype", bad, DTYPES) if "dtype" in entries else dtype.name
+    if named != dtype.name:
+        raise bad(f"'dtype' says {named} but 'weights_0' is {dtype}")
     arrays = {}
     for kind in ("weights", "biases", *STATE):
         present = [f"{kind}_{layer}" in entries for layer in layers]

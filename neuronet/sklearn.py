@@ -105,7 +105,7 @@ from .records import aligned_copy
 from .rules import SOLVERS
 
 # the network's arrays each solver reads at a step (momentum's velocities, Adam's moments)
-STATE = {"sgd": TRAINED[True], "adam": ADAM_STATE}  # what each solver's step reads
+STATE = {"sgd": TRAINED[True], "adam": ADAM_STATE}
 # scikit-learn's activation names to neuronet's
 ACTIVATIONS = {"logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 SEED_LIMIT = 2**31 - 1  # seeds drawn from random_state: RandomState.randint's default int range

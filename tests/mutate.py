@@ -62,13 +62,6 @@ class Mutation:
 
 MUTATIONS = [
     # --- the loop kernels (loops.py) ---
-    Mutation("fused-tile-sgd-no-decay", "neuronet/fused.py",
-             "    if step.l2 != 0:\n        zero = step.l2 - step.l2", "    if False:\n        zero = 0",
-             "plain SGD's mini-batch tiles drop the weight decay"),
-    Mutation("fused-tile-sgd-ascends", "neuronet/fused.py",
-             "add_gradient(w_j, delta, a_prev, j, -step.rate * mean, first, stop)",
-             "add_gradient(w_j, delta, a_prev, j, step.rate * mean, first, stop)",
-             "plain SGD's odd neuron of a mini-batch tile climbs the gradient"),
     Mutation("loops-forward-no-bias", "neuronet/loops.py",
              "total = b[j]\n", "total = b[j] * 0\n",
              "loops.forward leaves out the bias"),
@@ -120,6 +113,14 @@ MUTATIONS = [
              "            w[k], v[k] = momentum(w[k], v[k], g[k], eta, mu, l2)\n",
              "step_row's plain-SGD branch (momentum 0) writes its change into the velocity"),
     # --- the fused kernels (fused.py) ---
+    Mutation("fused-tile-sgd-no-decay", "neuronet/fused.py",
+             "    if step.l2 != 0:\n        zero = step.l2 - step.l2",
+             "    if False:\n        zero = 0",
+             "plain SGD's mini-batch tiles drop the weight decay"),
+    Mutation("fused-tile-sgd-ascends", "neuronet/fused.py",
+             "add_gradient(w_j, delta, a_prev, j, -step.rate * mean, first, stop)",
+             "add_gradient(w_j, delta, a_prev, j, step.rate * mean, first, stop)",
+             "plain SGD's odd neuron of a mini-batch tile climbs the gradient"),
     Mutation("fused-one-layer-softmax", "neuronet/fused.py",
              "activate(work.zs[0][:n_next], activations[1][:n_next], kind0)",
              "activate(work.zs[0][:n_next], activations[1][:n_next], "
@@ -353,9 +354,9 @@ MUTATIONS = [
              "if False:\n                raise bad(",
              "load accepts NaN parameters"),
     Mutation("saving-layers-swapped", "neuronet/saving.py",
-             'groups = {"weights": weights, "biases": biases}',
-             'groups = {"weights": weights, "biases": [b * 0 for b in biases]}',
-             "save writes zero biases"),
+             'return {"weights": weights, "biases": biases,',
+             'return {"weights": weights, "biases": [b * 0 for b in biases],',
+             "save writes, and resuming copies, zero biases"),
     Mutation("saving-state-dropped", "neuronet/saving.py",
              'if kind in ("weights", "biases") or any(array.any() for array in group):',
              'if kind in ("weights", "biases"):',
