@@ -237,7 +237,8 @@ def fit(net: Network, x: ArrayLike, y: ArrayLike, *, epochs: int, learning_rate:
     if checkpoint is not None:
         settings = {"learning_rate": eta, "batch_size": batch_size, "momentum": mu,
                     "weight_decay": l2, "decay": float(decay), "dropout": float(dropout),
-                    "input_dropout": float(input_dropout), "shift": int(shift), "seed": None if seed is None else int(seed),
+                    "input_dropout": float(input_dropout), "shift": int(shift),
+                    "seed": None if seed is None else int(seed),
                     "rule": list(rule), "epochs": epochs, "samples": len(x),
                     "data": checkpoints.checksum(x, targets, x_val, y_val)}
         if resume and os.path.exists(checkpoint):

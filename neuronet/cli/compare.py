@@ -31,8 +31,9 @@ def run_compare(args):
     (x, y), (x_test, y_test), n_all = load_data(args, args.shape, args.train_size)
     targets = one_hot(y, args.shape[-1])
     settings = {"learning_rate": args.learning_rate, "batch_size": args.batch_size,
-                    "momentum": args.momentum, "weight_decay": args.weight_decay, "decay": args.decay,
-                    "seed": args.seed, "chunk": args.chunk, "rule": update_rule(args)}
+                "momentum": args.momentum, "weight_decay": args.weight_decay,
+                "decay": args.decay, "seed": args.seed, "chunk": args.chunk,
+                "rule": update_rule(args)}
     print(f"neuronet compare: {describe(args, len(x), len(x_test), n_all)}")
 
     loops = "strict" if args.strict else "loops"
