@@ -27,6 +27,12 @@ def parameters(net):
     return net.weights + net.biases + net.velocity_w + net.velocity_b
 
 
+def everything(net):
+    """Every array a step changes, in a fixed order: ``parameters`` and Adam's squares and step
+    count."""
+    return parameters(net) + net.squares_w + net.squares_b + [net.adam_steps]
+
+
 def largest_difference(arrays_a, arrays_b):
     """The largest |a - b| over pairs of arrays, computed in float64 (so a float32 array is
     compared exactly with its float64 twin)."""

@@ -11,6 +11,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from helpers import everything
 
 from neuronet import Network, load, save
 from neuronet.saving import STATE
@@ -28,12 +29,6 @@ EXACT = ("strict", "python")  # no fastmath: the same bits whatever is saved
 def data():
     rng = np.random.default_rng(0)
     return rng.random((40, SHAPE[0])), np.eye(SHAPE[-1])[rng.integers(0, SHAPE[-1], 40)]
-
-
-def everything(net):
-    """Every array a step changes, in a fixed order."""
-    return (net.weights + net.biases + net.velocity_w + net.velocity_b + net.squares_w
-            + net.squares_b + [net.adam_steps])
 
 
 def assert_same(a, b, exact):

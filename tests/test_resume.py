@@ -10,7 +10,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from helpers import run
+from helpers import everything, run
 
 from neuronet import Network, fit, load
 
@@ -32,11 +32,6 @@ def settings(validation, **changes):
     """A run that uses every random draw fit makes: shuffling, dropout masks, shifts."""
     return {"epochs": 4, "learning_rate": 0.5, "batch_size": 7, "decay": 0.9, "dropout": 0.3,
             "input_dropout": 0.1, "shift": 1, "seed": 3, "validation": validation, **changes}
-
-
-def everything(net):
-    return (net.weights + net.biases + net.velocity_w + net.velocity_b + net.squares_w
-            + net.squares_b + [net.adam_steps])
 
 
 def scores(history):
