@@ -181,10 +181,12 @@ def cost_of(a, y, model):
 class FastBackend(LoopBackend):
     """The fused kernels (``FUSED`` or ``PARALLEL``).
 
-    At batch n: ``fused.sgd_epoch``, each layer by ``fused.backward_update`` (by tiles and pairs
-    of neurons, ``fused.step_tile_pair``, for every rule) after ``fused.forward``. At batch 1 with
-    SGD (with or without momentum): ``blocks.sgd_epoch_blocks`` (``blocks.apply_block`` on the
-    first layer, ``fused.upper_layers_step`` above it) when ``block`` > 1, else
+    At batch n: ``fused.sgd_epoch``, each layer by ``fused.backward_update`` after
+    ``fused.forward``, by tiles and pairs of neurons (``fused.step_tile_pair``) stepped through
+    ``rules.step_row``, but plain SGD's by ``fused.decay_row`` and momentum's by
+    ``fused.momentum_pair``. At batch 1 with SGD (with or without momentum):
+    ``blocks.sgd_epoch_blocks`` (``blocks.apply_block`` on the first layer,
+    ``fused.upper_layers_step`` above it) when ``block`` > 1, else
     ``fused.sgd_epoch`` with the row loops (``sgd_row_next``, ``momentum_row``,
     ``error_step_row``); Nesterov's momentum and Adam at batch 1 by the tiles. ``train_sample``
     runs ``sample.train_sample`` for SGD (the first layer's step left waiting until
@@ -293,8 +295,10 @@ class FastBackend(LoopBackend):
             row = "fused.sgd_row_next" if rule == "sgd" else "fused.momentum_row"
             return ("fused.sgd_epoch", "fused.first_forward", "fused.upper_layers_step",
                     "fused.backward_update", "fused.error_step_row", row, f"rules.{rule}")
-        # plain SGD adds the gradient straight into the weights (fused.decay_row)
-        step = ("fused.decay_row",) if rule == "sgd" else ("rules.step_row",)
+        # plain SGD adds the gradient straight into the weights (fused.decay_row); momentum
+        # steps a pair of rows in one loop (fused.momentum_pair)
+        step = {"sgd": ("fused.decay_row",),
+                "momentum": ("fused.momentum_pair",)}.get(rule, ("rules.step_row",))
         return ("fused.sgd_epoch", "fused.first_forward", "fused.upper_layers_step",
                 "fused.backward_update", "fused.step_tile_pair", *step, f"rules.{rule}")
 

@@ -121,6 +121,10 @@ MUTATIONS = [
              "add_gradient(w_j, delta, a_prev, j, -step.rate * mean, first, stop)",
              "add_gradient(w_j, delta, a_prev, j, step.rate * mean, first, stop)",
              "plain SGD's odd neuron of a mini-batch tile climbs the gradient"),
+    Mutation("fused-momentum-pair-one-gradient", "neuronet/fused.py",
+             "momentum(w_i[k], v_i[k], g1[k], eta, mu, l2)",
+             "momentum(w_i[k], v_i[k], g0[k], eta, mu, l2)",
+             "momentum's mini-batch tiles step neuron j + 1 by neuron j's gradient"),
     Mutation("fused-one-layer-softmax", "neuronet/fused.py",
              "activate(work.zs[0][:n_next], activations[1][:n_next], kind0)",
              "activate(work.zs[0][:n_next], activations[1][:n_next], "

@@ -189,6 +189,7 @@ ROW_KERNELS = {
     "error_row": "M M M i i i",
     "step_tile": "L V M M i i i S",
     "step_tile_pair": "L V V M M i i i S",
+    "momentum_pair": "L V V i i i S",
     "add_weighted_inputs": "M M M i i i",
     "add_weighted_inputs_pair": "M M M i i i",
     "forward_neuron": "M V M M i",
