@@ -118,12 +118,13 @@ def take_rows(out, x, rows):
 
     Not BLAS, but in place like the helpers below. ``np.take`` with mode="clip": with its default
     "raise" numpy buffers ``out`` (3x the time at batch 100, `python benchmarks/checks.py
-    --pieces`); the rows were checked at the public boundary (``Network.train``). One sample's
-    row is copied by indexing, which costs less than ``np.take`` there."""
+    --pieces`); the rows were checked at the public boundary (``Network.train``). The array's
+    own method: ``np.take`` is two Python calls more (2.1 us against 1.6 for 10 rows, timeit).
+    One sample's row is copied by indexing, which costs less than ``take`` there."""
     if out.ndim == 1:
         out[...] = x[rows[0]]
     else:
-        np.take(x, rows, axis=0, out=out, mode="clip")
+        x.take(rows, axis=0, out=out, mode="clip")
 
 
 def add_matmul_t(out, a, w):
@@ -194,8 +195,11 @@ def scale_add(out, beta, alpha, grad):
 
 
 def row_mean(delta):
-    r"""delta.mean(axis=0): BP3's grad_b (a vector, one sample: delta itself, not a copy)."""
-    return delta if delta.ndim == 1 else delta.mean(axis=0)
+    r"""delta.mean(axis=0): BP3's grad_b (a vector, one sample: delta itself, not a copy).
+
+    As its sum over the samples over their number, the same bits as numpy's ``mean`` (which
+    sums, then divides) without its Python wrapper (1.5 us against 2.3 for 10 x 100, timeit)."""
+    return delta if delta.ndim == 1 else delta.sum(axis=0) / delta.shape[0]
 
 
 def sgd_update(p, grad, eta, l2):
