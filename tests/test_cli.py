@@ -448,6 +448,19 @@ def test_compare_on_real_mnist(capsys, mnist_folder):
                      r"test predictions identical for 10,000 of 10,000 images", out)
 
 
+def test_a_reader_that_stops_reading_ends_the_command_quietly(capsys, monkeypatch):
+    class ClosedPipe:  # stdout as `neuronet backends | head -1` leaves it
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    code, _, err = run(capsys, "backends")
+    assert (code, err) == (141, "")
+
+
 def test_python_dash_m_runs_the_cli():
     done = subprocess.run([sys.executable, "-m", "neuronet", "gradcheck", "--help"],
                           capture_output=True, text=True, cwd=Path(__file__).parents[1],
